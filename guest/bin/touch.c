@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+/*
+ * touch: one access per page over a range of guest RAM, in a pattern, for N
+ * passes; reports pages/s. With several vCPUs each takes an equal slice.
+ *   seq     pages in address order
+ *   random  pages drawn uniformly (with repeats), as many draws as pages
+ *   zipf    pages drawn with probability ~ 1/(rank+1) (Zipf, s = 1); ranks
+ *           are scattered over the range by a hash so the hot set is not contiguous
+ */
+#include "mv.h"
+
+enum pattern { SEQ, RANDOM, ZIPF };
+
+static uint64_t pick(enum pattern pat, uint64_t i, uint64_t n, struct mv_rng *rng, double log2n)
+{
+	switch (pat) {
+	case SEQ:
+		return i;
+	case RANDOM:
+		return mv_rng_below(rng, n);
+	default: {
+		/* rank = (n+1)^u - 1 for uniform u: P(rank = k) ~ 1/(k+1) */
+		double u = (double)(mv_rng_next(rng) >> 11) / 9007199254740992.0;
+		uint64_t rank = (uint64_t)mv_exp2(u * log2n) - 1;
+
+		if (rank >= n)
+			rank = n - 1;
+		return rank == 0 ? 0 : mv_hash64(rank) % n;
+	}
+	}
+}
+
+static enum pattern parse_pattern(const char *s)
+{
+	if (!s || !strcmp(s, "seq"))
+		return SEQ;
+	if (!strcmp(s, "random"))
+		return RANDOM;
+	if (!strcmp(s, "zipf"))
+		return ZIPF;
+	mv_printf("touch: unknown pattern '%s' (seq, random or zipf)\n", s);
+	mv_done(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const known[] = { "size", "pattern", "!read", "!write", "passes",
+					     "seed", NULL };
+	static const char *const names[] = { "seq", "random", "zipf" };
+	unsigned cpu = mv_cpu(), ncpu = mv_ncpus();
+
+	mv_opts_check(argc, argv, known);
+	uint64_t size = mv_opt_size(argc, argv, "size", mv_ram_size());
+	uint64_t passes = mv_opt_u64(argc, argv, "passes", 1);
+	enum pattern pat = parse_pattern(mv_opt(argc, argv, "pattern"));
+	bool rd = mv_flag(argc, argv, "read");
+	struct mv_rng rng;
+
+	if (size < MV_PAGE_SIZE || size > mv_ram_size()) {
+		mv_printf("touch: --size must be between 4K and the guest RAM (%lu MiB)\n",
+			  mv_ram_size() >> 20);
+		return 2;
+	}
+	mv_rng_seed(&rng, mv_opt_u64(argc, argv, "seed", 1) * 1000 + cpu);
+	uint64_t pages = size / MV_PAGE_SIZE;
+	uint64_t first = pages * cpu / ncpu, n = pages * (cpu + 1) / ncpu - first;
+	volatile uint64_t *base = (volatile uint64_t *)(mv_ram() + first * MV_PAGE_SIZE);
+	double log2n = mv_log2((double)n + 1);
+	uint64_t sum = 0, t0 = mv_ns();
+
+	for (uint64_t p = 0; p < passes; p++) {
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t page = pick(pat, i, n, &rng, log2n);
+			volatile uint64_t *w = base + page * (MV_PAGE_SIZE / 8);
+
+			if (rd)
+				sum += *w;
+			else
+				*w = i + 1;
+		}
+	}
+	uint64_t ns = mv_ns() - t0, touches = n * passes;
+	uint64_t rate = ns ? touches * 1000000000ULL / ns : 0;
+
+	mv_printf("touch: vCPU %u: %lu pages, %s %s, %lu pass%s: %lu pages/s\n", cpu, n, names[pat],
+		  rd ? "read" : "write", passes, passes == 1 ? "" : "es", rate);
+	mv_report("pages", touches);
+	mv_report("ns", ns);
+	mv_report("pages_per_s", rate);
+	(void)sum;
+	return 0;
+}

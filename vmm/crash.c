@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Crash reports. When a vCPU exits in a way nobody handles, the guest ends
+ * with one line saying what happened and where (exit, vCPU, RIP), followed by
+ * what helps find the cause: CR2 and where that address lies, the last sync
+ * stage, the last console line.
+ */
+#include "guest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+static size_t crash_append(char *buf, size_t len, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static size_t crash_append(char *buf, size_t len, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (off >= len)
+		return off;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + off, len - off, fmt, ap);
+	va_end(ap);
+	return n < 0 ? off : off + (size_t)n;
+}
+
+static void crash_detail(struct vmm_vcpu *v, const struct kvm_regs *regs,
+			 const struct kvm_sregs *sregs, char *buf, size_t len)
+{
+	struct vmm_guest *g = v->g;
+	char where[160];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (regs) {
+		vmm_describe_gva(g, regs->rip, where, sizeof(where));
+		off = crash_append(buf, len, off, "  RIP 0x%llx RSP 0x%llx (RIP in %s)\n",
+				   (unsigned long long)regs->rip, (unsigned long long)regs->rsp, where);
+	}
+	/* CR2 means something after a page fault, which is what most triple faults are */
+	if (sregs && sregs->cr2 && v->run->exit_reason == KVM_EXIT_SHUTDOWN) {
+		vmm_describe_gva(g, sregs->cr2, where, sizeof(where));
+		off = crash_append(buf, len, off, "  CR2 0x%llx: last page-fault address, in %s\n",
+				   (unsigned long long)sregs->cr2, where);
+	}
+	if (v->synced)
+		off = crash_append(buf, len, off, "  last sync stage on vCPU %u: %llu\n", v->index,
+				   (unsigned long long)v->last_sync);
+	pthread_mutex_lock(&g->lock);
+	if (v->line_len)
+		off = crash_append(buf, len, off, "  last console output: \"%.*s\"\n",
+				   (int)v->line_len, v->line);
+	else if (g->last_line[0])
+		off = crash_append(buf, len, off, "  last console line: \"%s\"\n", g->last_line);
+	pthread_mutex_unlock(&g->lock);
+	if (off && off <= len && buf[MIN(off, len) - 1] == '\n')
+		buf[MIN(off, len) - 1] = '\0';
+}
+
+void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
+{
+	struct vmm_guest *g = v->g;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	bool have_regs = ioctl(v->fd, KVM_GET_REGS, &regs) == 0;
+	bool have_sregs = ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0;
+	char what[320], detail[sizeof(g->detail)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	crash_detail(v, have_regs ? &regs : NULL, have_sregs ? &sregs : NULL,
+		     detail, sizeof(detail));
+	if (have_regs)
+		vmm_guest_end(g, VMM_END_CRASH, detail, "guest %s crashed on vCPU %u: %s at RIP 0x%llx",
+			      g->cfg.name, v->index, what, (unsigned long long)regs.rip);
+	else
+		vmm_guest_end(g, VMM_END_CRASH, detail, "guest %s crashed on vCPU %u: %s",
+			      g->cfg.name, v->index, what);
+}

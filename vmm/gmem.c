@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest memory as the VMM sees it. Hypercall arguments are guest-virtual
+ * addresses; each is translated through the guest's own page tables, page by
+ * page, and must land in guest RAM or the guest's image, stacks or boot info.
+ * Anything else is -EFAULT and the caller ends the guest: memvisor never
+ * reads host memory on a guest's say-so.
+ */
+#include "guest.h"
+
+#include "memvisor/abi.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len)
+{
+	struct vmm_guest *g = guest;
+
+	/* RAM starts at GPA 0 (MV_RAM_GPA) */
+	if (gpa <= g->ram_size && len <= g->ram_size - gpa)
+		return g->ram + gpa;
+	if (gpa >= MV_SYS_GPA && gpa - MV_SYS_GPA <= g->sys_size &&
+	    len <= g->sys_size - (gpa - MV_SYS_GPA))
+		return g->sys + (gpa - MV_SYS_GPA);
+	return NULL;
+}
+
+/* Host pointer for the bytes of gva up to the end of its page; NULL if unmapped. */
+static const uint8_t *gmem_page(struct vmm_guest *g, gva_t gva, size_t *avail)
+{
+	struct ept_gpt_walk w;
+
+	if (ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w) || !w.user)
+		return NULL;
+	*avail = w.page_size - (gva & (w.page_size - 1));
+	return vmm_gpa_host(g, w.gpa, *avail);
+}
+
+int vmm_copy_from_guest(struct vmm_guest *g, void *dst, gva_t src, size_t len)
+{
+	uint8_t *d = dst;
+
+	while (len) {
+		size_t avail;
+		const uint8_t *p = gmem_page(g, src, &avail);
+
+		if (!p)
+			return -EFAULT;
+		avail = MIN(avail, len);
+		memcpy(d, p, avail);
+		d += avail;
+		src += avail;
+		len -= avail;
+	}
+	return 0;
+}
+
+int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		size_t avail;
+		const uint8_t *p = gmem_page(g, src + n, &avail);
+
+		if (!p)
+			return -EFAULT;
+		for (size_t i = 0; i < avail && n < max; i++, n++) {
+			dst[n] = p[i];
+			if (!p[i])
+				return (int)n;
+		}
+	}
+	dst[max - 1] = '\0';
+	return -ENAMETOOLONG;
+}
+
+void vmm_describe_gva(const struct vmm_guest *g, gva_t gva, char *buf, size_t len)
+{
+	uint64_t ram_end = MV_RAM_GVA + g->ram_size;
+
+	if (gva >= MV_RAM_GVA && gva < ram_end) {
+		snprintf(buf, len, "guest RAM, GPA 0x%llx", (unsigned long long)(gva - MV_RAM_GVA));
+	} else if (gva >= ram_end && gva < MV_RAM_GVA + MV_RAM_MAX) {
+		snprintf(buf, len, "beyond the end of guest RAM (%llu MiB, GVA 0x%llx-0x%llx)",
+			 (unsigned long long)(g->ram_size >> 20), (unsigned long long)MV_RAM_GVA,
+			 (unsigned long long)ram_end);
+	} else if (gva >= g->img.lo && gva < g->img.hi) {
+		snprintf(buf, len, "the guest image");
+	} else if (gva >= MV_CPU_GVA && gva < MV_CPU_GVA + g->nr_vcpus * MV_CPU_SLOT_SIZE) {
+		unsigned cpu = (gva - MV_CPU_GVA) / MV_CPU_SLOT_SIZE;
+
+		if (gva < MV_STACK_BASE(cpu))
+			snprintf(buf, len, "the guard page below vCPU %u's stack: stack overflow", cpu);
+		else
+			snprintf(buf, len, "vCPU %u's stack", cpu);
+	} else if (gva < MV_IMAGE_GVA_MIN) {
+		snprintf(buf, len, "the unmapped low 4 MiB: a null or small pointer");
+	} else {
+		snprintf(buf, len, "an address the guest does not have");
+	}
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One guest: its VM, memory, vCPUs and how it ended. The life cycle is
+ * vmm_guest_create -> vmm_guest_run -> vmm_guest_destroy; everything a user
+ * can get wrong is refused by create with one line in err.
+ */
+#ifndef VMM_GUEST_H
+#define VMM_GUEST_H
+
+#include "kvm.h"
+#include "elfimg.h"
+#include "ept/gpt.h"
+#include "memvisor/types.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+/* Exit statuses that memvisor itself gives; a guest's own code is 0..255 and
+ * guests should keep to 0..119 so that these stay distinct. */
+#define VMM_EXIT_RUNTIME     1   /* memvisor could not start the guest */
+#define VMM_EXIT_USAGE       2   /* bad command line */
+#define VMM_EXIT_CRASH       120 /* fatal guest error: triple fault, bad access, bad hypercall */
+#define VMM_EXIT_ASSERT      121 /* the guest reported a failed assertion */
+#define VMM_EXIT_TIMEOUT     124 /* --timeout expired */
+#define VMM_EXIT_INTERRUPTED 130 /* SIGINT/SIGTERM */
+
+enum vmm_end {
+	VMM_END_RUNNING,
+	VMM_END_DONE,        /* every vCPU called done */
+	VMM_END_ASSERT,
+	VMM_END_CRASH,
+	VMM_END_TIMEOUT,
+	VMM_END_INTERRUPTED,
+};
+
+#define VMM_NR_EXIT_REASONS 64
+#define VMM_NR_HCALLS       8
+#define VMM_MAX_REPORTS     64
+#define VMM_LINE_MAX        256
+
+struct vmm_config {
+	const char *name;        /* shown in reports and the summary */
+	const char *path;        /* the ELF file it came from */
+	uint64_t mem_size;       /* guest RAM, bytes */
+	unsigned nr_vcpus;
+	uint64_t timeout_ns;     /* 0: none */
+	int argc;                /* guest arguments */
+	char *const *argv;
+	FILE *console;           /* guest text goes here; NULL discards it */
+	const char *label;       /* prefix for console lines when several guests run */
+};
+
+struct vmm_stats {
+	uint64_t exits[VMM_NR_EXIT_REASONS];
+	uint64_t hcalls[VMM_NR_HCALLS];
+	uint64_t console_bytes;
+};
+
+struct vmm_report {
+	char key[64];
+	uint64_t value;
+	unsigned vcpu;
+};
+
+struct vmm_vcpu {
+	struct vmm_guest *g;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	bool done;               /* called MV_HC_DONE */
+	uint64_t last_sync;
+	bool synced;
+	struct vmm_stats stats;  /* this vCPU's thread only */
+	char line[VMM_LINE_MAX]; /* console text not yet ended by a newline */
+	size_t line_len;
+};
+
+struct vmm_guest {
+	const struct vmm_kvm *kvm;
+	struct vmm_config cfg;
+	int vm_fd;
+	uint8_t *ram;            /* guest RAM: GPA [0, ram_size) */
+	uint64_t ram_size;
+	uint8_t *sys;            /* VMM-owned region at MV_SYS_GPA */
+	uint64_t sys_size;
+	uint64_t sys_used;
+	struct ept_gpt gpt;
+	struct vmm_elf_image img;
+	uint64_t tsc_khz;
+	atomic_bool stopping;
+
+	pthread_mutex_t lock;    /* protects what follows */
+	pthread_cond_t cond;
+	unsigned nr_running;
+	enum vmm_end end;
+	int exit_code;
+	bool have_code;
+	char reason[512];        /* one line, when the guest did not end by done */
+	char detail[1024];       /* further lines of a crash report */
+	char last_line[VMM_LINE_MAX];
+	struct vmm_report reports[VMM_MAX_REPORTS];
+	unsigned nr_reports;
+	uint64_t t_create_ns, t_start_ns, t_end_ns;
+
+	unsigned nr_vcpus;
+	struct vmm_vcpu vcpus[];
+};
+
+int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
+		     const void *elf, size_t elf_len, struct vmm_guest **out,
+		     char *err, size_t errlen);
+/* Run until the guest ends; returns memvisor's exit status for it. */
+int vmm_guest_run(struct vmm_guest *g);
+void vmm_guest_destroy(struct vmm_guest *g);
+
+/* End the guest (first caller wins) with a one-line reason and optional
+ * further lines (detail), and stop every vCPU. Takes g->lock. */
+void vmm_guest_end(struct vmm_guest *g, enum vmm_end end, const char *detail,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Ask a running guest to stop from a signal context: only sets flags and kicks. */
+void vmm_guest_interrupt(struct vmm_guest *g);
+int vmm_guest_exit_status(const struct vmm_guest *g);
+void vmm_guest_stats(const struct vmm_guest *g, struct vmm_stats *sum);
+const char *vmm_end_name(enum vmm_end end);
+
+/* gmem.c: guest memory as the VMM sees it */
+void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len);
+int vmm_copy_from_guest(struct vmm_guest *g, void *dst, gva_t src, size_t len);
+int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max);
+/* Describe where a GVA falls (RAM, beyond RAM, a stack guard, the image...). */
+void vmm_describe_gva(const struct vmm_guest *g, gva_t gva, char *buf, size_t len);
+
+/* vcpu.c */
+int vmm_vcpu_create(struct vmm_guest *g, unsigned index, char *err, size_t errlen);
+/* Registers for entry at CPL3 in 64-bit mode; needs the page tables built. */
+int vmm_vcpu_reset(struct vmm_vcpu *v, char *err, size_t errlen);
+void *vmm_vcpu_thread(void *arg);
+void vmm_vcpu_kick(struct vmm_vcpu *v);
+void vmm_vcpu_destroy(struct vmm_vcpu *v);
+void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* pio.c, hcall.c, console.c */
+int vmm_pio(struct vmm_vcpu *v);
+int vmm_hcall(struct vmm_vcpu *v, uint32_t nr);
+void vmm_console_write(struct vmm_vcpu *v, const char *buf, size_t len);
+void vmm_console_flush(struct vmm_vcpu *v);
+const char *vmm_hcall_name(unsigned nr);
+const char *vmm_exit_name(unsigned reason);
+
+uint64_t vmm_now_ns(void);
+
+#endif

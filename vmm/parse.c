@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Leading decimal digits into *v; returns the number of digits or -errno. */
+static int parse_digits(const char *s, uint64_t *v)
+{
+	int n = 0;
+
+	*v = 0;
+	for (; isdigit((unsigned char)s[n]); n++) {
+		if (*v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		*v = *v * 10 + (uint64_t)(s[n] - '0');
+	}
+	return n ? n : -EINVAL;
+}
+
+int vmm_parse_size(const char *s, uint64_t *out)
+{
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
+	};
+	uint64_t v;
+	int n;
+
+	if (!s)
+		return -EINVAL;
+	n = parse_digits(s, &v);
+	if (n < 0)
+		return n;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(s + n, units[i].suffix) != 0)
+			continue;
+		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+			return -ERANGE;
+		*out = v << units[i].shift;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int vmm_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *suffix; uint64_t scale; } units[] = {
+		{ "", 1000000000ULL }, { "s", 1000000000ULL }, { "ms", 1000000ULL },
+		{ "us", 1000ULL }, { "m", 60000000000ULL }, { "min", 60000000000ULL },
+	};
+	uint64_t whole, frac = 0, frac_div = 1;
+	int n;
+
+	if (!s)
+		return -EINVAL;
+	n = parse_digits(s, &whole);
+	if (n < 0)
+		return n;
+	s += n;
+	if (*s == '.') {
+		s++;
+		for (; isdigit((unsigned char)*s); s++) {
+			if (frac_div < 1000000000ULL) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				frac_div *= 10;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t scale = units[i].scale;
+
+		if (strcasecmp(s, units[i].suffix) != 0)
+			continue;
+		if (whole > UINT64_MAX / scale)
+			return -ERANGE;
+		*ns = whole * scale + frac * (scale / frac_div);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int vmm_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int n;
+
+	if (!s)
+		return -EINVAL;
+	n = parse_digits(s, &v);
+	if (n < 0)
+		return n;
+	if (s[n] != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+void vmm_format_size(uint64_t bytes, char *buf, unsigned len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes >= (1024ULL << (10 * u)))
+		u++;
+	if (u == 0 || bytes % (1ULL << (10 * u)) == 0)
+		snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)), units[u]);
+	else
+		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ULL << (10 * u)), units[u]);
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/* memvisor run: parse options, find and check the guest, run it, report. */
+#include "cli.h"
+#include "guest.h"
+#include "image.h"
+#include "parse.h"
+#include "summary.h"
+
+#include "memvisor/abi.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char run_usage[] =
+	"usage: memvisor run [options] GUEST [-- guest args]\n"
+	"  GUEST                   a built-in guest (see 'memvisor guests') or an ELF file path\n"
+	"  -m, --mem SIZE          guest RAM (default 256M; K, M, G, T suffixes)\n"
+	"  -c, --vcpus N           vCPUs, each running the guest (default 1)\n"
+	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m)\n"
+	"      --summary-json FILE write the end-of-run summary as JSON to FILE\n"
+	"  -q, --quiet             no summary on stderr\n"
+	"  -h, --help              this text\n"
+	"Exit status: the guest's own code; 120 crash, 121 failed guest assertion,\n"
+	"124 timeout, 130 interrupted, 1 memvisor could not run it, 2 usage error.\n";
+
+struct run_opts {
+	struct vmm_config cfg;
+	const char *guest;
+	const char *summary_json;
+	bool quiet;
+};
+
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "mem", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "summary-json", required_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int dd = argc, c;
+	uint64_t v;
+
+	/* everything after "--" belongs to the guest; options may come after GUEST */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dd = i;
+			break;
+		}
+	o->cfg.argc = dd < argc ? argc - dd - 1 : 0;
+	o->cfg.argv = dd < argc ? argv + dd + 1 : NULL;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(dd, argv, ":m:c:t:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (vmm_parse_size(optarg, &v))
+				return vmm_usage_error("bad size '%s' for --mem: use a number with an "
+						       "optional K, M, G or T suffix, e.g. 256M", optarg);
+			if (v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
+				return vmm_usage_error("--mem %s: guest RAM must be a multiple of 4K "
+						       "between 4K and %lluG", optarg, MV_RAM_MAX >> 30);
+			o->cfg.mem_size = v;
+			break;
+		case 'c':
+			if (vmm_parse_uint(optarg, 1, MV_MAX_VCPUS, &v))
+				return vmm_usage_error("bad vCPU count '%s': use a number from 1 to %d",
+						       optarg, MV_MAX_VCPUS);
+			o->cfg.nr_vcpus = (unsigned)v;
+			break;
+		case 't':
+			if (vmm_parse_duration(optarg, &v) || v == 0)
+				return vmm_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
+						       "2.5s, 500ms or 1m", optarg);
+			o->cfg.timeout_ns = v;
+			break;
+		case 'J':
+			o->summary_json = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			exit(0);
+		case ':':
+			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return vmm_usage_error("unknown option '%s' (see 'memvisor run --help')",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind >= dd)
+		return vmm_usage_error("no guest given (see 'memvisor run --help')");
+	if (optind + 1 < dd)
+		return vmm_usage_error("unexpected argument '%s'; guest arguments go after '--'",
+				       argv[optind + 1]);
+	o->guest = argv[optind];
+	return 0;
+}
+
+static struct vmm_guest *run_current;
+
+static void run_on_signal(int sig)
+{
+	(void)sig;
+	if (run_current)
+		vmm_guest_interrupt(run_current);
+}
+
+static void run_report_end(const struct vmm_guest *g)
+{
+	if (g->end == VMM_END_DONE)
+		return;
+	fprintf(stderr, "memvisor: %s\n", g->reason);
+	if (g->detail[0])
+		fprintf(stderr, "%s\n", g->detail);
+}
+
+static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json)
+{
+	struct vmm_kvm kvm;
+	struct vmm_guest *g;
+	char err[512];
+	int status;
+	struct sigaction sa = { .sa_handler = run_on_signal };
+
+	if (vmm_kvm_open(&kvm, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: %s\n", err);
+		return VMM_EXIT_RUNTIME;
+	}
+	if (vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: %s: %s\n", o->cfg.path, err);
+		vmm_kvm_close(&kvm);
+		return VMM_EXIT_RUNTIME;
+	}
+	run_current = g;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	status = vmm_guest_run(g);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	run_current = NULL;
+	fflush(stdout);
+	run_report_end(g);
+	if (!o->quiet)
+		vmm_summary_print(g, stderr);
+	if (json)
+		vmm_summary_json(g, json);
+	vmm_guest_destroy(g);
+	vmm_kvm_close(&kvm);
+	return status;
+}
+
+int vmm_cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {
+		.cfg = { .mem_size = 256ULL << 20, .nr_vcpus = 1, .console = stdout },
+	};
+	char path[4096], err[512];
+	FILE *json = NULL;
+	void *elf;
+	size_t len;
+	int ret;
+
+	ret = run_parse(argc, argv, &o);
+	if (ret)
+		return ret;
+	if (vmm_image_resolve(o.guest, path, sizeof(path), err, sizeof(err)))
+		return vmm_usage_error("%s", err);
+	if (vmm_image_read(path, &elf, &len, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: %s\n", err);
+		return VMM_EXIT_RUNTIME;
+	}
+	o.cfg.name = o.guest;
+	o.cfg.path = path;
+	if (o.summary_json) {
+		json = fopen(o.summary_json, "w");
+		if (!json) {
+			free(elf);
+			return vmm_usage_error("cannot write the summary to %s: %s", o.summary_json,
+					       strerror(errno));
+		}
+	}
+	ret = run_guest(&o, elf, len, json);
+	free(elf);
+	if (json && fclose(json)) {
+		fprintf(stderr, "memvisor: writing %s failed: %s\n", o.summary_json, strerror(errno));
+		if (!ret)
+			ret = VMM_EXIT_RUNTIME;
+	}
+	return ret;
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest life cycle: create the VM and its memory, start one thread per vCPU,
+ * wait for the end (every vCPU done, a fatal exit, the timeout or a signal),
+ * then tear down. The first reason to end wins; later ones are dropped.
+ */
+#include "guest.h"
+#include "layout.h"
+
+#include "memvisor/abi.h"
+#include "memvisor/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t vmm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int vm_check_config(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
+			   char *err, size_t errlen)
+{
+	unsigned max = MIN((unsigned)kvm->max_vcpus, (unsigned)MV_MAX_VCPUS);
+
+	if (cfg->mem_size == 0 || cfg->mem_size % PAGE_SIZE) {
+		snprintf(err, errlen, "guest RAM must be a non-zero multiple of 4 KiB");
+		return -EINVAL;
+	}
+	if (cfg->mem_size > MV_RAM_MAX) {
+		snprintf(err, errlen, "guest RAM of %llu MiB is more than the %llu GiB memvisor supports",
+			 (unsigned long long)(cfg->mem_size >> 20), MV_RAM_MAX >> 30);
+		return -EINVAL;
+	}
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > max) {
+		snprintf(err, errlen, "vCPU count %u out of range (1..%u)", cfg->nr_vcpus, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void *vm_map(uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int vm_memslot(struct vmm_guest *g, unsigned slot, gpa_t gpa, void *host, uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	return ioctl(g->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+}
+
+static int vm_setup_memory(struct vmm_guest *g, char *err, size_t errlen)
+{
+	int ret;
+
+	g->ram = vm_map(g->ram_size);
+	g->sys = vm_map(g->sys_size);
+	if (!g->ram || !g->sys) {
+		snprintf(err, errlen, "cannot reserve %llu MiB of host address space for the guest",
+			 (unsigned long long)((g->ram_size + g->sys_size) >> 20));
+		return -ENOMEM;
+	}
+	ret = vm_memslot(g, 0, MV_RAM_GPA, g->ram, g->ram_size);
+	if (!ret)
+		ret = vm_memslot(g, 1, MV_SYS_GPA, g->sys, g->sys_size);
+	if (ret)
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-ret));
+	return ret;
+}
+
+int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
+		     const void *elf, size_t elf_len, struct vmm_guest **out,
+		     char *err, size_t errlen)
+{
+	struct vmm_elf_image img;
+	struct vmm_guest *g;
+	int ret;
+
+	ret = vm_check_config(kvm, cfg, err, errlen);
+	if (ret)
+		return ret;
+	ret = vmm_elf_parse(elf, elf_len, &img, err, errlen);
+	if (ret)
+		return ret;
+	g = calloc(1, sizeof(*g) + cfg->nr_vcpus * sizeof(g->vcpus[0]));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	g->t_create_ns = vmm_now_ns();
+	g->kvm = kvm;
+	g->cfg = *cfg;
+	g->img = img;
+	g->nr_vcpus = cfg->nr_vcpus;
+	g->ram_size = cfg->mem_size;
+	g->sys_size = vmm_layout_sys_size(g->ram_size, g->nr_vcpus, &img);
+	g->vm_fd = -1;
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		g->vcpus[i].fd = -1;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	g->vm_fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (g->vm_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+		goto err;
+	}
+	ret = vm_setup_memory(g, err, errlen);
+	if (ret)
+		goto err;
+	/* the TSC rate is a vCPU property; the first vCPU supplies it for boot info */
+	for (unsigned i = 0; i < g->nr_vcpus; i++) {
+		ret = vmm_vcpu_create(g, i, err, errlen);
+		if (ret)
+			goto err;
+	}
+	ret = vmm_layout_build(g, elf, err, errlen);
+	for (unsigned i = 0; !ret && i < g->nr_vcpus; i++)
+		ret = vmm_vcpu_reset(&g->vcpus[i], err, errlen);
+	if (ret)
+		goto err;
+	*out = g;
+	return 0;
+err:
+	vmm_guest_destroy(g);
+	return ret;
+}
+
+const char *vmm_end_name(enum vmm_end end)
+{
+	static const char *const names[] = {
+		[VMM_END_RUNNING] = "running", [VMM_END_DONE] = "done",
+		[VMM_END_ASSERT] = "assert", [VMM_END_CRASH] = "crash",
+		[VMM_END_TIMEOUT] = "timeout", [VMM_END_INTERRUPTED] = "interrupted",
+	};
+	return names[end];
+}
+
+static void vm_kick_all(struct vmm_guest *g)
+{
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		if (g->vcpus[i].started)
+			vmm_vcpu_kick(&g->vcpus[i]);
+}
+
+void vmm_guest_end(struct vmm_guest *g, enum vmm_end end, const char *detail,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->end == VMM_END_RUNNING) {
+		g->end = end;
+		va_start(ap, fmt);
+		vsnprintf(g->reason, sizeof(g->reason), fmt, ap);
+		va_end(ap);
+		snprintf(g->detail, sizeof(g->detail), "%s", detail ? detail : "");
+	}
+	atomic_store(&g->stopping, true);
+	pthread_mutex_unlock(&g->lock);
+	vm_kick_all(g);
+}
+
+void vmm_guest_interrupt(struct vmm_guest *g)
+{
+	/* signal context: no locks; the waiter turns this into VMM_END_INTERRUPTED */
+	atomic_store(&g->stopping, true);
+	vm_kick_all(g);
+}
+
+static void vm_wait(struct vmm_guest *g)
+{
+	uint64_t deadline = g->cfg.timeout_ns ? g->t_start_ns + g->cfg.timeout_ns : 0;
+
+	pthread_mutex_lock(&g->lock);
+	while (g->nr_running > 0) {
+		/* wake at least every 100 ms to notice a signal-driven stop */
+		uint64_t now = vmm_now_ns(), wake = now + 100000000ULL;
+		struct timespec ts;
+
+		if (deadline && now >= deadline) {
+			pthread_mutex_unlock(&g->lock);
+			vmm_guest_end(g, VMM_END_TIMEOUT, NULL, "guest %s ran past its timeout of %.3f s",
+				      g->cfg.name, g->cfg.timeout_ns / 1e9);
+			pthread_mutex_lock(&g->lock);
+			deadline = 0;
+			continue;
+		}
+		if (atomic_load(&g->stopping) && g->end == VMM_END_RUNNING) {
+			g->end = VMM_END_INTERRUPTED;
+			snprintf(g->reason, sizeof(g->reason), "guest %s interrupted by a signal",
+				 g->cfg.name);
+		}
+		if (deadline && deadline < wake)
+			wake = deadline;
+		ts.tv_sec = wake / 1000000000ULL;
+		ts.tv_nsec = wake % 1000000000ULL;
+		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	}
+	if (g->end == VMM_END_RUNNING)
+		g->end = VMM_END_DONE;
+	pthread_mutex_unlock(&g->lock);
+}
+
+int vmm_guest_run(struct vmm_guest *g)
+{
+	g->t_start_ns = vmm_now_ns();
+	for (unsigned i = 0; i < g->nr_vcpus; i++) {
+		struct vmm_vcpu *v = &g->vcpus[i];
+
+		pthread_mutex_lock(&g->lock);
+		g->nr_running++;
+		pthread_mutex_unlock(&g->lock);
+		if (pthread_create(&v->thread, NULL, vmm_vcpu_thread, v)) {
+			pthread_mutex_lock(&g->lock);
+			g->nr_running--;
+			pthread_mutex_unlock(&g->lock);
+			vmm_guest_end(g, VMM_END_CRASH, NULL, "cannot start a thread for vCPU %u", i);
+			break;
+		}
+		v->started = true;
+	}
+	vm_wait(g);
+	for (unsigned i = 0; i < g->nr_vcpus; i++) {
+		if (g->vcpus[i].started)
+			pthread_join(g->vcpus[i].thread, NULL);
+		g->vcpus[i].started = false;
+		vmm_console_flush(&g->vcpus[i]);
+	}
+	g->t_end_ns = vmm_now_ns();
+	return vmm_guest_exit_status(g);
+}
+
+int vmm_guest_exit_status(const struct vmm_guest *g)
+{
+	switch (g->end) {
+	case VMM_END_DONE:        return g->exit_code & 0xff;
+	case VMM_END_ASSERT:      return VMM_EXIT_ASSERT;
+	case VMM_END_TIMEOUT:     return VMM_EXIT_TIMEOUT;
+	case VMM_END_INTERRUPTED: return VMM_EXIT_INTERRUPTED;
+	default:                  return VMM_EXIT_CRASH;
+	}
+}
+
+void vmm_guest_stats(const struct vmm_guest *g, struct vmm_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < g->nr_vcpus; i++) {
+		const struct vmm_stats *s = &g->vcpus[i].stats;
+
+		for (unsigned r = 0; r < VMM_NR_EXIT_REASONS; r++)
+			sum->exits[r] += s->exits[r];
+		for (unsigned h = 0; h < VMM_NR_HCALLS; h++)
+			sum->hcalls[h] += s->hcalls[h];
+		sum->console_bytes += s->console_bytes;
+	}
+}
+
+void vmm_guest_destroy(struct vmm_guest *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		vmm_vcpu_destroy(&g->vcpus[i]);
+	if (g->vm_fd >= 0)
+		close(g->vm_fd);
+	if (g->ram)
+		munmap(g->ram, g->ram_size);
+	if (g->sys)
+		munmap(g->sys, g->sys_size);
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
