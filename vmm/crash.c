@@ -38,13 +38,13 @@ static void crash_detail(struct vmm_vcpu *v, const struct kvm_regs *regs,
 	buf[0] = '\0';
 	if (regs) {
 		vmm_describe_gva(g, regs->rip, where, sizeof(where));
-		off = crash_append(buf, len, off, "  RIP 0x%llx RSP 0x%llx (RIP in %s)\n",
-				   (unsigned long long)regs->rip, (unsigned long long)regs->rsp, where);
+		off = crash_append(buf, len, off, "  RIP 0x%llx %s; RSP 0x%llx\n",
+				   (unsigned long long)regs->rip, where, (unsigned long long)regs->rsp);
 	}
 	/* CR2 means something after a page fault, which is what most triple faults are */
 	if (sregs && sregs->cr2 && v->run->exit_reason == KVM_EXIT_SHUTDOWN) {
 		vmm_describe_gva(g, sregs->cr2, where, sizeof(where));
-		off = crash_append(buf, len, off, "  CR2 0x%llx: last page-fault address, in %s\n",
+		off = crash_append(buf, len, off, "  CR2 0x%llx (the faulting address) %s\n",
 				   (unsigned long long)sregs->cr2, where);
 	}
 	if (v->synced)

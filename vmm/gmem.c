@@ -80,25 +80,27 @@ int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max
 void vmm_describe_gva(const struct vmm_guest *g, gva_t gva, char *buf, size_t len)
 {
 	uint64_t ram_end = MV_RAM_GVA + g->ram_size;
+	struct ept_gpt_walk w;
+	bool ro = ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, (void *)g, &w) == 0 && !w.writable;
 
 	if (gva >= MV_RAM_GVA && gva < ram_end) {
-		snprintf(buf, len, "guest RAM, GPA 0x%llx", (unsigned long long)(gva - MV_RAM_GVA));
+		snprintf(buf, len, "in guest RAM, GPA 0x%llx", (unsigned long long)(gva - MV_RAM_GVA));
 	} else if (gva >= ram_end && gva < MV_RAM_GVA + MV_RAM_MAX) {
 		snprintf(buf, len, "beyond the end of guest RAM (%llu MiB, GVA 0x%llx-0x%llx)",
 			 (unsigned long long)(g->ram_size >> 20), (unsigned long long)MV_RAM_GVA,
 			 (unsigned long long)ram_end);
 	} else if (gva >= g->img.lo && gva < g->img.hi) {
-		snprintf(buf, len, "the guest image");
+		snprintf(buf, len, "in the guest image%s", ro ? ", a read-only page" : "");
 	} else if (gva >= MV_CPU_GVA && gva < MV_CPU_GVA + g->nr_vcpus * MV_CPU_SLOT_SIZE) {
 		unsigned cpu = (gva - MV_CPU_GVA) / MV_CPU_SLOT_SIZE;
 
 		if (gva < MV_STACK_BASE(cpu))
-			snprintf(buf, len, "the guard page below vCPU %u's stack: stack overflow", cpu);
+			snprintf(buf, len, "in the guard page below vCPU %u's stack: a stack overflow", cpu);
 		else
-			snprintf(buf, len, "vCPU %u's stack", cpu);
+			snprintf(buf, len, "in vCPU %u's stack", cpu);
 	} else if (gva < MV_IMAGE_GVA_MIN) {
-		snprintf(buf, len, "the unmapped low 4 MiB: a null or small pointer");
+		snprintf(buf, len, "in the unmapped low 4 MiB: a null or small pointer");
 	} else {
-		snprintf(buf, len, "an address the guest does not have");
+		snprintf(buf, len, "not an address the guest has%s", ro ? " to write" : "");
 	}
 }

@@ -5,6 +5,8 @@
 
 #include "version.h"
 
+#include <string.h>
+
 static double ms(uint64_t ns) { return ns / 1e6; }
 
 static void summary_exits(const struct vmm_stats *s, FILE *f)
@@ -32,6 +34,40 @@ static void summary_exits(const struct vmm_stats *s, FILE *f)
 	fputs(any ? "\n" : " none\n", f);
 }
 
+/* One line per key: the value, or with several vCPUs the sum and each part. */
+static void summary_reports(const struct vmm_guest *g, FILE *f)
+{
+	for (unsigned i = 0; i < g->nr_reports; i++) {
+		const char *key = g->reports[i].key;
+		uint64_t sum = 0;
+		unsigned n = 0;
+		bool seen = false;
+
+		for (unsigned k = 0; k < i && !seen; k++)
+			seen = !strcmp(g->reports[k].key, key);
+		if (seen)
+			continue;
+		for (unsigned k = i; k < g->nr_reports; k++)
+			if (!strcmp(g->reports[k].key, key)) {
+				sum += g->reports[k].value;
+				n++;
+			}
+		if (n == 1) {
+			fprintf(f, "  report: %s = %llu (vCPU %u)\n", key, (unsigned long long)sum,
+				g->reports[i].vcpu);
+			continue;
+		}
+		fprintf(f, "  report: %s = %llu in all (", key, (unsigned long long)sum);
+		for (unsigned k = i, shown = 0; k < g->nr_reports; k++) {
+			if (strcmp(g->reports[k].key, key))
+				continue;
+			fprintf(f, "%svCPU %u: %llu", shown++ ? ", " : "", g->reports[k].vcpu,
+				(unsigned long long)g->reports[k].value);
+		}
+		fputs(")\n", f);
+	}
+}
+
 void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
@@ -45,9 +81,7 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 	fprintf(f, "  time: set-up %.2f ms, run %.2f ms\n", ms(g->t_start_ns - g->t_create_ns),
 		ms(g->t_end_ns - g->t_start_ns));
 	summary_exits(&s, f);
-	for (unsigned i = 0; i < g->nr_reports; i++)
-		fprintf(f, "  report: vCPU %u %s = %llu\n", g->reports[i].vcpu, g->reports[i].key,
-			(unsigned long long)g->reports[i].value);
+	summary_reports(g, f);
 }
 
 void vmm_summary_json(const struct vmm_guest *g, FILE *f)

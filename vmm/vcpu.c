@@ -189,7 +189,7 @@ static int vcpu_handle_exit(struct vmm_vcpu *v)
 			       (unsigned long long)r->mmio.phys_addr);
 		return 1;
 	case KVM_EXIT_SHUTDOWN:
-		vmm_vcpu_crash(v, "triple fault (KVM_EXIT_SHUTDOWN): an exception the guest cannot handle");
+		vmm_vcpu_crash(v, "triple fault (KVM_EXIT_SHUTDOWN, an exception the guest cannot handle)");
 		return 1;
 	case KVM_EXIT_HLT:
 		vmm_vcpu_crash(v, "the guest halted (KVM_EXIT_HLT) with nothing to wake it");
