@@ -100,7 +100,7 @@ int ept_gpt_map(struct ept_gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t
 		return -EINVAL;
 	if (len == 0)
 		return 0;
-	if (gva + len < gva || !gpt_canonical(gva) || !gpt_canonical(gva + len - 1))
+	if (len - 1 > UINT64_MAX - gva || !gpt_canonical(gva) || !gpt_canonical(gva + len - 1))
 		return -EINVAL;
 	if ((gva >> 47) != ((gva + len - 1) >> 47))
 		return -EINVAL; /* would cross the canonical hole */

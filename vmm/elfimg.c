@@ -39,7 +39,9 @@ static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t 
 		return FAIL("truncated ELF header (%zu bytes)", len);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return FAIL("not a little-endian ELF file");
-	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
+	if (eh->e_ident[EI_VERSION] != EV_CURRENT)
+		return FAIL("unknown ELF version %u in the identification bytes", eh->e_ident[EI_VERSION]);
+	if (eh->e_version != EV_CURRENT)
 		return FAIL("unknown ELF version %u", eh->e_version);
 	if (eh->e_machine != EM_X86_64)
 		return FAIL("not an x86-64 program (machine %u)", eh->e_machine);
@@ -140,8 +142,8 @@ int vmm_elf_parse(const void *buf, size_t len, struct vmm_elf_image *img,
 	if (img->nr_segs == 0)
 		return FAIL("no loadable segment");
 	if (img->hi - img->lo > VMM_IMAGE_MAX)
-		return FAIL("image spans %llu MiB; the limit is %llu MiB",
-			    (unsigned long long)((img->hi - img->lo) >> 20), VMM_IMAGE_MAX >> 20);
+		return FAIL("image spans %llu KiB; the limit is %llu MiB",
+			    (unsigned long long)((img->hi - img->lo) >> 10), VMM_IMAGE_MAX >> 20);
 	if (!elf_entry_ok(img))
 		return FAIL("entry point 0x%llx is not inside an executable segment",
 			    (unsigned long long)img->entry);

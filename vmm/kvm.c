@@ -48,6 +48,12 @@ int vmm_kvm_open(struct vmm_kvm *kvm, char *err, size_t errlen)
 		return ret;
 	}
 	ret = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+	if (ret < 0) {
+		snprintf(err, errlen, "/dev/kvm does not answer KVM_GET_API_VERSION (%s): not a KVM device",
+			 strerror(errno));
+		ret = -ENODEV;
+		goto err_fd;
+	}
 	if (ret != KVM_API_VERSION) {
 		snprintf(err, errlen, "/dev/kvm speaks API version %d, memvisor needs %d",
 			 ret, KVM_API_VERSION);

@@ -14,9 +14,11 @@ static int parse_digits(const char *s, uint64_t *v)
 
 	*v = 0;
 	for (; isdigit((unsigned char)s[n]); n++) {
-		if (*v > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(s[n] - '0');
+
+		if (*v > (UINT64_MAX - d) / 10)
 			return -ERANGE;
-		*v = *v * 10 + (uint64_t)(s[n] - '0');
+		*v = *v * 10 + d;
 	}
 	return n ? n : -EINVAL;
 }
@@ -49,6 +51,8 @@ int vmm_parse_size(const char *s, uint64_t *out)
 	return -EINVAL;
 }
 
+__extension__ typedef unsigned __int128 u128;
+
 int vmm_parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct { const char *suffix; uint64_t scale; } units[] = {
@@ -78,9 +82,12 @@ int vmm_parse_duration(const char *s, uint64_t *ns)
 
 		if (strcasecmp(s, units[i].suffix) != 0)
 			continue;
-		if (whole > UINT64_MAX / scale)
+		/* the fraction has at most 9 digits: frac * scale fits in 128 bits */
+		uint64_t part = (uint64_t)((u128)frac * scale / frac_div);
+
+		if (whole > UINT64_MAX / scale || whole * scale > UINT64_MAX - part)
 			return -ERANGE;
-		*ns = whole * scale + frac * (scale / frac_div);
+		*ns = whole * scale + part;
 		return 0;
 	}
 	return -EINVAL;
@@ -109,7 +116,9 @@ void vmm_format_size(uint64_t bytes, char *buf, unsigned len)
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	unsigned u = 0;
 
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes >= (1024ULL << (10 * u)))
+	/* the next unit as soon as the value would print as 1024.0 */
+	while (u + 1 < sizeof(units) / sizeof(units[0]) &&
+	       (double)bytes / (double)(1ULL << (10 * u)) >= 1023.95)
 		u++;
 	if (u == 0 || bytes % (1ULL << (10 * u)) == 0)
 		snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)), units[u]);

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+/* CLI tests: run the built memvisor binary as a user would and check what it says. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MEMVISOR MV_BUILD_DIR "/memvisor"
+#define TESTGUEST MV_BUILD_DIR "/tests/guests/testguest"
+
+struct result {
+	int status;
+	char out[16384];
+	char err[16384];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+/* Run memvisor with argv (NULL-ended), capturing stdout and stderr in files. */
+static void run(struct result *r, char *const argv[])
+{
+	char out[] = "/tmp/mvcli-out-XXXXXX", err[] = "/tmp/mvcli-err-XXXXXX";
+	int fo = mkstemp(out), fe = mkstemp(err), status;
+	pid_t pid;
+
+	cr_assert(fo >= 0 && fe >= 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(MEMVISOR, argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "memvisor died by a signal");
+	r->status = WEXITSTATUS(status);
+	lseek(fo, 0, SEEK_SET);
+	lseek(fe, 0, SEEK_SET);
+	slurp(fo, r->out, sizeof(r->out));
+	slurp(fe, r->err, sizeof(r->err));
+	close(fo);
+	close(fe);
+	unlink(out);
+	unlink(err);
+}
+
+static void need_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR);
+
+	if (fd < 0)
+		cr_skip_test("needs /dev/kvm: %s", strerror(errno));
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		close(fd);
+		cr_skip_test("needs /dev/kvm: it does not answer as KVM");
+	}
+	close(fd);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+Test(cli, version_and_help)
+{
+	struct result r;
+
+	run(&r, (char *[]){ "memvisor", "--version", NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert(!strncmp(r.out, "memvisor ", 9), "%s", r.out);
+	run(&r, (char *[]){ "memvisor", "--help", NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "memvisor run"));
+	run(&r, (char *[]){ "memvisor", "run", "--help", NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "--mem SIZE"));
+}
+
+Test(cli, guests_lists_builtins)
+{
+	struct result r;
+
+	run(&r, (char *[]){ "memvisor", "guests", NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "hello") && strstr(r.out, "touch") && strstr(r.out, "memtest"));
+}
+
+Test(cli, run_hello)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "hello", NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "Hello from memvisor guest on vCPU 0 of 1, 256 MiB of RAM"), "%s", r.out);
+	cr_assert(strstr(r.err, "memvisor: hello: done, exit status 0"), "%s", r.err);
+	cr_assert(strstr(r.err, "exits: io"), "%s", r.err);
+}
+
+Test(cli, options_after_guest_and_guest_args)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "hello", "-m", "8M", "-c", "2", "-q", "--", "-m",
+			    "x y", NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "vCPU 1 of 2, 8 MiB of RAM"), "%s", r.out);
+	cr_assert(strstr(r.out, "arg 0: -m\n") && strstr(r.out, "arg 1: x y\n"), "%s", r.out);
+	cr_assert_str_eq(r.err, "", "quiet run printed: %s", r.err);
+}
+
+Test(cli, memtest_64m)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "memtest", "-m", "64M", NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "16384 pages (64 MiB)") && strstr(r.out, " 0 mismatched words"),
+		  "%s", r.out);
+	cr_assert(strstr(r.err, "report: pages_checked = 16384 (vCPU 0)"), "%s", r.err);
+}
+
+Test(cli, exit_code_propagates)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--code=42", NULL });
+	cr_assert_eq(r.status, 42, "stderr: %s", r.err);
+}
+
+Test(cli, crash_report_and_status)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=beyond", NULL });
+	cr_assert_eq(r.status, 120);
+	cr_assert(strstr(r.err, "crashed on vCPU 0: triple fault"), "%s", r.err);
+	cr_assert(strstr(r.err, "beyond the end of guest RAM"), "%s", r.err);
+}
+
+Test(cli, timeout)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--timeout", "200ms", TESTGUEST, "--",
+			    "--mode=spin", NULL });
+	cr_assert_eq(r.status, 124, "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "ran past its timeout of 0.200 s"), "%s", r.err);
+}
+
+Test(cli, summary_json)
+{
+	char path[] = "/tmp/mvcli-json-XXXXXX";
+	struct result r;
+	char buf[8192];
+	int fd = mkstemp(path);
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", path, "memtest", "-m", "4M",
+			    NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	slurp(fd, buf, sizeof(buf));
+	close(fd);
+	unlink(path);
+	cr_assert(buf[0] == '{' && strstr(buf, "}\n"), "%s", buf);
+	cr_assert(strstr(buf, "\"guest\":\"memtest\""), "%s", buf);
+	cr_assert(strstr(buf, "\"end\":\"done\""), "%s", buf);
+	cr_assert(strstr(buf, "\"exit_status\":0"), "%s", buf);
+	cr_assert(strstr(buf, "\"ram_bytes\":4194304"), "%s", buf);
+	cr_assert(strstr(buf, "\"key\":\"pages_checked\",\"value\":1024"), "%s", buf);
+	cr_assert(strstr(buf, "\"exits\":{\"io\":"), "%s", buf);
+	cr_assert(strstr(buf, "\"wall_ms\":"), "%s", buf);
+}
+
+/* Bad input: one clear line on stderr, the right status, nothing on stdout. */
+static void expect_one_line(char *const argv[], int status, const char *needle)
+{
+	struct result r;
+
+	run(&r, argv);
+	cr_assert_eq(r.status, status, "status %d, stderr: %s", r.status, r.err);
+	cr_assert_eq(count_lines(r.err), 1, "stderr: %s", r.err);
+	cr_assert(!strncmp(r.err, "memvisor: ", 10), "%s", r.err);
+	cr_assert(strstr(r.err, needle), "expected '%s' in: %s", needle, r.err);
+	cr_assert_str_eq(r.out, "");
+}
+
+Test(cli, bad_input)
+{
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-m", "12Q", NULL }, 2,
+			"bad size '12Q' for --mem");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-m", "1000", NULL }, 2,
+			"multiple of 4K");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-m", "1T", NULL }, 2,
+			"multiple of 4K between 4K and 128G");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-c", "0", NULL }, 2,
+			"bad vCPU count '0'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-t", "soon", NULL }, 2,
+			"bad duration 'soon'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--frobnicate", NULL }, 2,
+			"unknown option '--frobnicate'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-m", NULL }, 2,
+			"needs a value");
+	expect_one_line((char *[]){ "memvisor", "run", NULL }, 2, "no guest given");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "extra", NULL }, 2,
+			"guest arguments go after '--'");
+	expect_one_line((char *[]){ "memvisor", "run", "nosuchguest", NULL }, 2,
+			"unknown guest 'nosuchguest'");
+	expect_one_line((char *[]){ "memvisor", "frob", NULL }, 2, "unknown command 'frob'");
+	expect_one_line((char *[]){ "memvisor", "bench", "nosuch", NULL }, 2,
+			"unknown benchmark 'nosuch'");
+	expect_one_line((char *[]){ "memvisor", "run", "--summary-json", "/nonexistent/dir/x.json",
+				    "hello", NULL }, 2, "cannot write the summary");
+}
+
+Test(cli, bad_guest_files)
+{
+	expect_one_line((char *[]){ "memvisor", "run", "/etc/passwd", NULL }, 1,
+			"/etc/passwd: not an ELF file (bad magic)");
+	expect_one_line((char *[]){ "memvisor", "run", "/nonexistent/guest", NULL }, 1,
+			"/nonexistent/guest: No such file or directory");
+	expect_one_line((char *[]){ "memvisor", "run", "/tmp", NULL }, 1, "not a regular file");
+	expect_one_line((char *[]){ "memvisor", "run", "/bin/true", NULL }, 1,
+			"position-independent executable");
+}
+
+Test(cli, bench_boot_json)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "bench", "boot", "--runs", "3", "--json", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(r.out[0] == '{', "%s", r.out);
+	cr_assert(strstr(r.out, "\"median_ms\":") && strstr(r.out, "\"true_median_ms\":") &&
+		  strstr(r.out, "\"ratio\":"), "%s", r.out);
+}

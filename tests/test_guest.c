@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/* Guest tests: real guests on /dev/kvm, through the VMM library. */
+#include "guest_util.h"
+
+#include "memvisor/abi.h"
+
+Test(guest, hello_greets)
+{
+	struct outcome o;
+	char *argv[] = { "first", "second arg" };
+
+	run_guest(&o, BUILTIN("hello"), 32 << 20, 1, 0, 2, argv);
+	cr_assert_eq(o.status, 0, "status %d: %s", o.status, o.reason);
+	cr_assert_eq(o.end, VMM_END_DONE);
+	cr_assert(strstr(o.console, "Hello from memvisor guest on vCPU 0 of 1, 32 MiB of RAM\n"),
+		  "console: %s", o.console);
+	cr_assert(strstr(o.console, "arg 1: second arg\n"), "console: %s", o.console);
+	cr_assert_eq(o.stats.hcalls[MV_HC_DONE], 1);
+	cr_assert_geq(o.stats.exits[KVM_EXIT_IO], 2);
+}
+
+Test(guest, exit_code_propagates)
+{
+	struct outcome o;
+	char *argv[] = { "--mode=exit", "--code=7" };
+
+	run_guest(&o, TESTGUEST, 16 << 20, 1, 0, 2, argv);
+	cr_assert_eq(o.end, VMM_END_DONE);
+	cr_assert_eq(o.status, 7);
+}
+
+Test(guest, assert_reports_file_and_line)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "assert");
+	cr_assert_eq(o.end, VMM_END_ASSERT);
+	cr_assert_eq(o.status, VMM_EXIT_ASSERT);
+	cr_assert(strstr(o.reason, "testguest.c:"), "reason: %s", o.reason);
+	cr_assert(strstr(o.reason, "mv_ncpus() == 1000"), "reason: %s", o.reason);
+	/* the line number is the MV_ASSERT's line in testguest.c */
+	cr_assert(strstr(o.reason, ".c:4") || strstr(o.reason, ".c:5"), "reason: %s", o.reason);
+	cr_assert(strstr(o.console, "about to fail\n"));
+}
+
+Test(guest, null_write_is_a_crash_report)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "null");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert_eq(o.status, VMM_EXIT_CRASH);
+	cr_assert(strstr(o.reason, "triple fault"), "reason: %s", o.reason);
+	cr_assert(strstr(o.reason, "at RIP 0x4"), "reason: %s", o.reason);
+	cr_assert(strstr(o.detail, "CR2 0x10 "), "detail: %s", o.detail);
+	cr_assert(strstr(o.detail, "null or small pointer"), "detail: %s", o.detail);
+}
+
+Test(guest, access_beyond_ram_is_clean)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "beyond");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.detail, "CR2 0x8001000000 "), "detail: %s", o.detail);
+	cr_assert(strstr(o.detail, "beyond the end of guest RAM"), "detail: %s", o.detail);
+}
+
+Test(guest, write_to_own_code_faults)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "rom");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.detail, "in the guest image, a read-only page"), "detail: %s", o.detail);
+}
+
+Test(guest, stack_overflow_hits_the_guard)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "stack");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.detail, "stack overflow"), "detail: %s", o.detail);
+}
+
+Test(guest, bad_hypercall_pointer_is_clean)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "badptr");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert_eq(o.status, VMM_EXIT_CRASH);
+	cr_assert(strstr(o.reason, "hypercall write: buffer pointer 0x7000000000 is not guest memory"),
+		  "reason: %s", o.reason);
+}
+
+Test(guest, bad_report_key_is_refused)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "badkey");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.reason, "key must be"), "reason: %s", o.reason);
+	cr_assert_eq(o.nr_reports, 0);
+}
+
+Test(guest, unknown_port_and_hypercall)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "port");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.reason, "I/O port 0x80"), "reason: %s", o.reason);
+	run_test_mode(&o, "hcall");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.reason, "unknown hypercall 99"), "reason: %s", o.reason);
+}
+
+Test(guest, timeout_ends_a_spinning_guest)
+{
+	struct outcome o;
+	char *argv[] = { "--mode=spin" };
+
+	run_guest(&o, TESTGUEST, 16 << 20, 2, 300ULL * 1000000, 1, argv);
+	cr_assert_eq(o.end, VMM_END_TIMEOUT);
+	cr_assert_eq(o.status, VMM_EXIT_TIMEOUT);
+	cr_assert(strstr(o.console, "spinning\n"), "console: %s", o.console);
+}
+
+Test(guest, sync_stages_are_seen)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "sync");
+	cr_assert_eq(o.status, 0);
+	cr_assert_eq(o.stats.hcalls[MV_HC_SYNC], 3);
+	cr_assert_eq(o.last_sync, 3);
+}
+
+Test(guest, partial_line_is_flushed_at_exit)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "partial");
+	cr_assert_eq(o.status, 0);
+	cr_assert_str_eq(o.console, "no newline\n");
+}
+
+Test(guest, smp_two_vcpus_see_their_index)
+{
+	struct outcome o;
+	char *argv[] = { "--mode=smp" };
+	uint64_t v0, v1;
+
+	run_guest(&o, TESTGUEST, 16 << 20, 2, 10ULL * 1000000000ULL, 1, argv);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "cpu", &v0) && report_value(&o, 1, "cpu", &v1));
+	cr_assert_eq(v0, 0);
+	cr_assert_eq(v1, 1);
+	cr_assert(strstr(o.console, "vCPU 0 of 2 passed the barrier\n"));
+	cr_assert(strstr(o.console, "vCPU 1 of 2 passed the barrier\n"));
+	cr_assert_eq(o.stats.hcalls[MV_HC_DONE], 2);
+}
+
+Test(guest, memtest_64m_verifies_every_page)
+{
+	struct outcome o;
+	uint64_t pages, bad;
+
+	run_guest(&o, BUILTIN("memtest"), 64 << 20, 1, 0, 0, NULL);
+	cr_assert_eq(o.status, 0, "status %d: %s\n%s", o.status, o.reason, o.console);
+	cr_assert(report_value(&o, 0, "pages_checked", &pages));
+	cr_assert(report_value(&o, 0, "mismatches", &bad));
+	cr_assert_eq(pages, (64 << 20) / 4096);
+	cr_assert_eq(bad, 0);
+}
+
+Test(guest, memtest_smp_splits_ram)
+{
+	struct outcome o;
+	char *argv[] = { "--passes=2" };
+	uint64_t p0, p1;
+
+	run_guest(&o, BUILTIN("memtest"), 32 << 20, 2, 0, 1, argv);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "pages_checked", &p0) &&
+		  report_value(&o, 1, "pages_checked", &p1));
+	cr_assert_eq(p0 + p1, 2 * (32 << 20) / 4096); /* two passes over all of RAM */
+}
+
+Test(guest, touch_reports_rates)
+{
+	struct outcome o;
+	char *argv[] = { "--pattern=zipf", "--passes=2", "--read" };
+	uint64_t pages, rate;
+
+	run_guest(&o, BUILTIN("touch"), 16 << 20, 1, 0, 3, argv);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "pages", &pages));
+	cr_assert(report_value(&o, 0, "pages_per_s", &rate));
+	cr_assert_eq(pages, 2 * (16 << 20) / 4096);
+	cr_assert_gt(rate, 0);
+}
+
+Test(guest, guest_rejects_unknown_argument)
+{
+	struct outcome o;
+	char *argv[] = { "--bogus" };
+
+	run_guest(&o, BUILTIN("memtest"), 16 << 20, 1, 0, 1, argv);
+	cr_assert_eq(o.status, 2);
+	cr_assert(strstr(o.console, "unknown guest argument '--bogus'"), "%s", o.console);
+}
+
+Test(guest, too_many_arguments_refused)
+{
+	struct vmm_kvm kvm;
+	struct vmm_guest *g;
+	char *argv[MV_ARGV_MAX + 1], err[256];
+	void *elf;
+	size_t len;
+
+	need_kvm(&kvm);
+	for (int i = 0; i <= MV_ARGV_MAX; i++)
+		argv[i] = "x";
+	cr_assert_eq(vmm_image_read(BUILTIN("hello"), &elf, &len, err, sizeof(err)), 0);
+	struct vmm_config cfg = { .name = "hello", .mem_size = 1 << 20, .nr_vcpus = 1,
+				  .argc = MV_ARGV_MAX + 1, .argv = argv };
+	cr_assert_lt(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "too many guest arguments"), "%s", err);
+	free(elf);
+	vmm_kvm_close(&kvm);
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for command-line value parsing (vmm/parse.c). */
+#include <criterion/criterion.h>
+
+#include "vmm/parse.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SENTINEL 0x5a5a5a5a5a5a5a5aULL
+
+static void size_ok(const char *s, uint64_t want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_size(s, &v);
+
+	cr_assert_eq(ret, 0, "vmm_parse_size(\"%s\") = %d", s, ret);
+	cr_assert_eq(v, want, "vmm_parse_size(\"%s\") gave %llu, want %llu", s,
+		     (unsigned long long)v, (unsigned long long)want);
+}
+
+static void size_bad(const char *s, int want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_size(s, &v);
+
+	cr_assert_eq(ret, want, "vmm_parse_size(\"%s\") = %d, want %d", s ? s : "(null)", ret, want);
+	cr_assert_eq(v, SENTINEL, "vmm_parse_size(\"%s\") wrote its output on failure", s ? s : "(null)");
+}
+
+static void dur_ok(const char *s, uint64_t want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_duration(s, &v);
+
+	cr_assert_eq(ret, 0, "vmm_parse_duration(\"%s\") = %d", s, ret);
+	cr_assert_eq(v, want, "vmm_parse_duration(\"%s\") gave %llu ns, want %llu", s,
+		     (unsigned long long)v, (unsigned long long)want);
+}
+
+static void dur_bad(const char *s, int want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_duration(s, &v);
+
+	cr_assert_eq(ret, want, "vmm_parse_duration(\"%s\") = %d, want %d (value %llu)",
+		     s ? s : "(null)", ret, want, (unsigned long long)v);
+	cr_assert_eq(v, SENTINEL, "vmm_parse_duration(\"%s\") wrote its output on failure",
+		     s ? s : "(null)");
+}
+
+static void uint_ok(const char *s, uint64_t min, uint64_t max, uint64_t want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_uint(s, min, max, &v);
+
+	cr_assert_eq(ret, 0, "vmm_parse_uint(\"%s\", %llu, %llu) = %d", s,
+		     (unsigned long long)min, (unsigned long long)max, ret);
+	cr_assert_eq(v, want, "vmm_parse_uint(\"%s\") gave %llu", s, (unsigned long long)v);
+}
+
+static void uint_bad(const char *s, uint64_t min, uint64_t max, int want)
+{
+	uint64_t v = SENTINEL;
+	int ret = vmm_parse_uint(s, min, max, &v);
+
+	cr_assert_eq(ret, want, "vmm_parse_uint(\"%s\", %llu, %llu) = %d, want %d",
+		     s ? s : "(null)", (unsigned long long)min, (unsigned long long)max, ret, want);
+	cr_assert_eq(v, SENTINEL, "vmm_parse_uint(\"%s\") wrote its output on failure",
+		     s ? s : "(null)");
+}
+
+static void fmt_is(uint64_t bytes, const char *want)
+{
+	char buf[64];
+
+	memset(buf, 'x', sizeof(buf));
+	vmm_format_size(bytes, buf, sizeof(buf));
+	cr_assert_str_eq(buf, want, "vmm_format_size(%llu) = \"%s\", want \"%s\"",
+			 (unsigned long long)bytes, buf, want);
+}
+
+/* ---- sizes ---- */
+
+Test(parse, size_plain_bytes)
+{
+	size_ok("0", 0);
+	size_ok("1", 1);
+	size_ok("4096", 4096);
+	size_ok("007", 7);
+	size_ok("4096b", 4096);
+	size_ok("4096B", 4096);
+	size_ok("123456789012", 123456789012ULL);
+}
+
+Test(parse, size_kilo)
+{
+	size_ok("1k", 1024);
+	size_ok("1K", 1024);
+	size_ok("512k", 512 * 1024);
+	size_ok("3kb", 3 * 1024);
+	size_ok("3KB", 3 * 1024);
+	size_ok("3Kb", 3 * 1024);
+	size_ok("4kib", 4096);
+	size_ok("4KiB", 4096);
+	size_ok("4KIB", 4096);
+}
+
+Test(parse, size_mega)
+{
+	size_ok("64M", 64ULL << 20);
+	size_ok("64m", 64ULL << 20);
+	size_ok("64MB", 64ULL << 20);
+	size_ok("64mb", 64ULL << 20);
+	size_ok("64MiB", 64ULL << 20);
+	size_ok("64mib", 64ULL << 20);
+	size_ok("0M", 0);
+}
+
+Test(parse, size_giga)
+{
+	size_ok("1G", 1ULL << 30);
+	size_ok("2g", 2ULL << 30);
+	size_ok("2GB", 2ULL << 30);
+	size_ok("2GiB", 2ULL << 30);
+	size_ok("2gIb", 2ULL << 30);
+	size_ok("128G", 128ULL << 30);
+}
+
+Test(parse, size_tera)
+{
+	size_ok("1T", 1ULL << 40);
+	size_ok("3t", 3ULL << 40);
+	size_ok("3TB", 3ULL << 40);
+	size_ok("3TiB", 3ULL << 40);
+	size_ok("3tib", 3ULL << 40);
+}
+
+Test(parse, size_largest_values)
+{
+	size_ok("16777215T", ((1ULL << 24) - 1) << 40);
+	size_ok("17179869183G", ((1ULL << 34) - 1) << 30);
+	size_ok("17592186044415M", ((1ULL << 44) - 1) << 20);
+	size_ok("18014398509481983K", ((1ULL << 54) - 1) << 10);
+	size_ok("18446744073709551609", 18446744073709551609ULL);
+}
+
+Test(parse, size_overflow)
+{
+	size_bad("16777216T", -ERANGE);         /* 2^64 */
+	size_bad("17179869184G", -ERANGE);      /* 2^64 */
+	size_bad("17592186044416M", -ERANGE);   /* 2^64 */
+	size_bad("18014398509481984K", -ERANGE); /* 2^64 */
+	size_bad("99999999999T", -ERANGE);
+	size_bad("18446744073709551616", -ERANGE);  /* 2^64 */
+	size_bad("99999999999999999999", -ERANGE);
+	size_bad("999999999999999999999999999999", -ERANGE);
+	size_bad("99999999999999999999K", -ERANGE);
+}
+
+/* Regression: the overflow guard accounts for the digit being added, so
+ * values up to UINT64_MAX parse. */
+Test(parse, size_uint64_max)
+{
+	size_ok("18446744073709551615", UINT64_MAX);
+	size_ok("18446744073709551610", 18446744073709551610ULL);
+}
+
+Test(parse, size_garbage)
+{
+	size_bad("", -EINVAL);
+	size_bad("M", -EINVAL);
+	size_bad("KiB", -EINVAL);
+	size_bad("12Q", -EINVAL);
+	size_bad("-1", -EINVAL);
+	size_bad("+1", -EINVAL);
+	size_bad(" 5", -EINVAL);
+	size_bad("5 ", -EINVAL);
+	size_bad("5 M", -EINVAL);
+	size_bad("1.5G", -EINVAL);
+	size_bad("0x10", -EINVAL);
+	size_bad("5MM", -EINVAL);
+	size_bad("5ib", -EINVAL);
+	size_bad("5KiBx", -EINVAL);
+	size_bad("5P", -EINVAL);
+	size_bad("5Mi", -EINVAL);
+	size_bad("64M\n", -EINVAL);
+	size_bad(NULL, -EINVAL);
+}
+
+/* ---- durations ---- */
+
+Test(parse, duration_seconds)
+{
+	dur_ok("0", 0);
+	dur_ok("10", 10ULL * 1000000000);
+	dur_ok("10s", 10ULL * 1000000000);
+	dur_ok("10S", 10ULL * 1000000000);
+	dur_ok("1.5s", 1500000000ULL);
+	dur_ok("1.5", 1500000000ULL);
+	dur_ok("0.25s", 250000000ULL);
+	dur_ok("2.000000001s", 2000000001ULL);
+	dur_ok("0.000000001s", 1);
+	dur_ok("3.1415926535s", 3141592653ULL); /* digits past ns precision dropped */
+}
+
+Test(parse, duration_sub_second)
+{
+	dur_ok("500ms", 500000000ULL);
+	dur_ok("500MS", 500000000ULL);
+	dur_ok("1.5ms", 1500000ULL);
+	dur_ok("0.25ms", 250000ULL);
+	dur_ok("100us", 100000ULL);
+	dur_ok("100US", 100000ULL);
+	dur_ok("1.5us", 1500ULL);
+	dur_ok("0.001ms", 1000ULL);
+}
+
+Test(parse, duration_minutes)
+{
+	dur_ok("2m", 120ULL * 1000000000);
+	dur_ok("2M", 120ULL * 1000000000);
+	dur_ok("2min", 120ULL * 1000000000);
+	dur_ok("1.5m", 90ULL * 1000000000);
+	dur_ok("0.5min", 30ULL * 1000000000);
+}
+
+Test(parse, duration_largest_values)
+{
+	dur_ok("18446744073s", 18446744073ULL * 1000000000);
+	dur_ok("18446744073709ms", 18446744073709ULL * 1000000);
+	dur_ok("18446744073709551us", 18446744073709551ULL * 1000);
+	dur_ok("307445734m", 307445734ULL * 60000000000ULL);
+}
+
+Test(parse, duration_overflow)
+{
+	dur_bad("18446744074", -ERANGE);
+	dur_bad("18446744074s", -ERANGE);
+	dur_bad("18446744073710ms", -ERANGE);
+	dur_bad("18446744073709552us", -ERANGE);
+	dur_bad("307445735m", -ERANGE);
+	dur_bad("99999999999999999999", -ERANGE);
+	dur_bad("99999999999999999999ms", -ERANGE);
+}
+
+/* Regression: whole * scale + fraction is range-checked as a whole;
+ * "18446744073.9s" is more nanoseconds than fit. */
+Test(parse, duration_fraction_overflow)
+{
+	dur_bad("18446744073.9s", -ERANGE);
+	dur_bad("307445734.9m", -ERANGE);
+}
+
+/* Regression: fractional digits finer than the unit's nanoseconds are kept
+ * up to truncation: "1.0625us" is 1062 ns. */
+Test(parse, duration_fraction_precision)
+{
+	dur_ok("1.0625us", 1062);
+	dur_ok("1.9999us", 1999);
+	dur_ok("0.5555us", 555);
+}
+
+Test(parse, duration_bad_units)
+{
+	dur_bad("", -EINVAL);
+	dur_bad("s", -EINVAL);
+	dur_bad("ms", -EINVAL);
+	dur_bad(".5s", -EINVAL);
+	dur_bad("-1", -EINVAL);
+	dur_bad(" 5", -EINVAL);
+	dur_bad("5 s", -EINVAL);
+	dur_bad("5s ", -EINVAL);
+	dur_bad("10x", -EINVAL);
+	dur_bad("10h", -EINVAL);
+	dur_bad("10ns", -EINVAL);
+	dur_bad("10sec", -EINVAL);
+	dur_bad("10mins", -EINVAL);
+	dur_bad("1.5.5s", -EINVAL);
+	dur_bad("1,5s", -EINVAL);
+	dur_bad("1e3", -EINVAL);
+	dur_bad("1.5G", -EINVAL);
+	dur_bad(NULL, -EINVAL);
+}
+
+/* ---- counts ---- */
+
+Test(parse, uint_in_range)
+{
+	uint_ok("0", 0, 10, 0);
+	uint_ok("10", 0, 10, 10);
+	uint_ok("5", 5, 5, 5);
+	uint_ok("007", 1, 64, 7);
+	uint_ok("64", 1, 64, 64);
+	uint_ok("18446744073709551609", 0, UINT64_MAX, 18446744073709551609ULL);
+}
+
+Test(parse, uint_out_of_range)
+{
+	uint_bad("11", 0, 10, -ERANGE);
+	uint_bad("0", 1, 64, -ERANGE);
+	uint_bad("65", 1, 64, -ERANGE);
+	uint_bad("4", 5, 5, -ERANGE);
+	uint_bad("6", 5, 5, -ERANGE);
+	uint_bad("18446744073709551616", 0, UINT64_MAX, -ERANGE);
+	uint_bad("99999999999999999999999", 0, UINT64_MAX, -ERANGE);
+}
+
+/* Regression: as size_uint64_max. */
+Test(parse, uint_uint64_max)
+{
+	uint_ok("18446744073709551615", 0, UINT64_MAX, UINT64_MAX);
+}
+
+Test(parse, uint_garbage)
+{
+	uint_bad("", 0, 10, -EINVAL);
+	uint_bad("-1", 0, 10, -EINVAL);
+	uint_bad("+1", 0, 10, -EINVAL);
+	uint_bad(" 5", 0, 10, -EINVAL);
+	uint_bad("5 ", 0, 10, -EINVAL);
+	uint_bad("5x", 0, 10, -EINVAL);
+	uint_bad("5k", 0, 10000, -EINVAL);
+	uint_bad("1.0", 0, 10, -EINVAL);
+	uint_bad("0x5", 0, 10, -EINVAL);
+	uint_bad(NULL, 0, 10, -EINVAL);
+	/* garbage wins over range */
+	uint_bad("99x", 0, 10, -EINVAL);
+}
+
+/* ---- formatting ---- */
+
+Test(parse, format_bytes)
+{
+	fmt_is(0, "0 B");
+	fmt_is(1, "1 B");
+	fmt_is(512, "512 B");
+	fmt_is(1023, "1023 B");
+}
+
+Test(parse, format_exact_units)
+{
+	fmt_is(1024, "1 KiB");
+	fmt_is(4096, "4 KiB");
+	fmt_is(64ULL << 20, "64 MiB");
+	fmt_is(1ULL << 20, "1 MiB");
+	fmt_is(1023ULL << 20, "1023 MiB");
+	fmt_is(1ULL << 30, "1 GiB");
+	fmt_is(3ULL << 30, "3 GiB");
+	fmt_is(128ULL << 30, "128 GiB");
+	fmt_is(1ULL << 40, "1 TiB");
+	fmt_is(1024ULL << 40, "1024 TiB"); /* no unit past TiB */
+}
+
+Test(parse, format_fractions)
+{
+	fmt_is(1536, "1.5 KiB");
+	fmt_is(3ULL << 29, "1.5 GiB");
+	fmt_is((1ULL << 30) + (1ULL << 28) + (1ULL << 26), "1.3 GiB"); /* 1.3125 */
+	fmt_is((5ULL << 20) + (1ULL << 19), "5.5 MiB");
+	fmt_is((1ULL << 20) + 1, "1.0 MiB");
+	fmt_is((2ULL << 40) + (1ULL << 39), "2.5 TiB");
+}
+
+Test(parse, format_truncates)
+{
+	char buf[4];
+
+	memset(buf, 'x', sizeof(buf));
+	vmm_format_size(64ULL << 20, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "64 ");
+
+	memset(buf, 'x', sizeof(buf));
+	vmm_format_size(64ULL << 20, buf, 1);
+	cr_assert_eq(buf[0], '\0');
+	cr_assert_eq(buf[1], 'x');
+}
+
+Test(parse, format_round_trip)
+{
+	static const uint64_t sizes[] = {
+		0, 1, 512, 1024, 4096, 1ULL << 20, 64ULL << 20, 1ULL << 30, 5ULL << 30,
+		1ULL << 40, 7ULL << 40,
+	};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char buf[64], compact[64];
+		size_t j = 0;
+		uint64_t back = SENTINEL;
+
+		vmm_format_size(sizes[i], buf, sizeof(buf));
+		for (const char *p = buf; *p; p++)
+			if (*p != ' ')
+				compact[j++] = *p;
+		compact[j] = '\0';
+		cr_assert_eq(vmm_parse_size(compact, &back), 0, "\"%s\" does not parse", compact);
+		cr_assert_eq(back, sizes[i], "\"%s\" parsed as %llu", compact,
+			     (unsigned long long)back);
+	}
+}
