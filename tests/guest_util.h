@@ -9,12 +9,17 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define TESTGUEST MV_BUILD_DIR "/tests/guests/testguest"
 #define BUILTIN(n) MV_BUILD_DIR "/guest/" n
 
 struct outcome {
 	int status;
+	struct gmm_fault_stats fs;
+	uint64_t rss, hiwater_rss, pool_used, resident, nr_frames;
+	bool use_move;
+	char walk[4096];
 	enum vmm_end end;
 	char reason[512];
 	char detail[1024];
@@ -34,11 +39,54 @@ static inline void need_kvm(struct vmm_kvm *kvm)
 		cr_skip_test("needs /dev/kvm: %s", err);
 }
 
-static inline void run_guest(struct outcome *o, const char *path, uint64_t mem, unsigned vcpus,
-			     uint64_t timeout_ns, int argc, char **argv)
+struct run_spec {
+	const char *path;
+	uint64_t mem;
+	unsigned vcpus;
+	uint64_t timeout_ns;
+	int argc;
+	char **argv;
+	uint64_t pool;              /* 0: the guest's RAM */
+	bool host_mm;
+	struct gmm_pool *shared;    /* a pool the caller owns, or NULL */
+	enum gmm_prefault prefault;
+	enum gmm_install install;
+	unsigned fault_around;
+	gva_t walk;                 /* 0: none */
+};
+
+/* Host pages resident in [p, p + len): mincore, one byte a page. */
+static inline uint64_t resident_pages(const void *p, uint64_t len)
+{
+	uint64_t n = len >> PAGE_SHIFT, count = 0;
+	unsigned char *vec = malloc(n);
+
+	cr_assert(vec && mincore((void *)p, len, vec) == 0);
+	for (uint64_t i = 0; i < n; i++)
+		count += vec[i] & 1;
+	free(vec);
+	return count;
+}
+
+/* The pool's books must balance against the guest: frames in use = rss. */
+static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm_pool *pool)
+{
+	o->pool_used = pool->nr_frames - pool->buddy.nr_free;
+	o->nr_frames = pool->nr_frames;
+	o->resident = resident_pages(g->ram, g->ram_size) +
+		      resident_pages(pool->base, pool->nr_frames << PAGE_SHIFT);
+	cr_assert_eq(o->pool_used, g->mm->rss, "pool frames in use %llu != guest rss %llu",
+		     (unsigned long long)o->pool_used, (unsigned long long)g->mm->rss);
+	cr_assert_leq(o->resident, pool->nr_frames, "host pages for guest memory %llu > pool %llu",
+		      (unsigned long long)o->resident, (unsigned long long)pool->nr_frames);
+	cr_assert_eq(gmm_buddy_check(&pool->buddy), 0);
+}
+
+static inline void run_spec(struct outcome *o, const struct run_spec *r)
 {
 	struct vmm_kvm kvm;
 	struct vmm_guest *g;
+	struct gmm_pool own, *pool = r->shared;
 	char err[512];
 	void *elf;
 	size_t len;
@@ -46,10 +94,17 @@ static inline void run_guest(struct outcome *o, const char *path, uint64_t mem, 
 
 	memset(o, 0, sizeof(*o));
 	need_kvm(&kvm);
-	cr_assert_eq(vmm_image_read(path, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	if (!pool && !r->host_mm) {
+		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, err, sizeof(err)), 0,
+			     "%s", err);
+		pool = &own;
+	}
 	struct vmm_config cfg = {
-		.name = "test", .path = path, .mem_size = mem, .nr_vcpus = vcpus,
-		.timeout_ns = timeout_ns, .argc = argc, .argv = argv, .console = con,
+		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
+		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
+		.pool = pool, .prefault = r->prefault, .install = r->install,
+		.fault_around = r->fault_around,
 	};
 	cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
 	o->status = vmm_guest_run(g);
@@ -59,11 +114,39 @@ static inline void run_guest(struct outcome *o, const char *path, uint64_t mem, 
 	memcpy(o->reports, g->reports, sizeof(o->reports));
 	o->nr_reports = g->nr_reports;
 	o->last_sync = g->vcpus[0].last_sync;
+	o->fs = g->mm->fs;
+	o->rss = g->mm->rss;
+	o->hiwater_rss = g->mm->hiwater_rss;
+	o->use_move = g->mm->use_move;
 	vmm_guest_stats(g, &o->stats);
+	if (r->walk) {
+		FILE *w = fmemopen(o->walk, sizeof(o->walk) - 1, "w");
+
+		vmm_walk_gva(g, r->walk, w);
+		fclose(w);
+	}
+	if (pool)
+		check_pool(o, g, pool);
 	vmm_guest_destroy(g);
+	if (pool) {
+		/* every frame back, and the allocator sound */
+		cr_assert_eq(pool->buddy.nr_free, pool->nr_frames);
+		cr_assert_eq(gmm_buddy_check(&pool->buddy), 0);
+	}
+	if (pool == &own)
+		gmm_pool_destroy(&own);
 	vmm_kvm_close(&kvm);
 	fclose(con);
 	free(elf);
+}
+
+static inline void run_guest(struct outcome *o, const char *path, uint64_t mem, unsigned vcpus,
+			     uint64_t timeout_ns, int argc, char **argv)
+{
+	struct run_spec r = { .path = path, .mem = mem, .vcpus = vcpus, .timeout_ns = timeout_ns,
+			      .argc = argc, .argv = argv };
+
+	run_spec(o, &r);
 }
 
 static inline void run_test_mode(struct outcome *o, const char *mode)

@@ -66,13 +66,25 @@ Test(guest, access_beyond_ram_is_clean)
 	cr_assert(strstr(o.detail, "beyond the end of guest RAM"), "detail: %s", o.detail);
 }
 
-Test(guest, write_to_own_code_faults)
+Test(guest, write_to_rom_is_a_clean_report)
 {
 	struct outcome o;
 
 	run_test_mode(&o, "rom");
 	cr_assert_eq(o.end, VMM_END_CRASH);
-	cr_assert(strstr(o.detail, "in the guest image, a read-only page"), "detail: %s", o.detail);
+	cr_assert(strstr(o.reason, "write of 1 bytes to ROM (the guest image's read-only pages) "
+				   "at GPA 0x50"), "reason: %s", o.reason);
+	cr_assert_eq(o.stats.exits[KVM_EXIT_MMIO], 1);
+}
+
+Test(guest, mmio_hole_is_a_clean_report)
+{
+	struct outcome o;
+
+	run_test_mode(&o, "mmio");
+	cr_assert_eq(o.end, VMM_END_CRASH);
+	cr_assert(strstr(o.reason, "read of 8 bytes in the MMIO hole 'mmio-hole' at GPA 0x3fffe00040: "
+				   "no device there"), "reason: %s", o.reason);
 }
 
 Test(guest, stack_overflow_hits_the_guard)

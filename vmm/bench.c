@@ -28,7 +28,7 @@ struct bench_opts {
 	uint64_t mem_size;
 };
 
-static int cmp_u64(const void *a, const void *b)
+int vmm_bench_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -38,7 +38,7 @@ static int cmp_u64(const void *a, const void *b)
 /* percentile p (0..100) of n samples, sorting them in place */
 static double bench_pct(uint64_t *v, unsigned n, unsigned p)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
+	qsort(v, n, sizeof(*v), vmm_bench_cmp_u64);
 	return v[(n - 1) * p / 100] / 1e6;
 }
 
@@ -172,19 +172,20 @@ out:
 }
 
 static const char bench_usage[] =
-	"usage: memvisor bench NAME [--json] [--runs N] [-m SIZE]\n"
-	"  boot     median create-to-exit time of the hello guest, beside fork+exec of /bin/true\n"
-	"  --json   one JSON object on stdout instead of text\n"
-	"  --runs N samples of each side (default 50)\n"
-	"  -m SIZE  guest RAM (default 256M)\n";
+	"usage: memvisor bench NAME [--json] [options]\n"
+	"  boot [--runs N] [-m SIZE]\n"
+	"        median create-to-exit time of the hello guest, beside fork+exec of /bin/true\n"
+	"  demand-paging [--size S] [--vcpus N] [--pattern seq|random] [--runs N]\n"
+	"        pages/s of a guest touching all its RAM once: memvisor's fault path beside\n"
+	"        kernel-served faults (--host-mm) and prepopulated RAM\n"
+	"  --json   one JSON object on stdout instead of text\n";
 
-int vmm_cmd_bench(int argc, char **argv)
+static int bench_boot_cmd(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "mem", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_opts o = { .runs = 50, .mem_size = 256ULL << 20 };
@@ -193,7 +194,7 @@ int vmm_cmd_bench(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = true;
@@ -208,21 +209,28 @@ int vmm_cmd_bench(int argc, char **argv)
 				return vmm_usage_error("bad size '%s' for --mem", optarg);
 			o.mem_size = v;
 			break;
-		case 'h':
-			fputs(bench_usage, stdout);
-			return 0;
 		case ':':
 			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return vmm_usage_error("unknown option '%s' (see 'memvisor bench --help')",
-					       argv[optind - 1]);
+			return vmm_usage_error("unknown option '%s' for bench boot", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
-		return vmm_usage_error("no benchmark named (available: boot)");
-	if (optind + 1 < argc)
-		return vmm_usage_error("unexpected argument '%s'", argv[optind + 1]);
-	if (!strcmp(argv[optind], "boot"))
-		return bench_boot(&o);
-	return vmm_usage_error("unknown benchmark '%s' (available: boot)", argv[optind]);
+	if (optind < argc)
+		return vmm_usage_error("unexpected argument '%s'", argv[optind]);
+	return bench_boot(&o);
+}
+
+int vmm_cmd_bench(int argc, char **argv)
+{
+	if (argc < 2)
+		return vmm_usage_error("no benchmark named (available: boot, demand-paging)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(bench_usage, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "boot"))
+		return bench_boot_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "demand-paging"))
+		return vmm_bench_paging(argc - 1, argv + 1);
+	return vmm_usage_error("unknown benchmark '%s' (available: boot, demand-paging)", argv[1]);
 }

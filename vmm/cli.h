@@ -7,6 +7,9 @@ int vmm_cmd_run(int argc, char **argv);
 int vmm_cmd_guests(int argc, char **argv);
 int vmm_cmd_bench(int argc, char **argv);
 
+int vmm_bench_paging(int argc, char **argv);
+int vmm_bench_cmp_u64(const void *a, const void *b);
+
 /* One line "memvisor: ..." on stderr and the usage exit status. */
 int vmm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -24,6 +24,9 @@ void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len)
 	if (gpa >= MV_SYS_GPA && gpa - MV_SYS_GPA <= g->sys_size &&
 	    len <= g->sys_size - (gpa - MV_SYS_GPA))
 		return g->sys + (gpa - MV_SYS_GPA);
+	if (gpa >= MV_ROM_GPA && gpa - MV_ROM_GPA <= g->rom_size &&
+	    len <= g->rom_size - (gpa - MV_ROM_GPA))
+		return g->rom + (gpa - MV_ROM_GPA);
 	return NULL;
 }
 

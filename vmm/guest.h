@@ -10,6 +10,7 @@
 #include "kvm.h"
 #include "elfimg.h"
 #include "ept/gpt.h"
+#include "guestmm/mm.h"
 #include "memvisor/types.h"
 
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #define VMM_EXIT_USAGE       2   /* bad command line */
 #define VMM_EXIT_CRASH       120 /* fatal guest error: triple fault, bad access, bad hypercall */
 #define VMM_EXIT_ASSERT      121 /* the guest reported a failed assertion */
+#define VMM_EXIT_OOM         122 /* killed: no memory for it */
 #define VMM_EXIT_TIMEOUT     124 /* --timeout expired */
 #define VMM_EXIT_INTERRUPTED 130 /* SIGINT/SIGTERM */
 
@@ -30,11 +32,13 @@ enum vmm_end {
 	VMM_END_DONE,        /* every vCPU called done */
 	VMM_END_ASSERT,
 	VMM_END_CRASH,
+	VMM_END_OOM,
 	VMM_END_TIMEOUT,
 	VMM_END_INTERRUPTED,
 };
 
 #define VMM_NR_EXIT_REASONS 64
+#define VMM_FAULT_AROUND_DEFAULT 512   /* pages one fault may install: 2 MiB */
 #define VMM_NR_HCALLS       8
 #define VMM_MAX_REPORTS     64
 #define VMM_LINE_MAX        256
@@ -48,6 +52,12 @@ struct vmm_config {
 	int argc;                /* guest arguments */
 	char *const *argv;
 	FILE *console;           /* guest text goes here; NULL discards it */
+	struct gmm_pool *pool;   /* frames for guest RAM; NULL: host-managed RAM (--host-mm) */
+	enum gmm_prefault prefault;
+	enum gmm_install install;
+	unsigned fault_around;   /* pages; 0 means the default */
+	bool populate;           /* host-managed RAM populated before the run (a baseline) */
+	bool no_pin;             /* leave vCPU and fault threads unpinned */
 	const char *label;       /* prefix for console lines when several guests run */
 };
 
@@ -87,6 +97,10 @@ struct vmm_guest {
 	uint8_t *sys;            /* VMM-owned region at MV_SYS_GPA */
 	uint64_t sys_size;
 	uint64_t sys_used;
+	uint8_t *rom;            /* the image's read-only pages at MV_ROM_GPA */
+	uint64_t rom_size;
+	struct gmm_mm *mm;       /* VMAs, EPT table, counters, faults */
+	uint16_t id;
 	struct ept_gpt gpt;
 	struct vmm_elf_image img;
 	uint64_t tsc_khz;
@@ -139,9 +153,16 @@ int vmm_vcpu_create(struct vmm_guest *g, unsigned index, char *err, size_t errle
 int vmm_vcpu_reset(struct vmm_vcpu *v, char *err, size_t errlen);
 void *vmm_vcpu_thread(void *arg);
 void vmm_vcpu_kick(struct vmm_vcpu *v);
+/* The CPU vCPU i is pinned to. */
+int vmm_vcpu_cpu(unsigned index);
 void vmm_vcpu_destroy(struct vmm_vcpu *v);
 void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* mmio.c: an MMIO exit, explained by the VMA it hit */
+void vmm_mmio(struct vmm_vcpu *v);
+/* walk.c: one GVA through the guest's page tables, then the EPT table */
+void vmm_walk_gva(struct vmm_guest *g, gva_t gva, FILE *f);
 
 /* pio.c, hcall.c, console.c */
 int vmm_pio(struct vmm_vcpu *v);

@@ -7,9 +7,15 @@
  *   sys + 0        GDT and TSS              -> GVA MV_SYS_GVA (read-only)
  *   sys + 4K       boot info (2 pages)      -> GVA MV_BOOTINFO_GVA (read-only)
  *   sys + 12K      per vCPU: stack, percpu  -> GVA MV_CPU_GVA + i * slot (guard unmapped)
- *   ...            the ELF image            -> GVA as linked
+ *   ...            writable image pages     -> GVA as linked
  *   ...            the guest page tables       (not mapped: the guest cannot edit them)
+ *   ROM            read-only image pages    -> GVA as linked, a read-only memslot
+ *   MMIO hole      2 MiB, no memslot        -> GVA MV_MMIO_GVA
  *   RAM            GPA [0, ram)             -> GVA MV_RAM_GVA + GPA
+ *
+ * Read-only image pages are writable in the guest's page tables on purpose:
+ * a write then reaches the read-only memslot and memvisor reports "a write
+ * to ROM" with the address, as a ROM chip would, rather than a page fault.
  */
 #include "layout.h"
 
@@ -17,6 +23,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SYS_GDT_OFF      0
@@ -25,11 +32,31 @@
 #define SYS_CPU_OFF      (SYS_BOOTINFO_OFF + MV_BOOTINFO_SIZE)
 #define SYS_CPU_SIZE     (MV_STACK_SIZE + MV_PAGE_SIZE)  /* stack + percpu; the guard is a GVA hole */
 
+static bool layout_page_writable(const struct vmm_elf_image *img, gva_t va)
+{
+	for (unsigned j = 0; j < img->nr_segs; j++) {
+		const struct vmm_elf_segment *s = &img->segs[j];
+
+		if (s->write && va < s->vaddr + s->memsz && s->vaddr < va + PAGE_SIZE)
+			return true;
+	}
+	return false;
+}
+
+uint64_t vmm_layout_rom_size(const struct vmm_elf_image *img)
+{
+	uint64_t n = 0;
+
+	for (gva_t va = img->lo; va < img->hi; va += PAGE_SIZE)
+		n += !layout_page_writable(img, va);
+	return n << PAGE_SHIFT;
+}
+
 uint64_t vmm_layout_sys_size(uint64_t ram_size, unsigned nr_vcpus, const struct vmm_elf_image *img)
 {
 	uint64_t size = SYS_CPU_OFF + (uint64_t)nr_vcpus * SYS_CPU_SIZE;
 
-	size += img->hi - img->lo;
+	size += img->hi - img->lo - vmm_layout_rom_size(img);
 	/* tables for RAM, plus for the low window (image, boot info, stacks: < 2 GiB) */
 	size += (ept_gpt_tables_for(ram_size) + ept_gpt_tables_for(2ULL << 30)) * PAGE_SIZE;
 	return ALIGN_UP(size, PAGE_SIZE);
@@ -89,32 +116,40 @@ static uint64_t layout_cpu_off(unsigned i)
 	return SYS_CPU_OFF + (uint64_t)i * SYS_CPU_SIZE;
 }
 
-/* Map the image page by page: a page is writable if any segment on it is. */
+/* Writable image pages go to the system region, read-only ones to ROM. */
 static int layout_image(struct vmm_guest *g, const void *elf, uint64_t off)
 {
 	const struct vmm_elf_image *img = &g->img;
+	uint8_t *buf = malloc(img->hi - img->lo);
+	uint64_t rw = 0, ro = 0;
+	int ret = 0;
 
-	vmm_elf_load(elf, img, g->sys + off);
-	for (gva_t va = img->lo; va < img->hi; va += PAGE_SIZE) {
-		uint64_t flags = GPT_A | GPT_D;
+	if (!buf)
+		return -ENOMEM;
+	vmm_elf_load(elf, img, buf);
+	for (gva_t va = img->lo; va < img->hi && !ret; va += PAGE_SIZE) {
+		uint64_t page_off;
+		gpa_t gpa;
 
-		for (unsigned j = 0; j < img->nr_segs; j++) {
-			const struct vmm_elf_segment *s = &img->segs[j];
-
-			if (s->write && va < s->vaddr + s->memsz && s->vaddr < va + PAGE_SIZE)
-				flags |= GPT_W;
+		if (layout_page_writable(img, va)) {
+			page_off = off + (rw++ << PAGE_SHIFT);
+			memcpy(g->sys + page_off, buf + (va - img->lo), PAGE_SIZE);
+			gpa = MV_SYS_GPA + page_off;
+		} else {
+			page_off = ro++ << PAGE_SHIFT;
+			memcpy(g->rom + page_off, buf + (va - img->lo), PAGE_SIZE);
+			gpa = MV_ROM_GPA + page_off;
 		}
-		int ret = ept_gpt_map(&g->gpt, va, MV_SYS_GPA + off + (va - img->lo), PAGE_SIZE, flags);
-		if (ret)
-			return ret;
+		ret = ept_gpt_map(&g->gpt, va, gpa, PAGE_SIZE, GPT_W | GPT_A | GPT_D);
 	}
-	return 0;
+	free(buf);
+	return ret;
 }
 
 static int layout_map(struct vmm_guest *g, const void *elf)
 {
 	uint64_t img_off = layout_cpu_off(g->nr_vcpus);
-	uint64_t pt_off = img_off + (g->img.hi - g->img.lo);
+	uint64_t pt_off = img_off + (g->img.hi - g->img.lo) - g->rom_size;
 	int ret;
 
 	ret = ept_gpt_init(&g->gpt, g->sys + pt_off, MV_SYS_GPA + pt_off, g->sys_size - pt_off);
@@ -129,6 +164,8 @@ static int layout_map(struct vmm_guest *g, const void *elf)
 				  SYS_CPU_SIZE, GPT_W | GPT_A | GPT_D);
 	if (!ret)
 		ret = layout_image(g, elf, img_off);
+	if (!ret)
+		ret = ept_gpt_map(&g->gpt, MV_MMIO_GVA, MV_MMIO_GPA, MV_MMIO_SIZE, GPT_W | GPT_A);
 	/* RAM: accessed preset, dirty left to the guest so dirty tracking stays exact */
 	if (!ret)
 		ret = ept_gpt_map(&g->gpt, MV_RAM_GVA, MV_RAM_GPA, g->ram_size, GPT_W | GPT_A);

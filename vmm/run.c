@@ -19,25 +19,87 @@ static const char run_usage[] =
 	"  GUEST                   a built-in guest (see 'memvisor guests') or an ELF file path\n"
 	"  -m, --mem SIZE          guest RAM (default 256M; K, M, G, T suffixes)\n"
 	"  -c, --vcpus N           vCPUs, each running the guest (default 1)\n"
+	"  -p, --pool SIZE         host frame pool for guest RAM (default: the guest's RAM)\n"
+	"      --host-mm           plain anonymous RAM that the host kernel fills (a baseline)\n"
+	"      --prefault MODE     none (default: every page through the fault path) or all\n"
+	"      --fault-around N    most pages one fault installs, a power of two 1..512 (default 512)\n"
+	"      --install MODE      auto (default), move (UFFDIO_MOVE) or copy (UFFDIO_COPY)\n"
+	"      --walk GVA          after the run, show how GVA translates (repeatable)\n"
+	"      --no-pin            leave vCPU and fault threads unpinned\n"
 	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m)\n"
 	"      --summary-json FILE write the end-of-run summary as JSON to FILE\n"
 	"  -q, --quiet             no summary on stderr\n"
 	"  -h, --help              this text\n"
-	"Exit status: the guest's own code; 120 crash, 121 failed guest assertion,\n"
+	"Exit status: the guest's own code; 120 crash, 121 failed guest assertion, 122 out of memory,\n"
 	"124 timeout, 130 interrupted, 1 memvisor could not run it, 2 usage error.\n";
+
+#define RUN_MAX_WALKS 8
 
 struct run_opts {
 	struct vmm_config cfg;
 	const char *guest;
 	const char *summary_json;
-	bool quiet;
+	bool quiet, host_mm;
+	uint64_t pool_size;
+	gva_t walks[RUN_MAX_WALKS];
+	unsigned nr_walks;
 };
+
+/* Options of the memory manager, shared with bench. 0 if handled, 1 if not ours, 2 on error. */
+static int run_parse_mm(int c, const char *arg, struct run_opts *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'p':
+		if (vmm_parse_size(arg, &v) || v < PAGE_SIZE || v % PAGE_SIZE || v > MV_RAM_MAX)
+			return vmm_usage_error("bad size '%s' for --pool: a multiple of 4K up to %lluG, "
+					       "e.g. 128M", arg, MV_RAM_MAX >> 30);
+		o->pool_size = v;
+		return 0;
+	case 'H':
+		o->host_mm = true;
+		return 0;
+	case 'P':
+		if (strcmp(arg, "none") && strcmp(arg, "all"))
+			return vmm_usage_error("bad --prefault '%s': use none or all", arg);
+		o->cfg.prefault = strcmp(arg, "all") ? GMM_PREFAULT_NONE : GMM_PREFAULT_ALL;
+		return 0;
+	case 'F':
+		if (vmm_parse_uint(arg, 1, VMM_FAULT_AROUND_DEFAULT, &v) || (v & (v - 1)))
+			return vmm_usage_error("bad --fault-around '%s': a power of two from 1 to %d",
+					       arg, VMM_FAULT_AROUND_DEFAULT);
+		o->cfg.fault_around = (unsigned)v;
+		return 0;
+	case 'I':
+		if (!strcmp(arg, "auto"))
+			o->cfg.install = GMM_INSTALL_AUTO;
+		else if (!strcmp(arg, "move"))
+			o->cfg.install = GMM_INSTALL_MOVE;
+		else if (!strcmp(arg, "copy"))
+			o->cfg.install = GMM_INSTALL_COPY;
+		else
+			return vmm_usage_error("bad --install '%s': use auto, move or copy", arg);
+		return 0;
+	case 'N':
+		o->cfg.no_pin = true;
+		return 0;
+	}
+	return 1;
+}
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "mem", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "host-mm", no_argument, NULL, 'H' },
+		{ "prefault", required_argument, NULL, 'P' },
+		{ "fault-around", required_argument, NULL, 'F' },
+		{ "install", required_argument, NULL, 'I' },
+		{ "walk", required_argument, NULL, 'W' },
+		{ "no-pin", no_argument, NULL, 'N' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "summary-json", required_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -57,8 +119,25 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.argv = dd < argc ? argv + dd + 1 : NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(dd, argv, ":m:c:t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(dd, argv, ":m:c:p:t:qh", longopts, NULL)) != -1) {
+		int mm = run_parse_mm(c, optarg, o);
+
+		if (mm != 1) {
+			if (mm)
+				return mm;
+			continue;
+		}
 		switch (c) {
+		case 'W':
+			if (o->nr_walks == RUN_MAX_WALKS)
+				return vmm_usage_error("at most %d --walk options", RUN_MAX_WALKS);
+			char *end;
+			errno = 0;
+			o->walks[o->nr_walks++] = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end)
+				return vmm_usage_error("bad address '%s' for --walk: e.g. 0x8000001000",
+						       optarg);
+			break;
 		case 'm':
 			if (vmm_parse_size(optarg, &v))
 				return vmm_usage_error("bad size '%s' for --mem: use a number with an "
@@ -96,6 +175,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 					       argv[optind - 1]);
 		}
 	}
+	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->cfg.install))
+		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
+				       "--pool, --prefault, --fault-around or --install");
 	if (optind >= dd)
 		return vmm_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
@@ -127,6 +209,7 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 {
 	struct vmm_kvm kvm;
 	struct vmm_guest *g;
+	struct gmm_pool pool;
 	char err[512];
 	int status;
 	struct sigaction sa = { .sa_handler = run_on_signal };
@@ -135,8 +218,19 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 		fprintf(stderr, "memvisor: %s\n", err);
 		return VMM_EXIT_RUNTIME;
 	}
+	if (!o->host_mm) {
+		if (gmm_pool_init(&pool, o->pool_size ? o->pool_size : o->cfg.mem_size, err,
+				  sizeof(err))) {
+			fprintf(stderr, "memvisor: %s\n", err);
+			vmm_kvm_close(&kvm);
+			return VMM_EXIT_RUNTIME;
+		}
+		o->cfg.pool = &pool;
+	}
 	if (vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s: %s\n", o->cfg.path, err);
+		if (o->cfg.pool)
+			gmm_pool_destroy(&pool);
 		vmm_kvm_close(&kvm);
 		return VMM_EXIT_RUNTIME;
 	}
@@ -150,11 +244,15 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 	run_current = NULL;
 	fflush(stdout);
 	run_report_end(g);
+	for (unsigned i = 0; i < o->nr_walks; i++)
+		vmm_walk_gva(g, o->walks[i], stdout);
 	if (!o->quiet)
 		vmm_summary_print(g, stderr);
 	if (json)
 		vmm_summary_json(g, json);
 	vmm_guest_destroy(g);
+	if (o->cfg.pool)
+		gmm_pool_destroy(&pool);
 	vmm_kvm_close(&kvm);
 	return status;
 }

@@ -68,6 +68,49 @@ static void summary_reports(const struct vmm_guest *g, FILE *f)
 	}
 }
 
+static double per(uint64_t ns, uint64_t n) { return n ? ns / 1e3 / n : 0; }
+
+static const char *summary_install(const struct gmm_mm *mm)
+{
+	return !mm->pool ? "host" : mm->use_move ? "move" : "copy";
+}
+
+static void summary_mm(const struct vmm_guest *g, FILE *f)
+{
+	const struct gmm_mm *mm = g->mm;
+	const struct gmm_fault_stats *fs = &mm->fs;
+	const struct gmm_pool *p = mm->pool;
+	char rss[32], hi[32], pool[32];
+
+	if (!p) {
+		fprintf(f, "  memory: host-managed RAM (--host-mm)%s; page tables %llu KiB\n",
+			g->cfg.populate ? ", populated before the run" : "",
+			(unsigned long long)(g->gpt.used >> 10));
+		return;
+	}
+	vmm_format_size(mm->rss << PAGE_SHIFT, rss, sizeof(rss));
+	vmm_format_size(mm->hiwater_rss << PAGE_SHIFT, hi, sizeof(hi));
+	vmm_format_size(p->nr_frames << PAGE_SHIFT, pool, sizeof(pool));
+	fprintf(f, "  memory: rss %s (hiwater %s), %llu faults installed %llu pages "
+		"(%.1f per fault, %llu by fault-around), %llu prefaulted, install by %s\n",
+		rss, hi, (unsigned long long)fs->faults, (unsigned long long)fs->installed,
+		fs->faults ? (double)fs->installed / fs->faults : 0.0,
+		(unsigned long long)fs->around, (unsigned long long)fs->prefaulted,
+		summary_install(mm));
+	fprintf(f, "  fault handler: %.1f us per fault (find %.1f, frames %.1f, populate %.1f, "
+		"install %.1f), %llu ioctls, %llu spurious\n",
+		per(fs->ns_handler, fs->faults), per(fs->ns_lookup, fs->faults),
+		per(fs->ns_alloc, fs->faults), per(fs->ns_populate, fs->faults),
+		per(fs->ns_install, fs->faults), (unsigned long long)fs->install_calls,
+		(unsigned long long)fs->spurious);
+	fprintf(f, "  page tables: EPT %zu KiB, guest %llu KiB; pool %s = %llu frames of %zu-byte "
+		"descriptors, %llu free (watermarks min %llu, low %llu, high %llu)\n",
+		mm->ept.nr_tables * 4, (unsigned long long)(g->gpt.used >> 10), pool,
+		(unsigned long long)p->nr_frames, sizeof(struct gmm_frame),
+		(unsigned long long)p->buddy.nr_free, (unsigned long long)p->wmark_min,
+		(unsigned long long)p->wmark_low, (unsigned long long)p->wmark_high);
+}
+
 void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
@@ -81,7 +124,64 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 	fprintf(f, "  time: set-up %.2f ms, run %.2f ms\n", ms(g->t_start_ns - g->t_create_ns),
 		ms(g->t_end_ns - g->t_start_ns));
 	summary_exits(&s, f);
+	summary_mm(g, f);
 	summary_reports(g, f);
+}
+
+static void summary_json_pool(const struct gmm_pool *p, struct vmm_json *j)
+{
+	vmm_json_begin(j, "pool", '{');
+	vmm_json_u64(j, "bytes", p->nr_frames << PAGE_SHIFT);
+	vmm_json_u64(j, "frames", p->nr_frames);
+	vmm_json_u64(j, "descriptor_bytes", sizeof(struct gmm_frame));
+	vmm_json_u64(j, "free", p->buddy.nr_free);
+	vmm_json_u64(j, "wmark_min", p->wmark_min);
+	vmm_json_u64(j, "wmark_low", p->wmark_low);
+	vmm_json_u64(j, "wmark_high", p->wmark_high);
+	vmm_json_begin(j, "free_blocks_by_order", '[');
+	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
+		vmm_json_u64(j, NULL, p->buddy.free_area[o].nr_free);
+	vmm_json_end(j, ']');
+	vmm_json_begin(j, "allocs_by_order", '[');
+	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
+		vmm_json_u64(j, NULL, p->buddy.allocs[o]);
+	vmm_json_end(j, ']');
+	vmm_json_u64(j, "splits", p->buddy.splits);
+	vmm_json_u64(j, "merges", p->buddy.merges);
+	vmm_json_u64(j, "populated_pages", p->populated_pages);
+	vmm_json_end(j, '}');
+}
+
+static void summary_json_mm(const struct vmm_guest *g, struct vmm_json *j)
+{
+	const struct gmm_mm *mm = g->mm;
+	const struct gmm_fault_stats *fs = &mm->fs;
+
+	vmm_json_begin(j, "mm", '{');
+	vmm_json_str(j, "install", summary_install(mm));
+	vmm_json_u64(j, "total_vm_bytes", mm->total_vm);
+	vmm_json_u64(j, "locked_vm_bytes", mm->locked_vm);
+	vmm_json_u64(j, "rss_pages", mm->rss);
+	vmm_json_u64(j, "hiwater_rss_pages", mm->hiwater_rss);
+	vmm_json_u64(j, "swap_ents", mm->swap_ents);
+	vmm_json_u64(j, "ept_table_bytes", (uint64_t)mm->ept.nr_tables << PAGE_SHIFT);
+	vmm_json_u64(j, "guest_page_table_bytes", g->gpt.used);
+	vmm_json_u64(j, "pgfault", fs->faults);
+	vmm_json_u64(j, "spurious", fs->spurious);
+	vmm_json_u64(j, "installed", fs->installed);
+	vmm_json_u64(j, "fault_around", fs->around);
+	vmm_json_u64(j, "prefaulted", fs->prefaulted);
+	vmm_json_u64(j, "install_calls", fs->install_calls);
+	vmm_json_begin(j, "handler_ns", '{');
+	vmm_json_u64(j, "find", fs->ns_lookup);
+	vmm_json_u64(j, "frames", fs->ns_alloc);
+	vmm_json_u64(j, "populate", fs->ns_populate);
+	vmm_json_u64(j, "install", fs->ns_install);
+	vmm_json_u64(j, "total", fs->ns_handler);
+	vmm_json_end(j, '}');
+	vmm_json_end(j, '}');
+	if (mm->pool)
+		summary_json_pool(mm->pool, j);
 }
 
 void vmm_summary_json(const struct vmm_guest *g, FILE *f)
@@ -122,6 +222,7 @@ void vmm_summary_json(const struct vmm_guest *g, FILE *f)
 			vmm_json_u64(&j, vmm_hcall_name(h), s.hcalls[h]);
 	vmm_json_end(&j, '}');
 	vmm_json_u64(&j, "console_bytes", s.console_bytes);
+	summary_json_mm(g, &j);
 	vmm_json_begin(&j, "reports", '[');
 	for (unsigned i = 0; i < g->nr_reports; i++) {
 		vmm_json_begin(&j, NULL, '{');

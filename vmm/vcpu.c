@@ -10,6 +10,7 @@
 #include "memvisor/abi.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -184,9 +185,7 @@ static int vcpu_handle_exit(struct vmm_vcpu *v)
 	case KVM_EXIT_IO:
 		return vmm_pio(v);
 	case KVM_EXIT_MMIO:
-		vmm_vcpu_crash(v, "%s of %u bytes at guest-physical 0x%llx, which no memory or device backs",
-			       r->mmio.is_write ? "write" : "read", r->mmio.len,
-			       (unsigned long long)r->mmio.phys_addr);
+		vmm_mmio(v);
 		return 1;
 	case KVM_EXIT_SHUTDOWN:
 		vmm_vcpu_crash(v, "triple fault (KVM_EXIT_SHUTDOWN, an exception the guest cannot handle)");
@@ -218,10 +217,41 @@ static void vcpu_finish(struct vmm_vcpu *v)
 	pthread_mutex_unlock(&g->lock);
 }
 
+static int vcpu_cpus[CPU_SETSIZE], vcpu_nr_cpus;
+
+static void vcpu_read_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			vcpu_cpus[vcpu_nr_cpus++] = c;
+}
+
+/* The allowed CPUs are read once; vCPU i goes on the (i mod n)-th of them. */
+int vmm_vcpu_cpu(unsigned index)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, vcpu_read_cpus);
+	return vcpu_nr_cpus ? vcpu_cpus[index % vcpu_nr_cpus] : -1;
+}
+
 void *vmm_vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
 	struct vmm_guest *g = v->g;
+
+	/* the fault thread sits on vCPU 0's CPU: a fault round trip stays on one CPU */
+	if (!g->cfg.no_pin && vmm_vcpu_cpu(v->index) >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(vmm_vcpu_cpu(v->index), &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
 
 	while (!atomic_load(&g->stopping)) {
 		if (g->kvm->sync_regs)

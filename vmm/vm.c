@@ -57,10 +57,11 @@ static void *vm_map(uint64_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int vm_memslot(struct vmm_guest *g, unsigned slot, gpa_t gpa, void *host, uint64_t size)
+static int vm_memslot(struct vmm_guest *g, unsigned slot, gpa_t gpa, void *host, uint64_t size,
+		      uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.slot = slot, .flags = flags, .guest_phys_addr = gpa, .memory_size = size,
 		.userspace_addr = (uintptr_t)host,
 	};
 
@@ -73,16 +74,66 @@ static int vm_setup_memory(struct vmm_guest *g, char *err, size_t errlen)
 
 	g->ram = vm_map(g->ram_size);
 	g->sys = vm_map(g->sys_size);
-	if (!g->ram || !g->sys) {
+	g->rom = g->rom_size ? vm_map(g->rom_size) : NULL;
+	if (!g->ram || !g->sys || (g->rom_size && !g->rom)) {
 		snprintf(err, errlen, "cannot reserve %llu MiB of host address space for the guest",
 			 (unsigned long long)((g->ram_size + g->sys_size) >> 20));
 		return -ENOMEM;
 	}
-	ret = vm_memslot(g, 0, MV_RAM_GPA, g->ram, g->ram_size);
+	/* a forked child (bench baselines) must not share guest pages copy-on-write */
+	madvise(g->ram, g->ram_size, MADV_DONTFORK);
+	ret = vm_memslot(g, 0, MV_RAM_GPA, g->ram, g->ram_size, 0);
 	if (!ret)
-		ret = vm_memslot(g, 1, MV_SYS_GPA, g->sys, g->sys_size);
+		ret = vm_memslot(g, 1, MV_SYS_GPA, g->sys, g->sys_size, 0);
+	if (!ret && g->rom_size)
+		ret = vm_memslot(g, 2, MV_ROM_GPA, g->rom, g->rom_size, KVM_MEM_READONLY);
 	if (ret)
 		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-ret));
+	return ret;
+}
+
+static void vm_kill(void *guest, enum gmm_kill why, const char *reason)
+{
+	struct vmm_guest *g = guest;
+
+	vmm_guest_end(g, why == GMM_KILL_OOM ? VMM_END_OOM : VMM_END_CRASH, NULL,
+		      "guest %s killed: %s", g->cfg.name, reason);
+}
+
+static const struct gmm_guest_ops vm_gmm_ops = { .kill = vm_kill };
+
+/* The guest's mm and its VMAs: RAM, ROM, the locked system region, the MMIO hole. */
+static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
+{
+	static atomic_uint next_id;
+	struct gmm_mm_config mc = {
+		.ram_size = g->ram_size, .ram_hva = g->ram, .ops = &vm_gmm_ops, .guest = g,
+		.fault_cpu = g->cfg.no_pin ? -1 : vmm_vcpu_cpu(0),
+		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
+		.prefault = g->cfg.prefault, .install = g->cfg.install,
+	};
+	const struct gmm_vma vmas[] = {
+		{ MV_SYS_GPA, MV_SYS_GPA + g->sys_size, GMM_VM_READ | GMM_VM_WRITE | GMM_VM_LOCKED,
+		  GMM_VMA_SYS, "system", (uintptr_t)g->sys },
+		{ MV_ROM_GPA, MV_ROM_GPA + g->rom_size, GMM_VM_READ | GMM_VM_EXEC, GMM_VMA_ROM,
+		  "rom", (uintptr_t)g->rom },
+		{ MV_MMIO_GPA, MV_MMIO_GPA + MV_MMIO_SIZE, GMM_VM_IO, GMM_VMA_MMIO, "mmio-hole", 0 },
+	};
+	int ret;
+
+	g->id = (uint16_t)(atomic_fetch_add(&next_id, 1) % 65535 + 1);
+	mc.id = g->id;
+	ret = gmm_mm_create(g->cfg.pool, &mc, &g->mm, err, errlen);
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(vmas); i++)
+		if (vmas[i].end > vmas[i].start)
+			ret = gmm_mm_add_vma(g->mm, &vmas[i]);
+	if (ret && !err[0])
+		snprintf(err, errlen, "cannot set up the guest's VMAs: %s", strerror(-ret));
+	if (!ret && !g->cfg.pool && g->cfg.populate &&
+	    madvise(g->ram, g->ram_size, MADV_POPULATE_WRITE)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot populate guest RAM: %s", strerror(errno));
+	}
 	return ret;
 }
 
@@ -112,6 +163,7 @@ int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 	g->nr_vcpus = cfg->nr_vcpus;
 	g->ram_size = cfg->mem_size;
 	g->sys_size = vmm_layout_sys_size(g->ram_size, g->nr_vcpus, &img);
+	g->rom_size = vmm_layout_rom_size(&img);
 	g->vm_fd = -1;
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
 		g->vcpus[i].fd = -1;
@@ -128,7 +180,10 @@ int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 		snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
 		goto err;
 	}
+	err[0] = '\0';
 	ret = vm_setup_memory(g, err, errlen);
+	if (!ret)
+		ret = vm_setup_mm(g, err, errlen);
 	if (ret)
 		goto err;
 	/* the TSC rate is a vCPU property; the first vCPU supplies it for boot info */
@@ -140,6 +195,8 @@ int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 	ret = vmm_layout_build(g, elf, err, errlen);
 	for (unsigned i = 0; !ret && i < g->nr_vcpus; i++)
 		ret = vmm_vcpu_reset(&g->vcpus[i], err, errlen);
+	if (!ret)
+		ret = gmm_mm_start(g->mm, err, errlen);
 	if (ret)
 		goto err;
 	*out = g;
@@ -153,7 +210,7 @@ const char *vmm_end_name(enum vmm_end end)
 {
 	static const char *const names[] = {
 		[VMM_END_RUNNING] = "running", [VMM_END_DONE] = "done",
-		[VMM_END_ASSERT] = "assert", [VMM_END_CRASH] = "crash",
+		[VMM_END_ASSERT] = "assert", [VMM_END_CRASH] = "crash", [VMM_END_OOM] = "oom",
 		[VMM_END_TIMEOUT] = "timeout", [VMM_END_INTERRUPTED] = "interrupted",
 	};
 	return names[end];
@@ -259,6 +316,7 @@ int vmm_guest_exit_status(const struct vmm_guest *g)
 	switch (g->end) {
 	case VMM_END_DONE:        return g->exit_code & 0xff;
 	case VMM_END_ASSERT:      return VMM_EXIT_ASSERT;
+	case VMM_END_OOM:         return VMM_EXIT_OOM;
 	case VMM_END_TIMEOUT:     return VMM_EXIT_TIMEOUT;
 	case VMM_END_INTERRUPTED: return VMM_EXIT_INTERRUPTED;
 	default:                  return VMM_EXIT_CRASH;
@@ -287,10 +345,14 @@ void vmm_guest_destroy(struct vmm_guest *g)
 		vmm_vcpu_destroy(&g->vcpus[i]);
 	if (g->vm_fd >= 0)
 		close(g->vm_fd);
+	/* frames go back to the pool before the RAM mapping goes */
+	gmm_mm_destroy(g->mm);
 	if (g->ram)
 		munmap(g->ram, g->ram_size);
 	if (g->sys)
 		munmap(g->sys, g->sys_size);
+	if (g->rom)
+		munmap(g->rom, g->rom_size);
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
 	free(g);

@@ -3,7 +3,9 @@
  * touch: one access per page over a range of guest RAM, in a pattern, for N
  * passes; reports pages/s. With several vCPUs each takes an equal slice.
  *   seq     pages in address order
- *   random  pages drawn uniformly (with repeats), as many draws as pages
+ *   random  every page once per pass, in a pseudo-random order (a keyed
+ *           permutation: a Feistel network over the next power of two,
+ *           cycle-walking past the end)
  *   zipf    pages drawn with probability ~ 1/(rank+1) (Zipf, s = 1); ranks
  *           are scattered over the range by a hash so the hot set is not contiguous
  */
@@ -11,13 +13,50 @@
 
 enum pattern { SEQ, RANDOM, ZIPF };
 
+struct perm {
+	unsigned half;     /* bits per Feistel half */
+	uint64_t key[4];
+};
+
+static void perm_init(struct perm *p, uint64_t n, struct mv_rng *rng)
+{
+	unsigned bits = 2;
+
+	while ((1ULL << bits) < n)
+		bits++;
+	p->half = (bits + 1) / 2;
+	for (int r = 0; r < 4; r++)
+		p->key[r] = mv_rng_next(rng);
+}
+
+/* a bijection on [0, 2^(2*half)); cycle-walking keeps it inside [0, n) */
+static uint64_t perm_apply(const struct perm *p, uint64_t x, uint64_t n)
+{
+	uint64_t mask = (1ULL << p->half) - 1;
+
+	do {
+		uint64_t l = x >> p->half, r = x & mask;
+
+		for (int k = 0; k < 4; k++) {
+			uint64_t t = l ^ (mv_hash64(r ^ p->key[k]) & mask);
+
+			l = r;
+			r = t;
+		}
+		x = (l << p->half) | r;
+	} while (x >= n);
+	return x;
+}
+
+static struct perm perms[MV_MAX_VCPUS]; /* one per vCPU: each permutes its own slice */
+
 static uint64_t pick(enum pattern pat, uint64_t i, uint64_t n, struct mv_rng *rng, double log2n)
 {
 	switch (pat) {
 	case SEQ:
 		return i;
 	case RANDOM:
-		return mv_rng_below(rng, n);
+		return perm_apply(&perms[mv_cpu()], i, n);
 	default: {
 		/* rank = (n+1)^u - 1 for uniform u: P(rank = k) ~ 1/(k+1) */
 		double u = (double)(mv_rng_next(rng) >> 11) / 9007199254740992.0;
@@ -66,6 +105,9 @@ int main(int argc, char **argv)
 	uint64_t first = pages * cpu / ncpu, n = pages * (cpu + 1) / ncpu - first;
 	volatile uint64_t *base = (volatile uint64_t *)(mv_ram() + first * MV_PAGE_SIZE);
 	double log2n = mv_log2((double)n + 1);
+
+	if (pat == RANDOM)
+		perm_init(&perms[cpu], n, &rng);
 	uint64_t sum = 0, t0 = mv_ns();
 
 	for (uint64_t p = 0; p < passes; p++) {

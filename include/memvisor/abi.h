@@ -25,12 +25,16 @@
 #define MV_CPU_GVA         0x0000000040100000ULL /* per-vCPU slots: guard, stack, percpu */
 #define MV_STACK_SIZE      (64 * 1024ULL)
 #define MV_CPU_SLOT_SIZE   (MV_PAGE_SIZE + MV_STACK_SIZE + MV_PAGE_SIZE)
+#define MV_MMIO_GVA        0x0000000070000000ULL /* the MMIO hole: no device, any access is an error */
 #define MV_RAM_GVA         0x0000008000000000ULL /* guest RAM, linearly: GVA = MV_RAM_GVA + GPA */
 
 /* Guest-physical layout. */
 #define MV_RAM_GPA         0x0ULL
 #define MV_RAM_MAX         (128ULL << 30)        /* guest RAM ends below MV_SYS_GPA */
-#define MV_SYS_GPA         0x0000004000000000ULL /* VMM-owned, locked: GDT, boot info, stacks, image, page tables */
+#define MV_MMIO_GPA        0x0000003fffe00000ULL /* a 2 MiB hole below the system region */
+#define MV_MMIO_SIZE       (2ULL << 20)
+#define MV_SYS_GPA         0x0000004000000000ULL /* VMM-owned, locked: GDT, boot info, stacks, writable image pages, page tables */
+#define MV_ROM_GPA         0x0000005000000000ULL /* the image's read-only pages, a read-only memslot */
 #define MV_BOOTINFO_GPA    (MV_SYS_GPA + MV_PAGE_SIZE)
 
 #define MV_MAX_VCPUS       64

@@ -59,6 +59,16 @@ int main(int argc, char **argv)
 		*(volatile uint8_t *)(mv_ram() + mv_ram_size()) = 1;
 	if (!strcmp(mode, "rom")) /* write to our own code */
 		*(volatile uint8_t *)(uintptr_t)main = 0xcc;
+	if (!strcmp(mode, "mmio"))
+		return (int)*(volatile uint64_t *)(MV_MMIO_GVA + 0x40);
+	if (!strcmp(mode, "zero")) { /* every word of RAM must read zero on first touch */
+		uint64_t nonzero = 0;
+
+		for (uint64_t *p = (uint64_t *)mv_ram(); p < (uint64_t *)(mv_ram() + mv_ram_size()); p++)
+			nonzero += *p != 0;
+		mv_report("nonzero_words", nonzero);
+		return nonzero != 0;
+	}
 	if (!strcmp(mode, "stack"))
 		return recurse(0);
 	if (!strcmp(mode, "badptr"))

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Frame descriptors and the buddy allocator over the frame pool: free_area
+ * per order 0..GMM_MAX_ORDER, split on allocation, merge with the buddy on
+ * free, counters per order. Pure logic over an array of descriptors: no
+ * locking (the pool lock covers it), no memory of its own.
+ */
+#ifndef GUESTMM_BUDDY_H
+#define GUESTMM_BUDDY_H
+
+#include "memvisor/types.h"
+
+#define GMM_MAX_ORDER 10
+#define GMM_NR_ORDERS (GMM_MAX_ORDER + 1)
+#define GMM_NO_FRAME  ((pfn_t)UINT32_MAX)
+#define GMM_NIL       UINT32_MAX   /* list end */
+
+/* Frame flags, in the spirit of Linux's page flags. */
+enum {
+	GMM_PG_BUDDY     = 1u << 0, /* free, the head of a buddy block of 2^order frames */
+	GMM_PG_ALLOC     = 1u << 1, /* handed out by the allocator */
+	GMM_PG_LRU       = 1u << 2, /* on an LRU list */
+	GMM_PG_ACTIVE    = 1u << 3, /* on the active list */
+	GMM_PG_LOCKED    = 1u << 4, /* in a locked VMA: never reclaimed */
+	GMM_PG_DIRTY     = 1u << 5,
+	GMM_PG_SWAPCACHE = 1u << 6,
+	GMM_PG_POPULATED = 1u << 7, /* its pool slot holds a zeroed host page */
+	GMM_PG_ARMED     = 1u << 8, /* unmapped from the guest to watch for a refault */
+};
+
+/* One per pool frame: 32 bytes. */
+struct gmm_frame {
+	uint32_t flags;
+	uint16_t owner;    /* guest id, 0 for none */
+	uint8_t order;     /* block order while GMM_PG_BUDDY */
+	uint8_t spare;
+	uint32_t next;     /* list links: a free list while free, an LRU list while in use */
+	uint32_t prev;
+	gpa_t gpa;         /* where it is installed in its owner */
+	uint64_t swap;     /* swap entry while in the swap cache */
+};
+
+struct gmm_free_area {
+	uint32_t head;     /* first free block of this order, or GMM_NIL */
+	uint64_t nr_free;  /* blocks on the list */
+};
+
+struct gmm_buddy {
+	struct gmm_frame *frames;
+	uint64_t nr_frames;
+	struct gmm_free_area free_area[GMM_NR_ORDERS];
+	uint64_t nr_free;                    /* free frames, all orders */
+	uint64_t allocs[GMM_NR_ORDERS];      /* successful allocations by order */
+	uint64_t frees[GMM_NR_ORDERS];       /* frees by order (as requested) */
+	uint64_t fails[GMM_NR_ORDERS];       /* allocations that found nothing */
+	uint64_t splits, merges;
+};
+
+/* Take over nr_frames descriptors (nr_frames < 2^32 - 1), all free: the
+ * frames are carved into the largest naturally aligned blocks. */
+int gmm_buddy_init(struct gmm_buddy *b, struct gmm_frame *frames, uint64_t nr_frames);
+/* 2^order contiguous frames aligned to 2^order: the first pfn, or
+ * GMM_NO_FRAME. The frames get GMM_PG_ALLOC, with other flags cleared. */
+pfn_t gmm_buddy_alloc(struct gmm_buddy *b, unsigned order);
+/* Give back a block that gmm_buddy_alloc returned, or any naturally aligned
+ * sub-block of allocated frames (frees of single frames from a larger
+ * allocation are allowed): merges with free buddies as far as it can. */
+void gmm_buddy_free(struct gmm_buddy *b, pfn_t pfn, unsigned order);
+/* Highest order with a free block, or -1 if the pool is empty. */
+int gmm_buddy_max_free_order(const struct gmm_buddy *b);
+/* Full consistency check (tests, debug): lists well formed, counts equal the
+ * lists, every free block aligned and within the pool, no two free buddies
+ * left unmerged, nr_free equal to the sum. 0 or -EINVAL. */
+int gmm_buddy_check(const struct gmm_buddy *b);
+
+#endif

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* A guest's mm: creation, VMAs, start (prefault, fault thread) and teardown. */
+#include "mm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
+		  struct gmm_mm **out, char *err, size_t errlen)
+{
+	struct gmm_mm *mm = calloc(1, sizeof(*mm));
+	struct gmm_vma ram = {
+		.start = 0, .end = cfg->ram_size, .kind = GMM_VMA_RAM, .name = "ram",
+		.flags = GMM_VM_READ | GMM_VM_WRITE | GMM_VM_EXEC, .hva = (uintptr_t)cfg->ram_hva,
+	};
+	int ret;
+
+	if (!mm) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	mm->cfg = *cfg;
+	mm->pool = pool;
+	mm->uffd = mm->stop_fd = -1;
+	pthread_mutex_init(&mm->lock, NULL);
+	gmm_vma_tree_init(&mm->vmas);
+	ret = ept_table_init(&mm->ept);
+	if (!ret)
+		ret = gmm_mm_add_vma(mm, &ram);
+	if (ret) {
+		snprintf(err, errlen, "cannot set up guest memory: %s", strerror(-ret));
+		goto err;
+	}
+	if (pool) {
+		__atomic_add_fetch(&pool->committed, cfg->ram_size >> PAGE_SHIFT, __ATOMIC_RELAXED);
+		mm->committed = true;
+		/* 4 KiB pages: UFFDIO_MOVE moves PTEs, and dirty tracking wants them */
+		madvise(cfg->ram_hva, cfg->ram_size, MADV_NOHUGEPAGE);
+		ret = gmm_uffd_open(mm, err, errlen);
+		if (ret)
+			goto err;
+	}
+	*out = mm;
+	return 0;
+err:
+	gmm_mm_destroy(mm);
+	return ret;
+}
+
+int gmm_mm_add_vma(struct gmm_mm *mm, const struct gmm_vma *vma)
+{
+	int ret;
+
+	pthread_mutex_lock(&mm->lock);
+	ret = gmm_vma_insert(&mm->vmas, vma);
+	if (!ret && vma->kind != GMM_VMA_MMIO)
+		mm->total_vm += vma->end - vma->start;
+	if (!ret && (vma->flags & GMM_VM_LOCKED))
+		mm->locked_vm += vma->end - vma->start;
+	pthread_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!mm->pool)
+		return 0;
+	if (mm->cfg.prefault == GMM_PREFAULT_ALL) {
+		ret = gmm_prefault_range(mm, 0, mm->cfg.ram_size);
+		if (ret) {
+			snprintf(err, errlen, "--prefault all: %s",
+				 ret == -ENOMEM ? "the pool is smaller than guest RAM" : strerror(-ret));
+			return ret;
+		}
+	}
+	ret = gmm_uffd_start(mm);
+	if (ret)
+		snprintf(err, errlen, "cannot start the fault thread: %s", strerror(-ret));
+	return ret;
+}
+
+static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
+{
+	struct gmm_mm *mm = priv;
+
+	(void)addr;
+	if (ept_present(*pte)) {
+		gmm_pool_free(mm->pool, ept_pfn(*pte), 0);
+		mm->rss--;
+	}
+	*pte = 0;
+	return 0;
+}
+
+void gmm_mm_destroy(struct gmm_mm *mm)
+{
+	static const struct ept_walk_ops free_ops = { .pte_cb = mm_free_pte };
+
+	if (!mm)
+		return;
+	gmm_uffd_stop(mm);
+	if (mm->pool && mm->ept.root) {
+		/* drop the guest's pages first, so no frame is free while its page lives */
+		madvise(mm->cfg.ram_hva, mm->cfg.ram_size, MADV_DONTNEED);
+		ept_walk_range(&mm->ept, 0, mm->cfg.ram_size, &free_ops, mm);
+	}
+	if (mm->committed)
+		__atomic_sub_fetch(&mm->pool->committed, mm->cfg.ram_size >> PAGE_SHIFT,
+				   __ATOMIC_RELAXED);
+	if (mm->ept.root)
+		ept_table_destroy(&mm->ept);
+	gmm_vma_tree_destroy(&mm->vmas);
+	pthread_mutex_destroy(&mm->lock);
+	free(mm);
+}
+
+bool gmm_mm_vma_at(struct gmm_mm *mm, gpa_t gpa, struct gmm_vma *out)
+{
+	struct gmm_vma *v;
+
+	pthread_mutex_lock(&mm->lock);
+	v = gmm_vma_find(&mm->vmas, gpa);
+	if (v)
+		*out = *v;
+	pthread_mutex_unlock(&mm->lock);
+	return v != NULL;
+}
+
+uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa)
+{
+	uint64_t *e, v;
+
+	pthread_mutex_lock(&mm->lock);
+	e = ept_lookup(&mm->ept, gpa);
+	v = e ? *e : 0;
+	pthread_mutex_unlock(&mm->lock);
+	return v;
+}
+
+uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm)
+{
+	return (uint64_t)mm->ept.nr_tables << PAGE_SHIFT;
+}

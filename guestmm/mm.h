@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One guest's memory, as mm_struct is one process's: its VMAs over
+ * guest-physical space, its EPT table (GPA -> frame), its counters, and the
+ * userfaultfd through which it learns that the guest touched a page that has
+ * no frame yet. The VMM hands it an ops struct for what it must ask of the
+ * VMM (ending the guest); it never calls the VMM otherwise.
+ */
+#ifndef GUESTMM_MM_H
+#define GUESTMM_MM_H
+
+#include "pool.h"
+#include "vma.h"
+#include "ept/ept.h"
+
+#include <pthread.h>
+
+enum gmm_kill {
+	GMM_KILL_OOM,    /* no memory to be had for it */
+	GMM_KILL_FAULT,  /* it touched memory it does not have, or a fault failed */
+};
+
+struct gmm_guest_ops {
+	/* End the guest with a one-line reason. Called from the fault thread. */
+	void (*kill)(void *guest, enum gmm_kill why, const char *reason);
+};
+
+enum gmm_prefault {
+	GMM_PREFAULT_NONE,  /* every page comes through the fault path */
+	GMM_PREFAULT_ALL,   /* install all of RAM before the guest starts */
+};
+
+enum gmm_install {
+	GMM_INSTALL_AUTO,   /* UFFDIO_MOVE where the kernel has it, else UFFDIO_COPY */
+	GMM_INSTALL_MOVE,
+	GMM_INSTALL_COPY,
+};
+
+struct gmm_mm_config {
+	uint16_t id;                /* owner id in frame descriptors, non-zero */
+	uint64_t ram_size;          /* RAM is GPA [0, ram_size) */
+	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
+	int fault_cpu;              /* pin the fault thread here; -1: no pinning */
+	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */
+	enum gmm_prefault prefault;
+	enum gmm_install install;
+	const struct gmm_guest_ops *ops;
+	void *guest;
+};
+
+/* Fault outcomes, a bitmask as Linux's VM_FAULT_* */
+enum {
+	GMM_FAULT_NOPAGE   = 1u << 0, /* installed: the faulting thread can go on */
+	GMM_FAULT_SPURIOUS = 1u << 1, /* already installed (a racing fault won) */
+	GMM_FAULT_SIGBUS   = 1u << 2, /* no VMA, or one that cannot be faulted */
+	GMM_FAULT_OOM      = 1u << 3, /* no frame to be had */
+	GMM_FAULT_ERROR    = 1u << 4, /* the install itself failed */
+};
+
+struct gmm_fault_stats {
+	uint64_t faults;         /* page-fault events handled (pgfault) */
+	uint64_t spurious;
+	uint64_t installed;      /* pages installed by faults, fault-around included */
+	uint64_t around;         /* of which were neighbours (fault-around) */
+	uint64_t prefaulted;     /* pages installed before the guest ran */
+	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
+	uint64_t retries;        /* ioctls retried after EAGAIN */
+	/* handler time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
+	uint64_t ns_lookup, ns_alloc, ns_populate, ns_install, ns_handler;
+	uint64_t ns_wait;        /* fault thread idle, waiting for events */
+};
+
+struct gmm_mm {
+	struct gmm_mm_config cfg;
+	struct gmm_pool *pool;         /* NULL: host-managed RAM (--host-mm) */
+	bool use_move;
+	bool committed;                /* its RAM is counted in pool->committed */
+
+	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
+	struct gmm_vma_tree vmas;
+	struct ept_table ept;
+	uint64_t total_vm, locked_vm;  /* bytes */
+	uint64_t rss, hiwater_rss;     /* frames */
+	uint64_t swap_ents;
+	struct gmm_fault_stats fs;
+	gpa_t ra_next;                 /* fault-around: where a sequential fault would land */
+	unsigned ra_window;
+
+	int uffd, stop_fd;
+	pthread_t fault_thread;
+	bool thread_started;
+};
+
+/* pool NULL: host-managed RAM, VMAs and counters only. -errno with err set. */
+int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
+		  struct gmm_mm **out, char *err, size_t errlen);
+int gmm_mm_add_vma(struct gmm_mm *mm, const struct gmm_vma *vma);
+/* Install all RAM now if the config asks (--prefault all), then start the fault thread. */
+int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen);
+/* Stop the fault thread, give every frame back (the host pages are dropped,
+ * so the frames are zero when next used), free tables. */
+void gmm_mm_destroy(struct gmm_mm *mm);
+
+/* A copy of the VMA containing gpa; false if none. Takes the mm lock. */
+bool gmm_mm_vma_at(struct gmm_mm *mm, gpa_t gpa, struct gmm_vma *out);
+/* The EPT entry for gpa (0 if none). Takes the mm lock. */
+uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa);
+uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm);
+
+/* fault.c */
+unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
+int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
+/* uffd.c */
+int gmm_uffd_open(struct gmm_mm *mm, char *err, size_t errlen);
+int gmm_uffd_start(struct gmm_mm *mm);
+void gmm_uffd_stop(struct gmm_mm *mm);
+int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages);
+
+uint64_t gmm_now_ns(void);
+
+#endif

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The frame pool. Slots are plain anonymous memory that memvisor owns; a
+ * slot is populated (the kernel hands it a zeroed page) just before its frame
+ * is installed, and its page is then moved, not copied, into the guest. When
+ * the guest lets the page go (exit, later reclaim) the page is dropped and
+ * the slot stays empty until the frame is used again: a frame is therefore
+ * always zero when another guest first sees it.
+ *
+ * Watermarks follow Linux's defaults in spirit: min is about 1/128 of the
+ * pool (at least 16 frames), low = min * 5/4, high = min * 3/2.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static void pool_set_watermarks(struct gmm_pool *p)
+{
+	uint64_t min = p->nr_frames / 128;
+
+	if (min < 16)
+		min = MIN((uint64_t)16, p->nr_frames / 4);
+	p->wmark_min = min;
+	p->wmark_low = min + min / 4;
+	p->wmark_high = min + min / 2;
+}
+
+int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->nr_frames = bytes >> PAGE_SHIFT;
+	if (p->nr_frames == 0 || p->nr_frames >= GMM_NIL) {
+		snprintf(err, errlen, "a frame pool needs 1 to %u frames", GMM_NIL - 1);
+		return -EINVAL;
+	}
+	p->base = mmap(NULL, p->nr_frames << PAGE_SHIFT, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->base == MAP_FAILED) {
+		p->base = NULL;
+		snprintf(err, errlen, "cannot reserve %llu MiB for the frame pool: %s",
+			 (unsigned long long)(bytes >> 20), strerror(errno));
+		return -ENOMEM;
+	}
+	/* 4 KiB pages only (UFFDIO_MOVE moves PTEs), and never shared with a
+	 * forked child, whose copy-on-write would pin them */
+	madvise(p->base, p->nr_frames << PAGE_SHIFT, MADV_NOHUGEPAGE);
+	madvise(p->base, p->nr_frames << PAGE_SHIFT, MADV_DONTFORK);
+	p->frames = calloc(p->nr_frames, sizeof(*p->frames));
+	if (!p->frames) {
+		snprintf(err, errlen, "out of memory for %llu frame descriptors",
+			 (unsigned long long)p->nr_frames);
+		ret = -ENOMEM;
+		goto err_map;
+	}
+	ret = gmm_buddy_init(&p->buddy, p->frames, p->nr_frames);
+	if (ret) {
+		snprintf(err, errlen, "buddy allocator init failed: %s", strerror(-ret));
+		goto err_frames;
+	}
+	pool_set_watermarks(p);
+	pthread_mutex_init(&p->lock, NULL);
+	return 0;
+
+err_frames:
+	free(p->frames);
+	p->frames = NULL;
+err_map:
+	munmap(p->base, p->nr_frames << PAGE_SHIFT);
+	p->base = NULL;
+	return ret;
+}
+
+void gmm_pool_destroy(struct gmm_pool *p)
+{
+	if (p->base)
+		munmap(p->base, p->nr_frames << PAGE_SHIFT);
+	free(p->frames);
+	pthread_mutex_destroy(&p->lock);
+	memset(p, 0, sizeof(*p));
+}
+
+pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner)
+{
+	pfn_t pfn;
+
+	pthread_mutex_lock(&p->lock);
+	pfn = gmm_buddy_alloc(&p->buddy, order);
+	if (pfn != GMM_NO_FRAME)
+		for (uint64_t i = 0; i < (1ULL << order); i++)
+			p->frames[pfn + i].owner = owner;
+	pthread_mutex_unlock(&p->lock);
+	return pfn;
+}
+
+void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
+{
+	pthread_mutex_lock(&p->lock);
+	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		p->frames[pfn + i].owner = 0;
+		p->frames[pfn + i].gpa = 0;
+	}
+	gmm_buddy_free(&p->buddy, pfn, order);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n)
+{
+	if (madvise(gmm_pool_slot(p, pfn), n << PAGE_SHIFT, MADV_POPULATE_WRITE))
+		return -errno;
+	__atomic_add_fetch(&p->populate_calls, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&p->populated_pages, n, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint64_t gmm_pool_free_frames(struct gmm_pool *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->buddy.nr_free;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}

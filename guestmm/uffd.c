@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userfaultfd side of the fault path. Guest RAM is registered for
+ * MISSING faults: when a vCPU touches a page that has no host page, KVM's
+ * fault on the memslot's host address sleeps in the kernel and the guest's
+ * fault thread reads the event, hands it to gmm_handle_fault(), and the
+ * install (UFFDIO_MOVE of pool pages, or UFFDIO_COPY) wakes the vCPU.
+ *
+ * The thread is pinned to the CPU of vCPU 0: on these machines a round trip
+ * costs ~40 us with the handler on the vCPU's CPU and twice that elsewhere
+ * (PLATFORM.md).
+ */
+#include "mm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* UFFDIO_MOVE (Linux 6.8) is newer than Debian 12's headers. */
+#ifndef UFFDIO_MOVE
+#define _UFFDIO_MOVE (0x05)
+struct uffdio_move {
+	__u64 dst;
+	__u64 src;
+	__u64 len;
+	__u64 mode;
+	__s64 move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+#endif
+
+uint64_t gmm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int uffd_api(struct gmm_mm *mm, char *err, size_t errlen)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	bool want_move = mm->cfg.install != GMM_INSTALL_COPY;
+
+	/* ask for MOVE; a kernel without it refuses the feature, then retry without */
+	api.features = want_move ? UFFD_FEATURE_MOVE : 0;
+	if (ioctl(mm->uffd, UFFDIO_API, &api) == 0) {
+		mm->use_move = want_move;
+		return 0;
+	}
+	if (!want_move || mm->cfg.install == GMM_INSTALL_MOVE) {
+		snprintf(err, errlen, "userfaultfd API handshake failed%s: %s",
+			 want_move ? " (UFFDIO_MOVE asked for)" : "", strerror(errno));
+		return -errno;
+	}
+	/* a failed UFFDIO_API leaves the descriptor unusable: start again */
+	close(mm->uffd);
+	mm->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	api = (struct uffdio_api){ .api = UFFD_API };
+	if (mm->uffd < 0 || ioctl(mm->uffd, UFFDIO_API, &api)) {
+		snprintf(err, errlen, "userfaultfd API handshake failed: %s", strerror(errno));
+		return -errno;
+	}
+	mm->use_move = false;
+	return 0;
+}
+
+int gmm_uffd_open(struct gmm_mm *mm, char *err, size_t errlen)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)mm->cfg.ram_hva, .len = mm->cfg.ram_size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int ret;
+
+	/* no UFFD_USER_MODE_ONLY: KVM's faults come from the kernel */
+	mm->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (mm->uffd < 0) {
+		snprintf(err, errlen, "cannot create a userfaultfd: %s%s", strerror(errno),
+			 errno == EPERM ? " (needs root or vm.unprivileged_userfaultfd=1)" : "");
+		return -errno;
+	}
+	ret = uffd_api(mm, err, errlen);
+	if (ret)
+		return ret;
+	if (ioctl(mm->uffd, UFFDIO_REGISTER, &reg)) {
+		snprintf(err, errlen, "cannot register guest RAM with userfaultfd: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	mm->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (mm->stop_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int uffd_move(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len)
+{
+	struct uffdio_move m = { .dst = dst, .src = src, .len = len, .mode = 0 };
+
+	if (ioctl(mm->uffd, UFFDIO_MOVE, &m) == 0)
+		return 0;
+	return m.move < 0 ? (int)m.move : -errno;
+}
+
+static int uffd_copy(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len)
+{
+	struct uffdio_copy c = { .dst = dst, .src = src, .len = len, .mode = 0 };
+
+	if (ioctl(mm->uffd, UFFDIO_COPY, &c) == 0)
+		return 0;
+	return c.copy < 0 ? (int)c.copy : -errno;
+}
+
+/*
+ * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
+ * the pool slots are populated (zeroed pages) and their pages moved; with
+ * COPY the kernel copies the still-empty slots, i.e. zeroes, into new pages.
+ * Called without the mm lock (the ioctl may take a while).
+ */
+int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
+{
+	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
+	uint64_t src = (uintptr_t)gmm_pool_slot(mm->pool, pfn);
+	uint64_t t0 = gmm_now_ns();
+	int ret;
+
+	if (mm->use_move) {
+		ret = gmm_pool_populate(mm->pool, pfn, npages);
+		if (ret)
+			return ret;
+	}
+	uint64_t t1 = gmm_now_ns();
+	for (int tries = 0; tries < 100; tries++) {
+		ret = mm->use_move ? uffd_move(mm, dst, src, len) : uffd_copy(mm, dst, src, len);
+		mm->fs.install_calls++;
+		if (ret != -EAGAIN)
+			break;
+		mm->fs.retries++; /* the address space was changing: try again */
+	}
+	mm->fs.ns_populate += t1 - t0;
+	mm->fs.ns_install += gmm_now_ns() - t1;
+	return ret;
+}
+
+static void uffd_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set); /* best effort: a hint, not a need */
+}
+
+static void uffd_handle(struct gmm_mm *mm, const struct uffd_msg *msg)
+{
+	char reason[160];
+	gpa_t gpa;
+	unsigned ret;
+
+	if (msg->event != UFFD_EVENT_PAGEFAULT)
+		return;
+	gpa = ALIGN_DOWN(msg->arg.pagefault.address - (uintptr_t)mm->cfg.ram_hva, PAGE_SIZE);
+	ret = gmm_handle_fault(mm, gpa);
+	if (ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))
+		return;
+	snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
+		 ret & GMM_FAULT_OOM ? "out of memory: no free frame in the pool for a fault" :
+		 ret & GMM_FAULT_SIGBUS ? "a fault outside guest memory" :
+					  "installing a page failed",
+		 (unsigned long long)gpa);
+	mm->cfg.ops->kill(mm->cfg.guest, ret & GMM_FAULT_OOM ? GMM_KILL_OOM : GMM_KILL_FAULT, reason);
+	/* the vCPU sleeps in the kernel until the page exists: give it a zero
+	 * page so that it returns and sees that the guest is ending */
+	struct uffdio_zeropage z = {
+		.range = { .start = (uintptr_t)mm->cfg.ram_hva + gpa, .len = PAGE_SIZE },
+	};
+	ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z);
+}
+
+static void *uffd_thread(void *arg)
+{
+	struct gmm_mm *mm = arg;
+	struct pollfd fds[2] = {
+		{ .fd = mm->uffd, .events = POLLIN },
+		{ .fd = mm->stop_fd, .events = POLLIN },
+	};
+	struct uffd_msg msgs[16];
+
+	uffd_pin(mm->cfg.fault_cpu);
+	for (;;) {
+		uint64_t t0 = gmm_now_ns();
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		mm->fs.ns_wait += gmm_now_ns() - t0;
+		if (fds[1].revents)
+			break;
+		ssize_t n = read(mm->uffd, msgs, sizeof(msgs));
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			break;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+			uffd_handle(mm, &msgs[i]);
+	}
+	return NULL;
+}
+
+int gmm_uffd_start(struct gmm_mm *mm)
+{
+	int ret = pthread_create(&mm->fault_thread, NULL, uffd_thread, mm);
+
+	if (ret)
+		return -ret;
+	mm->thread_started = true;
+	return 0;
+}
+
+void gmm_uffd_stop(struct gmm_mm *mm)
+{
+	uint64_t one = 1;
+
+	if (mm->thread_started) {
+		if (write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
+			pthread_cancel(mm->fault_thread);
+		pthread_join(mm->fault_thread, NULL);
+		mm->thread_started = false;
+	}
+	if (mm->stop_fd >= 0)
+		close(mm->stop_fd);
+	if (mm->uffd >= 0)
+		close(mm->uffd);
+	mm->stop_fd = mm->uffd = -1;
+}
