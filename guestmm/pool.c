@@ -5,7 +5,9 @@
  * is installed, and its page is then moved, not copied, into the guest. When
  * the guest lets the page go (exit, later reclaim) the page is dropped and
  * the slot stays empty until the frame is used again: a frame is therefore
- * always zero when another guest first sees it.
+ * always zero when another guest first sees it. Where UFFDIO_MOVE is missing,
+ * UFFDIO_COPY copies from a zero buffer instead and the slots stay empty:
+ * frames are then units of accounting, the kernel's pages the memory.
  *
  * Watermarks follow Linux's defaults in spirit: min is about 1/128 of the
  * pool (at least 16 frames), low = min * 5/4, high = min * 3/2.
@@ -51,6 +53,15 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
 	 * forked child, whose copy-on-write would pin them */
 	madvise(p->base, p->nr_frames << PAGE_SHIFT, MADV_NOHUGEPAGE);
 	madvise(p->base, p->nr_frames << PAGE_SHIFT, MADV_DONTFORK);
+	/* read-only and never touched: copying from it costs no memory of ours */
+	p->zero = mmap(NULL, GMM_ZERO_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (p->zero == MAP_FAILED) {
+		p->zero = NULL;
+		snprintf(err, errlen, "cannot map a zero buffer: %s", strerror(errno));
+		ret = -ENOMEM;
+		goto err_map;
+	}
 	p->frames = calloc(p->nr_frames, sizeof(*p->frames));
 	if (!p->frames) {
 		snprintf(err, errlen, "out of memory for %llu frame descriptors",
@@ -71,6 +82,8 @@ err_frames:
 	free(p->frames);
 	p->frames = NULL;
 err_map:
+	if (p->zero)
+		munmap(p->zero, GMM_ZERO_BYTES);
 	munmap(p->base, p->nr_frames << PAGE_SHIFT);
 	p->base = NULL;
 	return ret;
@@ -80,6 +93,8 @@ void gmm_pool_destroy(struct gmm_pool *p)
 {
 	if (p->base)
 		munmap(p->base, p->nr_frames << PAGE_SHIFT);
+	if (p->zero)
+		munmap(p->zero, GMM_ZERO_BYTES);
 	free(p->frames);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));

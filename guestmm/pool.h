@@ -13,8 +13,11 @@
 
 #include <pthread.h>
 
+#define GMM_ZERO_BYTES ((uint64_t)PAGE_SIZE << GMM_MAX_ORDER)
+
 struct gmm_pool {
 	uint8_t *base;            /* slot of frame i: base + i * PAGE_SIZE */
+	uint8_t *zero;            /* GMM_ZERO_BYTES never written: the source of UFFDIO_COPY */
 	uint64_t nr_frames;
 	struct gmm_frame *frames;
 	/* watermarks in free frames, as in Linux's zone watermarks */

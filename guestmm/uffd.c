@@ -129,13 +129,13 @@ static int uffd_copy(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len
 /*
  * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
  * the pool slots are populated (zeroed pages) and their pages moved; with
- * COPY the kernel copies the still-empty slots, i.e. zeroes, into new pages.
+ * COPY the kernel copies the pool's zero buffer into new pages.
  * Called without the mm lock (the ioctl may take a while).
  */
 int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
 {
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
-	uint64_t src = (uintptr_t)gmm_pool_slot(mm->pool, pfn);
+	uint64_t src = mm->use_move ? (uintptr_t)gmm_pool_slot(mm->pool, pfn) : (uintptr_t)mm->pool->zero;
 	uint64_t t0 = gmm_now_ns();
 	int ret;
 
@@ -186,12 +186,6 @@ static void uffd_handle(struct gmm_mm *mm, const struct uffd_msg *msg)
 					  "installing a page failed",
 		 (unsigned long long)gpa);
 	mm->cfg.ops->kill(mm->cfg.guest, ret & GMM_FAULT_OOM ? GMM_KILL_OOM : GMM_KILL_FAULT, reason);
-	/* the vCPU sleeps in the kernel until the page exists: give it a zero
-	 * page so that it returns and sees that the guest is ending */
-	struct uffdio_zeropage z = {
-		.range = { .start = (uintptr_t)mm->cfg.ram_hva + gpa, .len = PAGE_SIZE },
-	};
-	ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z);
 }
 
 static void *uffd_thread(void *arg)

@@ -237,6 +237,20 @@ Test(cli, bad_input)
 			"unknown benchmark 'nosuch'");
 	expect_one_line((char *[]){ "memvisor", "run", "--summary-json", "/nonexistent/dir/x.json",
 				    "hello", NULL }, 2, "cannot write the summary");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-p", "0", NULL }, 2,
+			"bad size '0' for --pool");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--host-mm", "-p", "8M", NULL }, 2,
+			"--host-mm leaves RAM to the host kernel");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--prefault", "some", NULL }, 2,
+			"bad --prefault 'some'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--fault-around", "3", NULL }, 2,
+			"bad --fault-around '3'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--install", "teleport", NULL }, 2,
+			"bad --install 'teleport'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--walk", "xyz", NULL }, 2,
+			"bad address 'xyz' for --walk");
+	expect_one_line((char *[]){ "memvisor", "bench", "demand-paging", "--pattern", "zigzag",
+				    NULL }, 2, "bad --pattern 'zigzag'");
 }
 
 Test(cli, bad_guest_files)
@@ -248,6 +262,54 @@ Test(cli, bad_guest_files)
 	expect_one_line((char *[]){ "memvisor", "run", "/tmp", NULL }, 1, "not a regular file");
 	expect_one_line((char *[]){ "memvisor", "run", "/bin/true", NULL }, 1,
 			"position-independent executable");
+}
+
+Test(cli, memtest_256m_through_the_fault_path)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "memtest", "-m", "256M", NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "65536 pages (256 MiB)") && strstr(r.out, " 0 mismatched words"),
+		  "%s", r.out);
+	cr_assert(strstr(r.err, "memory: rss 256 MiB (hiwater 256 MiB), "), "%s", r.err);
+	cr_assert(strstr(r.err, "faults installed 65536 pages"), "%s", r.err);
+}
+
+Test(cli, oom_kill_status)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", "memtest", "-m", "16M", "-p", "4M", NULL });
+	cr_assert_eq(r.status, 122, "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "killed: out of memory"), "%s", r.err);
+}
+
+Test(cli, walk_option)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", "memtest", "-m", "4M", "--walk", "0x8000001000",
+			    NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "-> GPA 0x1000") && strstr(r.out, "EPT entry"), "%s", r.out);
+}
+
+Test(cli, bench_demand_paging_json)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "bench", "demand-paging", "--size", "8M", "--runs", "1",
+			    "--json", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\"memvisor_pages_per_s\":") && strstr(r.out, "\"kernel_pages_per_s\":") &&
+		  strstr(r.out, "\"prepopulated_pages_per_s\":") &&
+		  strstr(r.out, "\"ratio_vs_kernel\":") && strstr(r.out, "\"ratio_vs_prepopulated\":"),
+		  "%s", r.out);
 }
 
 Test(cli, bench_boot_json)

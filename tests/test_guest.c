@@ -244,3 +244,139 @@ Test(guest, too_many_arguments_refused)
 	free(elf);
 	vmm_kvm_close(&kvm);
 }
+
+Test(guest, memtest_pool_equal_to_ram_goes_through_the_fault_path)
+{
+	struct outcome o;
+	uint64_t pages, bad;
+
+	run_guest(&o, BUILTIN("memtest"), 64 << 20, 1, 0, 0, NULL);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "pages_checked", &pages) && report_value(&o, 0, "mismatches", &bad));
+	cr_assert_eq(bad, 0);
+	/* every page came through a fault: installed by the handler, none otherwise */
+	cr_assert_eq(o.fs.installed, 16384);
+	cr_assert_eq(o.rss, 16384);
+	cr_assert_eq(o.hiwater_rss, 16384);
+	cr_assert_eq(o.fs.prefaulted, 0);
+	cr_assert_gt(o.fs.faults, 0);
+	cr_assert_lt(o.fs.faults, 16384, "fault-around should batch sequential faults");
+	cr_assert_eq(o.fs.installed - o.fs.around, o.fs.faults - o.fs.spurious);
+}
+
+Test(guest, memtest_without_fault_around_faults_every_page)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 8 << 20, .vcpus = 1,
+			      .fault_around = 1 };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert_eq(o.fs.faults - o.fs.spurious, 2048);
+	cr_assert_eq(o.fs.around, 0);
+	cr_assert_eq(o.rss, 2048);
+}
+
+Test(guest, memtest_two_vcpus_race_on_shared_pages)
+{
+	struct outcome o;
+	char *argv[] = { "--shared", "--passes=2" };
+	uint64_t p0, p1, b0, b1;
+
+	run_guest(&o, BUILTIN("memtest"), 32 << 20, 2, 0, 2, argv);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	cr_assert(report_value(&o, 0, "pages_checked", &p0) && report_value(&o, 1, "pages_checked", &p1));
+	cr_assert(report_value(&o, 0, "mismatches", &b0) && report_value(&o, 1, "mismatches", &b1));
+	cr_assert_eq(p0, 2 * 8192);
+	cr_assert_eq(p1, 2 * 8192);
+	cr_assert_eq(b0 + b1, 0);
+	cr_assert_eq(o.rss, 8192); /* each page installed once, whoever faulted first */
+}
+
+Test(guest, memtest_by_copy_and_prefault_all)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 16 << 20, .vcpus = 1,
+			      .install = GMM_INSTALL_COPY };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert_not(o.use_move);
+	cr_assert_eq(o.rss, 4096);
+	r.install = GMM_INSTALL_AUTO;
+	r.prefault = GMM_PREFAULT_ALL;
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert_eq(o.fs.prefaulted, 4096);
+	cr_assert_eq(o.fs.faults, 0);
+}
+
+Test(guest, host_mm_baseline_runs)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 16 << 20, .vcpus = 1,
+			      .host_mm = true };
+	uint64_t bad;
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "mismatches", &bad));
+	cr_assert_eq(bad, 0);
+	cr_assert_eq(o.fs.faults, 0);
+}
+
+Test(guest, frames_are_zero_when_the_next_guest_gets_them)
+{
+	struct gmm_pool pool;
+	struct outcome o;
+	char err[256];
+	char *zero[] = { "--mode=zero" };
+	uint64_t nonzero;
+
+	cr_assert_eq(gmm_pool_init(&pool, 8 << 20, err, sizeof(err)), 0, "%s", err);
+	struct run_spec a = { .path = BUILTIN("memtest"), .mem = 8 << 20, .vcpus = 1, .shared = &pool };
+	struct run_spec b = { .path = TESTGUEST, .mem = 8 << 20, .vcpus = 1, .shared = &pool,
+			      .argc = 1, .argv = zero };
+
+	run_spec(&o, &a); /* fills every frame with a non-zero pattern */
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert_eq(o.pool_used, 2048);
+	run_spec(&o, &b); /* the same frames, another guest */
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "nonzero_words", &nonzero));
+	cr_assert_eq(nonzero, 0);
+	cr_assert_eq(o.rss, 2048);
+	gmm_pool_destroy(&pool);
+}
+
+Test(guest, pool_smaller_than_ram_is_a_clean_oom_kill)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 16 << 20, .vcpus = 1,
+			      .pool = 4 << 20, .timeout_ns = 20ULL * 1000000000ULL };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.end, VMM_END_OOM, "end %d: %s", o.end, o.reason);
+	cr_assert_eq(o.status, VMM_EXIT_OOM);
+	cr_assert(strstr(o.reason, "killed: out of memory: no free frame in the pool"), "%s", o.reason);
+	cr_assert_eq(o.rss, 1024);
+}
+
+Test(guest, walk_follows_both_levels)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 4 << 20, .vcpus = 1,
+			      .walk = MV_RAM_GVA + 0x3000 };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(strstr(o.walk, "walk of GVA 0x8000003000"), "%s", o.walk);
+	cr_assert(strstr(o.walk, "PML4[  1]"), "%s", o.walk);
+	cr_assert(strstr(o.walk, "PT  [  3]"), "%s", o.walk);
+	cr_assert(strstr(o.walk, "-> GPA 0x3000 (4 KiB page, writable)"), "%s", o.walk);
+	cr_assert(strstr(o.walk, "VMA ram [0x0, 0x400000)"), "%s", o.walk);
+	cr_assert(strstr(o.walk, ": frame "), "%s", o.walk);
+	r.walk = MV_RAM_GVA + (4 << 20);
+	run_spec(&o, &r);
+	cr_assert(strstr(o.walk, "not mapped"), "%s", o.walk);
+}

@@ -35,9 +35,21 @@ static uint64_t check(const uint64_t *w, uint64_t gpa, uint64_t seed, uint64_t *
 	return bad;
 }
 
+static volatile uint64_t arrived;
+
+/* --shared: nobody checks a pass before everyone has written it */
+static void barrier(uint64_t *generation)
+{
+	uint64_t target = ++*generation * mv_ncpus();
+
+	__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&arrived, __ATOMIC_SEQ_CST) < target)
+		mv_pause();
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const known[] = { "size", "passes", "seed", NULL };
+	static const char *const known[] = { "size", "passes", "seed", "!shared", NULL };
 	unsigned cpu = mv_cpu(), ncpu = mv_ncpus();
 
 	mv_opts_check(argc, argv, known);
@@ -51,19 +63,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uint64_t pages = size / MV_PAGE_SIZE;
-	uint64_t first = pages * cpu / ncpu, n = pages * (cpu + 1) / ncpu - first;
+	bool shared = mv_flag(argc, argv, "shared");
+	uint64_t first = shared ? 0 : pages * cpu / ncpu;
+	uint64_t n = shared ? pages : pages * (cpu + 1) / ncpu - first;
 	uint64_t gpa0 = mv_boot()->ram_gpa + first * MV_PAGE_SIZE;
 	uint8_t *base = mv_ram() + first * MV_PAGE_SIZE;
-	uint64_t bad = 0, shown = 0, checked = 0, t0 = mv_ns();
+	uint64_t bad = 0, shown = 0, checked = 0, t0 = mv_ns(), generation = 0;
 
 	for (uint64_t p = 0; p < passes; p++) {
 		for (uint64_t i = 0; i < n; i++)
 			fill((uint64_t *)(base + i * MV_PAGE_SIZE), gpa0 + i * MV_PAGE_SIZE, seed + p);
 		mv_sync(2 * p + 1);
+		if (shared)
+			barrier(&generation);
 		for (uint64_t i = 0; i < n; i++)
 			bad += check((const uint64_t *)(base + i * MV_PAGE_SIZE),
 				     gpa0 + i * MV_PAGE_SIZE, seed + p, &shown);
 		mv_sync(2 * p + 2);
+		if (shared)
+			barrier(&generation);
 		checked += n;
 	}
 	uint64_t ms = (mv_ns() - t0) / 1000000;
