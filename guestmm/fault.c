@@ -9,7 +9,8 @@
  * window of neighbours too, when frames are plentiful. The window doubles
  * while faults land where the last window ended (sequential access, up to
  * cfg.fault_around pages) and falls back to a small aligned block around the
- * fault otherwise. When the pool is overcommitted (the guests' RAM adds up to
+ * fault otherwise. Several streams are followed at once (GMM_RA_STREAMS), so
+ * vCPUs walking their own slices each keep their window. When the pool is overcommitted (the guests' RAM adds up to
  * more than the pool) it shrinks to the faulting page alone as free frames
  * approach the high watermark. Frames come as buddy blocks, so a window is
  * usually one block and one ioctl.
@@ -18,7 +19,10 @@
 
 #include <errno.h>
 
-#define FAULT_AROUND_BASE 16 /* pages around a non-sequential fault */
+/* pages around a non-sequential fault: frames are plentiful unless the pool
+ * is overcommitted, and a round trip costs as much as ~200 page moves */
+#define FAULT_AROUND_BASE        64
+#define FAULT_AROUND_BASE_TIGHT  16
 
 static unsigned fault_floor_pow2(uint64_t n)
 {
@@ -29,27 +33,63 @@ static unsigned fault_floor_pow2(uint64_t n)
 	return order;
 }
 
+/* The stream this fault continues, or the least recently used one to reuse. */
+static struct gmm_ra_stream *fault_stream(struct gmm_mm *mm, gpa_t gpa, bool *seq)
+{
+	struct gmm_ra_stream *lru = &mm->ra[0];
+
+	mm->ra_clock++;
+	for (int i = 0; i < GMM_RA_STREAMS; i++) {
+		struct gmm_ra_stream *st = &mm->ra[i];
+
+		if (st->window && st->next == gpa) {
+			*seq = true;
+			st->last_use = mm->ra_clock;
+			return st;
+		}
+		if (st->last_use < lru->last_use)
+			lru = st;
+	}
+	*seq = false;
+	lru->last_use = mm->ra_clock;
+	lru->window = 0;
+	return lru;
+}
+
+static bool fault_overcommitted(const struct gmm_pool *p)
+{
+	return __atomic_load_n(&p->committed, __ATOMIC_RELAXED) > p->nr_frames;
+}
+
+/* Frames that may go to neighbours. mm lock held. */
+static uint64_t fault_spare(const struct gmm_pool *p)
+{
+	uint64_t free = gmm_pool_nr_free(p);
+
+	/* with the pool overcommitted, only frames above the high watermark are
+	 * spent on neighbours; otherwise every guest's RAM fits and none can starve */
+	if (fault_overcommitted(p))
+		return free > p->wmark_high ? free - p->wmark_high : 0;
+	return free;
+}
+
 /* The window for a fault at gpa in RAM vma: [*start, *end). mm lock held. */
 static void fault_window(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa,
 			 gpa_t *start, gpa_t *end)
 {
-	struct gmm_pool *p = mm->pool;
 	uint64_t max = mm->cfg.fault_around ? mm->cfg.fault_around : 1;
-	uint64_t free = p->buddy.nr_free, spare, window;
+	uint64_t spare = fault_spare(mm->pool), window;
+	bool seq;
+	struct gmm_ra_stream *st = fault_stream(mm, gpa, &seq);
 
-	if (gpa == mm->ra_next && mm->ra_window)
-		window = MIN((uint64_t)mm->ra_window * 2, max);
+	if (seq)
+		window = MIN((uint64_t)st->window * 2, max);
 	else
-		window = MIN((uint64_t)FAULT_AROUND_BASE, max);
-	/* with the pool overcommitted, only frames above the high watermark are
-	 * spent on neighbours; otherwise every guest's RAM fits and none can starve */
-	if (__atomic_load_n(&p->committed, __ATOMIC_RELAXED) > p->nr_frames)
-		spare = free > p->wmark_high ? free - p->wmark_high : 0;
-	else
-		spare = free;
+		window = MIN(fault_overcommitted(mm->pool) ? (uint64_t)FAULT_AROUND_BASE_TIGHT :
+			     (uint64_t)FAULT_AROUND_BASE, max);
 	if (window > spare)
 		window = spare ? 1ULL << fault_floor_pow2(spare) : 1;
-	if (gpa == mm->ra_next) {
+	if (seq) {
 		*start = gpa;
 	} else {
 		*start = ALIGN_DOWN(gpa, window << PAGE_SHIFT);
@@ -57,8 +97,8 @@ static void fault_window(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa
 			*start = vma->start;
 	}
 	*end = MIN(*start + (window << PAGE_SHIFT), vma->end);
-	mm->ra_window = (unsigned)window;
-	mm->ra_next = *end;
+	st->window = (unsigned)window;
+	st->next = *end;
 }
 
 /* Pages from gpa (not beyond end) whose EPT entries are empty, in a row. */
@@ -73,6 +113,21 @@ static uint64_t fault_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 			break;
 	}
 	return n;
+}
+
+/* Mark [gpa, +npages) as being installed, so that a fault handled meanwhile
+ * on another fault thread neither installs it again nor fails; or clear the
+ * marks after a failed install. mm lock held. */
+static int fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val)
+{
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t *e = ept_lookup_alloc(&mm->ept, gpa + (i << PAGE_SHIFT));
+
+		if (!e)
+			return -ENOMEM;
+		*e = val;
+	}
+	return 0;
 }
 
 /* Record npages installed at gpa from pfn. mm lock held. */
@@ -99,25 +154,36 @@ static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages
 static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
 	unsigned order = MIN(fault_floor_pow2(npages), (unsigned)GMM_MAX_ORDER);
-	uint64_t t0 = gmm_now_ns();
+	uint64_t t0 = gmm_thread_ns();
 	pfn_t pfn = GMM_NO_FRAME;
+	bool zeroed;
 	int ret;
 
 	for (;; order--) {
-		pfn = gmm_pool_alloc(mm->pool, order, mm->cfg.id);
+		pfn = gmm_pool_alloc(mm->pool, order, mm->cfg.id, &zeroed);
 		if (pfn != GMM_NO_FRAME || order == 0)
 			break;
 	}
-	mm->fs.ns_alloc += gmm_now_ns() - t0;
+	mm->fs.ns_alloc += gmm_thread_ns() - t0;
 	if (pfn == GMM_NO_FRAME)
 		return 0;
 	npages = 1ULL << order;
-	pthread_mutex_unlock(&mm->lock);
-	ret = gmm_uffd_install(mm, gpa, pfn, npages);
-	pthread_mutex_lock(&mm->lock);
+	ret = fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
+	if (!ret) {
+		struct gmm_install_cost c = { 0 };
+
+		pthread_mutex_unlock(&mm->lock);
+		ret = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
+		pthread_mutex_lock(&mm->lock);
+		mm->fs.ns_populate += c.ns_populate;
+		mm->fs.ns_install += c.ns_install;
+		mm->fs.install_calls += c.calls;
+		mm->fs.retries += c.retries;
+	}
 	if (!ret)
 		ret = fault_record(mm, gpa, pfn, npages);
 	if (ret) {
+		fault_mark(mm, gpa, npages, 0);
 		gmm_pool_free(mm->pool, pfn, order);
 		return ret;
 	}
@@ -145,7 +211,7 @@ static int64_t fault_install_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 {
-	uint64_t t0 = gmm_now_ns(), *e;
+	uint64_t t0 = gmm_thread_ns(), *e;
 	gpa_t start, end;
 	struct gmm_vma *vma;
 	unsigned ret = GMM_FAULT_NOPAGE;
@@ -159,9 +225,11 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 		goto out;
 	}
 	e = ept_lookup(&mm->ept, gpa);
-	mm->fs.ns_lookup += gmm_now_ns() - t0;
-	if (e && ept_present(*e)) {
-		mm->fs.spurious++; /* installed since the event was queued */
+	mm->fs.ns_lookup += gmm_thread_ns() - t0;
+	if (e && (ept_present(*e) || *e == GMM_EPT_PENDING)) {
+		/* installed since the event was queued, or being installed by
+		 * another fault thread, whose install wakes this vCPU too */
+		mm->fs.spurious++;
 		ret = GMM_FAULT_SPURIOUS;
 		goto out;
 	}
@@ -184,7 +252,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 		}
 	}
 out:
-	mm->fs.ns_handler += gmm_now_ns() - t0;
+	mm->fs.ns_handler += gmm_thread_ns() - t0;
 	pthread_mutex_unlock(&mm->lock);
 	return ret;
 }

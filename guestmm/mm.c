@@ -84,6 +84,11 @@ int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen)
 	return ret;
 }
 
+void gmm_mm_stop(struct gmm_mm *mm)
+{
+	gmm_uffd_stop(mm);
+}
+
 static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
 {
 	struct gmm_mm *mm = priv;

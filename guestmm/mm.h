@@ -25,6 +25,10 @@ struct gmm_guest_ops {
 	void (*kill)(void *guest, enum gmm_kill why, const char *reason);
 };
 
+/* A non-present EPT entry for a page that a fault thread is installing. */
+#define GMM_EPT_PENDING (1ULL << 61)
+#define GMM_MAX_FAULT_THREADS 8
+
 enum gmm_prefault {
 	GMM_PREFAULT_NONE,  /* every page comes through the fault path */
 	GMM_PREFAULT_ALL,   /* install all of RAM before the guest starts */
@@ -40,7 +44,8 @@ struct gmm_mm_config {
 	uint16_t id;                /* owner id in frame descriptors, non-zero */
 	uint64_t ram_size;          /* RAM is GPA [0, ram_size) */
 	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
-	int fault_cpu;              /* pin the fault thread here; -1: no pinning */
+	unsigned nr_fault_threads;  /* 1..GMM_MAX_FAULT_THREADS */
+	int fault_cpu[GMM_MAX_FAULT_THREADS]; /* pin fault thread i here; -1: no pinning */
 	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */
 	enum gmm_prefault prefault;
 	enum gmm_install install;
@@ -65,9 +70,17 @@ struct gmm_fault_stats {
 	uint64_t prefaulted;     /* pages installed before the guest ran */
 	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
 	uint64_t retries;        /* ioctls retried after EAGAIN */
-	/* handler time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
+	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
 	uint64_t ns_lookup, ns_alloc, ns_populate, ns_install, ns_handler;
-	uint64_t ns_wait;        /* fault thread idle, waiting for events */
+};
+
+/* A sequential stream of faults (one per vCPU walking its slice, say): where
+ * its next fault would land and how large its window has grown. */
+#define GMM_RA_STREAMS 8
+struct gmm_ra_stream {
+	gpa_t next;
+	unsigned window;
+	uint64_t last_use;
 };
 
 struct gmm_mm {
@@ -83,12 +96,12 @@ struct gmm_mm {
 	uint64_t rss, hiwater_rss;     /* frames */
 	uint64_t swap_ents;
 	struct gmm_fault_stats fs;
-	gpa_t ra_next;                 /* fault-around: where a sequential fault would land */
-	unsigned ra_window;
+	struct gmm_ra_stream ra[GMM_RA_STREAMS]; /* fault-around: sequential streams */
+	uint64_t ra_clock;
 
 	int uffd, stop_fd;
-	pthread_t fault_thread;
-	bool thread_started;
+	pthread_t fault_thread[GMM_MAX_FAULT_THREADS];
+	unsigned nr_threads;           /* started */
 };
 
 /* pool NULL: host-managed RAM, VMAs and counters only. -errno with err set. */
@@ -97,7 +110,10 @@ int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 int gmm_mm_add_vma(struct gmm_mm *mm, const struct gmm_vma *vma);
 /* Install all RAM now if the config asks (--prefault all), then start the fault thread. */
 int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen);
-/* Stop the fault thread, give every frame back (the host pages are dropped,
+/* Stop the fault threads once the vCPUs have stopped: each finishes the
+ * fault in hand, so the counters are final. */
+void gmm_mm_stop(struct gmm_mm *mm);
+/* Stop the fault threads, give every frame back (the host pages are dropped,
  * so the frames are zero when next used), free tables. */
 void gmm_mm_destroy(struct gmm_mm *mm);
 
@@ -114,8 +130,13 @@ int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
 int gmm_uffd_open(struct gmm_mm *mm, char *err, size_t errlen);
 int gmm_uffd_start(struct gmm_mm *mm);
 void gmm_uffd_stop(struct gmm_mm *mm);
-int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages);
+struct gmm_install_cost {
+	uint64_t ns_populate, ns_install, calls, retries;
+};
+int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
+		     struct gmm_install_cost *cost);
 
 uint64_t gmm_now_ns(void);
+uint64_t gmm_thread_ns(void);
 
 #endif

@@ -31,7 +31,8 @@ static void pool_set_watermarks(struct gmm_pool *p)
 	p->wmark_high = min + min / 2;
 }
 
-int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
+int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,
+		  char *err, size_t errlen)
 {
 	int ret;
 
@@ -75,7 +76,21 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
 		goto err_frames;
 	}
 	pool_set_watermarks(p);
+	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
+		p->ready[o] = GMM_NIL;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->zerod_wake, NULL);
+	pthread_cond_init(&p->zerod_done, NULL);
+	if (cfg && cfg->prezero) {
+		ret = gmm_prezero_start(p, cfg->prezero_cpu);
+		if (ret) {
+			snprintf(err, errlen, "cannot start the pre-zeroing thread: %s", strerror(-ret));
+			pthread_cond_destroy(&p->zerod_wake);
+			pthread_cond_destroy(&p->zerod_done);
+			pthread_mutex_destroy(&p->lock);
+			goto err_frames;
+		}
+	}
 	return 0;
 
 err_frames:
@@ -91,24 +106,40 @@ err_map:
 
 void gmm_pool_destroy(struct gmm_pool *p)
 {
+	gmm_prezero_stop(p);
 	if (p->base)
 		munmap(p->base, p->nr_frames << PAGE_SHIFT);
 	if (p->zero)
 		munmap(p->zero, GMM_ZERO_BYTES);
 	free(p->frames);
+	pthread_cond_destroy(&p->zerod_wake);
+	pthread_cond_destroy(&p->zerod_done);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));
 }
 
-pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner)
+pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *zeroed)
 {
 	pfn_t pfn;
 
 	pthread_mutex_lock(&p->lock);
-	pfn = gmm_buddy_alloc(&p->buddy, order);
-	if (pfn != GMM_NO_FRAME)
+	for (;;) {
+		pfn = order < GMM_READY_ORDERS ? gmm_ready_take(p, order) : GMM_NO_FRAME;
+		*zeroed = pfn != GMM_NO_FRAME;
+		if (pfn == GMM_NO_FRAME)
+			pfn = gmm_buddy_alloc(&p->buddy, order);
+		/* frames being pre-zeroed are free: wait for them rather than fail */
+		if (pfn != GMM_NO_FRAME || !p->nr_zeroing || p->zerod_exited)
+			break;
+		pthread_cond_wait(&p->zerod_done, &p->lock);
+	}
+	if (pfn != GMM_NO_FRAME) {
+		*zeroed ? p->ready_hits++ : p->ready_misses++;
 		for (uint64_t i = 0; i < (1ULL << order); i++)
 			p->frames[pfn + i].owner = owner;
+	}
+	if (p->zerod_running && p->nr_ready < p->ready_target / 2)
+		pthread_cond_signal(&p->zerod_wake);
 	pthread_mutex_unlock(&p->lock);
 	return pfn;
 }
@@ -121,6 +152,8 @@ void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 		p->frames[pfn + i].gpa = 0;
 	}
 	gmm_buddy_free(&p->buddy, pfn, order);
+	if (p->zerod_running)
+		pthread_cond_signal(&p->zerod_wake);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -133,12 +166,32 @@ int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n)
 	return 0;
 }
 
+int gmm_pool_check(struct gmm_pool *p)
+{
+	uint64_t ready = 0;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	ret = gmm_buddy_check(&p->buddy);
+	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
+		for (uint32_t pfn = p->ready[o]; pfn != GMM_NIL && ready <= p->nr_frames;
+		     pfn = p->frames[pfn].next) {
+			if (pfn % (1u << o) || !(p->frames[pfn].flags & GMM_PG_ALLOC))
+				ret = -EINVAL;
+			ready += 1ULL << o;
+		}
+	if (ready != p->nr_ready)
+		ret = -EINVAL;
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 uint64_t gmm_pool_free_frames(struct gmm_pool *p)
 {
 	uint64_t n;
 
 	pthread_mutex_lock(&p->lock);
-	n = p->buddy.nr_free;
+	n = p->buddy.nr_free + p->nr_ready + p->nr_zeroing;
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }

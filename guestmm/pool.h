@@ -14,6 +14,12 @@
 #include <pthread.h>
 
 #define GMM_ZERO_BYTES ((uint64_t)PAGE_SIZE << GMM_MAX_ORDER)
+#define GMM_READY_ORDERS 10          /* pre-zeroed blocks of order 0..9 (up to 2 MiB) */
+
+struct gmm_pool_config {
+	bool prezero;                /* run the pre-zeroing thread */
+	int prezero_cpu;             /* pin it here; -1: no pinning */
+};
 
 struct gmm_pool {
 	uint8_t *base;            /* slot of frame i: base + i * PAGE_SIZE */
@@ -23,29 +29,61 @@ struct gmm_pool {
 	/* watermarks in free frames, as in Linux's zone watermarks */
 	uint64_t wmark_min, wmark_low, wmark_high;
 
-	pthread_mutex_t lock;     /* protects buddy, frame flags/owner/gpa, counters below */
-	struct gmm_buddy buddy;
-	uint64_t populate_calls, populated_pages;
+	pthread_mutex_t lock;     /* protects buddy, ready lists, frame owner/gpa, counters below */
+	struct gmm_buddy buddy;   /* free frames whose slots are empty */
+	/* free frames whose slots hold zeroed pages: blocks taken from the buddy
+	 * by the pre-zeroing thread, linked through frames[].next, by order */
+	uint32_t ready[GMM_READY_ORDERS];
+	uint64_t nr_ready;        /* frames on the ready lists */
+	uint64_t nr_zeroing;      /* frames the thread is populating right now (still free) */
+	uint64_t ready_target;    /* the pre-zeroing thread fills up to this */
+	uint64_t ready_hits, ready_misses; /* allocations served pre-zeroed, or not */
+	uint64_t prezeroed_pages; /* pages the thread populated */
+	uint64_t populate_calls, populated_pages; /* populates on the fault path */
 	uint64_t committed;       /* frames of guest RAM the pool backs, all guests (atomic) */
+
+	pthread_t zerod;
+	pthread_cond_t zerod_wake;
+	pthread_cond_t zerod_done; /* a block went from zeroing to ready */
+	bool zerod_running, zerod_stop, zerod_exited;
+	int zerod_cpu;
 };
 
-/* A pool of bytes (rounded down to pages); -errno with err set. */
-int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen);
+/* A pool of bytes (rounded down to pages); cfg NULL: no pre-zeroing.
+ * -errno with err set. */
+int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,
+		  char *err, size_t errlen);
 void gmm_pool_destroy(struct gmm_pool *p);
 
-/* 2^order frames for owner, or GMM_NO_FRAME. Takes the pool lock. */
-pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner);
+/* 2^order frames for owner, or GMM_NO_FRAME; *zeroed tells whether their
+ * slots already hold zeroed pages. Takes the pool lock. */
+pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *zeroed);
 /* Give back 2^order frames starting at pfn; their slots must be empty
  * (the pages went to a guest and were dropped there). Takes the pool lock. */
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
 /* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 
+/* prezero.c */
+int gmm_prezero_start(struct gmm_pool *p, int cpu);
+void gmm_prezero_stop(struct gmm_pool *p);
+pfn_t gmm_ready_take(struct gmm_pool *p, unsigned order);
+void gmm_ready_drain(struct gmm_pool *p);
+
 static inline void *gmm_pool_slot(const struct gmm_pool *p, pfn_t pfn)
 {
 	return p->base + (pfn << PAGE_SHIFT);
 }
 
+/* Free frames, pre-zeroed or not. The locked variant takes the pool lock. */
+static inline uint64_t gmm_pool_nr_free(const struct gmm_pool *p)
+{
+	return __atomic_load_n(&p->buddy.nr_free, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&p->nr_ready, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&p->nr_zeroing, __ATOMIC_RELAXED);
+}
 uint64_t gmm_pool_free_frames(struct gmm_pool *p);
+/* The buddy's consistency check plus the ready lists'. Takes the pool lock. */
+int gmm_pool_check(struct gmm_pool *p);
 
 #endif

@@ -6,9 +6,10 @@
  * fault thread reads the event, hands it to gmm_handle_fault(), and the
  * install (UFFDIO_MOVE of pool pages, or UFFDIO_COPY) wakes the vCPU.
  *
- * The thread is pinned to the CPU of vCPU 0: on these machines a round trip
- * costs ~40 us with the handler on the vCPU's CPU and twice that elsewhere
- * (PLATFORM.md).
+ * There is one fault thread per CPU that runs vCPUs, pinned there: on these
+ * machines a round trip costs ~40 us with the handler on the vCPU's CPU and
+ * twice that elsewhere (PLATFORM.md). The threads read the same descriptor;
+ * EPT entries marked pending keep two of them from installing one page.
  */
 #include "mm.h"
 
@@ -18,9 +19,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +49,16 @@ uint64_t gmm_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* CPU time of this thread: handler stages are timed with it, so that the
+ * vCPU a wake-up lets run on this CPU is not counted as handler time. */
+uint64_t gmm_thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
@@ -130,30 +143,36 @@ static int uffd_copy(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len
  * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
  * the pool slots are populated (zeroed pages) and their pages moved; with
  * COPY the kernel copies the pool's zero buffer into new pages.
- * Called without the mm lock (the ioctl may take a while).
+ * Called without the mm lock (the ioctl may take a while): costs go to *cost
+ * for the caller to add up under the lock.
  */
-int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
+int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
+		     struct gmm_install_cost *cost)
 {
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	uint64_t src = mm->use_move ? (uintptr_t)gmm_pool_slot(mm->pool, pfn) : (uintptr_t)mm->pool->zero;
-	uint64_t t0 = gmm_now_ns();
+	uint64_t t0 = gmm_thread_ns();
 	int ret;
 
-	if (mm->use_move) {
+	if (mm->use_move && !zeroed) {
 		ret = gmm_pool_populate(mm->pool, pfn, npages);
 		if (ret)
 			return ret;
 	}
-	uint64_t t1 = gmm_now_ns();
+	uint64_t t1 = gmm_thread_ns();
 	for (int tries = 0; tries < 100; tries++) {
 		ret = mm->use_move ? uffd_move(mm, dst, src, len) : uffd_copy(mm, dst, src, len);
-		mm->fs.install_calls++;
+		cost->calls++;
 		if (ret != -EAGAIN)
 			break;
-		mm->fs.retries++; /* the address space was changing: try again */
+		cost->retries++; /* the address space was changing: try again */
 	}
-	mm->fs.ns_populate += t1 - t0;
-	mm->fs.ns_install += gmm_now_ns() - t1;
+	/* COPY leaves pre-zeroed slots full: drop their pages, or the host
+	 * would hold two pages for one frame */
+	if (!mm->use_move && zeroed)
+		madvise(gmm_pool_slot(mm->pool, pfn), len, MADV_DONTNEED);
+	cost->ns_populate += t1 - t0;
+	cost->ns_install += gmm_thread_ns() - t1;
 	return ret;
 }
 
@@ -188,22 +207,26 @@ static void uffd_handle(struct gmm_mm *mm, const struct uffd_msg *msg)
 	mm->cfg.ops->kill(mm->cfg.guest, ret & GMM_FAULT_OOM ? GMM_KILL_OOM : GMM_KILL_FAULT, reason);
 }
 
+struct uffd_thread_arg {
+	struct gmm_mm *mm;
+	int cpu;
+};
+
 static void *uffd_thread(void *arg)
 {
-	struct gmm_mm *mm = arg;
+	struct uffd_thread_arg a = *(struct uffd_thread_arg *)arg;
+	struct gmm_mm *mm = a.mm;
 	struct pollfd fds[2] = {
 		{ .fd = mm->uffd, .events = POLLIN },
 		{ .fd = mm->stop_fd, .events = POLLIN },
 	};
 	struct uffd_msg msgs[16];
 
-	uffd_pin(mm->cfg.fault_cpu);
+	free(arg);
+	uffd_pin(a.cpu);
 	for (;;) {
-		uint64_t t0 = gmm_now_ns();
-
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			break;
-		mm->fs.ns_wait += gmm_now_ns() - t0;
 		if (fds[1].revents)
 			break;
 		ssize_t n = read(mm->uffd, msgs, sizeof(msgs));
@@ -221,11 +244,23 @@ static void *uffd_thread(void *arg)
 
 int gmm_uffd_start(struct gmm_mm *mm)
 {
-	int ret = pthread_create(&mm->fault_thread, NULL, uffd_thread, mm);
+	unsigned n = MAX(1u, MIN(mm->cfg.nr_fault_threads, (unsigned)GMM_MAX_FAULT_THREADS));
 
-	if (ret)
-		return -ret;
-	mm->thread_started = true;
+	for (unsigned i = 0; i < n; i++) {
+		struct uffd_thread_arg *a = malloc(sizeof(*a));
+		int ret;
+
+		if (!a)
+			return -ENOMEM;
+		a->mm = mm;
+		a->cpu = mm->cfg.fault_cpu[i];
+		ret = pthread_create(&mm->fault_thread[i], NULL, uffd_thread, a);
+		if (ret) {
+			free(a);
+			return -ret;
+		}
+		mm->nr_threads++;
+	}
 	return 0;
 }
 
@@ -233,12 +268,13 @@ void gmm_uffd_stop(struct gmm_mm *mm)
 {
 	uint64_t one = 1;
 
-	if (mm->thread_started) {
-		if (write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
-			pthread_cancel(mm->fault_thread);
-		pthread_join(mm->fault_thread, NULL);
-		mm->thread_started = false;
-	}
+	/* the eventfd stays readable: every thread sees it */
+	if (mm->nr_threads && write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
+		for (unsigned i = 0; i < mm->nr_threads; i++)
+			pthread_cancel(mm->fault_thread[i]);
+	for (unsigned i = 0; i < mm->nr_threads; i++)
+		pthread_join(mm->fault_thread[i], NULL);
+	mm->nr_threads = 0;
 	if (mm->stop_fd >= 0)
 		close(mm->stop_fd);
 	if (mm->uffd >= 0)

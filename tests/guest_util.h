@@ -53,6 +53,7 @@ struct run_spec {
 	enum gmm_install install;
 	unsigned fault_around;
 	gva_t walk;                 /* 0: none */
+	bool no_prezero;
 };
 
 /* Host pages resident in [p, p + len): mincore, one byte a page. */
@@ -71,7 +72,7 @@ static inline uint64_t resident_pages(const void *p, uint64_t len)
 /* The pool's books must balance against the guest: frames in use = rss. */
 static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm_pool *pool)
 {
-	o->pool_used = pool->nr_frames - pool->buddy.nr_free;
+	o->pool_used = pool->nr_frames - gmm_pool_free_frames(pool);
 	o->nr_frames = pool->nr_frames;
 	o->resident = resident_pages(g->ram, g->ram_size) +
 		      resident_pages(pool->base, pool->nr_frames << PAGE_SHIFT);
@@ -79,7 +80,7 @@ static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm
 		     (unsigned long long)o->pool_used, (unsigned long long)g->mm->rss);
 	cr_assert_leq(o->resident, pool->nr_frames, "host pages for guest memory %llu > pool %llu",
 		      (unsigned long long)o->resident, (unsigned long long)pool->nr_frames);
-	cr_assert_eq(gmm_buddy_check(&pool->buddy), 0);
+	cr_assert_eq(gmm_pool_check(pool), 0);
 }
 
 static inline void run_spec(struct outcome *o, const struct run_spec *r)
@@ -96,7 +97,9 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	need_kvm(&kvm);
 	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
 	if (!pool && !r->host_mm) {
-		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, err, sizeof(err)), 0,
+		struct gmm_pool_config pc = { .prezero = !r->no_prezero, .prezero_cpu = -1 };
+
+		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, &pc, err, sizeof(err)), 0,
 			     "%s", err);
 		pool = &own;
 	}
@@ -130,8 +133,8 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	vmm_guest_destroy(g);
 	if (pool) {
 		/* every frame back, and the allocator sound */
-		cr_assert_eq(pool->buddy.nr_free, pool->nr_frames);
-		cr_assert_eq(gmm_buddy_check(&pool->buddy), 0);
+		cr_assert_eq(gmm_pool_free_frames(pool), pool->nr_frames);
+		cr_assert_eq(gmm_pool_check(pool), 0);
 	}
 	if (pool == &own)
 		gmm_pool_destroy(&own);

@@ -274,7 +274,7 @@ Test(guest, memtest_without_fault_around_faults_every_page)
 	cr_assert_eq(o.status, 0, "%s", o.reason);
 	cr_assert_eq(o.fs.faults - o.fs.spurious, 2048);
 	cr_assert_eq(o.fs.around, 0);
-	cr_assert_eq(o.rss, 2048);
+	cr_assert_eq(o.rss, 2048, "rss %llu", (unsigned long long)o.rss);
 }
 
 Test(guest, memtest_two_vcpus_race_on_shared_pages)
@@ -333,7 +333,9 @@ Test(guest, frames_are_zero_when_the_next_guest_gets_them)
 	char *zero[] = { "--mode=zero" };
 	uint64_t nonzero;
 
-	cr_assert_eq(gmm_pool_init(&pool, 8 << 20, err, sizeof(err)), 0, "%s", err);
+	struct gmm_pool_config pc = { .prezero = true, .prezero_cpu = -1 };
+
+	cr_assert_eq(gmm_pool_init(&pool, 8 << 20, &pc, err, sizeof(err)), 0, "%s", err);
 	struct run_spec a = { .path = BUILTIN("memtest"), .mem = 8 << 20, .vcpus = 1, .shared = &pool };
 	struct run_spec b = { .path = TESTGUEST, .mem = 8 << 20, .vcpus = 1, .shared = &pool,
 			      .argc = 1, .argv = zero };

@@ -155,6 +155,7 @@ void *vmm_vcpu_thread(void *arg);
 void vmm_vcpu_kick(struct vmm_vcpu *v);
 /* The CPU vCPU i is pinned to. */
 int vmm_vcpu_cpu(unsigned index);
+unsigned vmm_nr_cpus(void);        /* CPUs this process may run on */
 void vmm_vcpu_destroy(struct vmm_vcpu *v);
 void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -26,6 +26,7 @@ static const char run_usage[] =
 	"      --install MODE      auto (default), move (UFFDIO_MOVE) or copy (UFFDIO_COPY)\n"
 	"      --walk GVA          after the run, show how GVA translates (repeatable)\n"
 	"      --no-pin            leave vCPU and fault threads unpinned\n"
+	"      --no-prezero        no pre-zeroing of free frames on a spare CPU\n"
 	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m)\n"
 	"      --summary-json FILE write the end-of-run summary as JSON to FILE\n"
 	"  -q, --quiet             no summary on stderr\n"
@@ -39,7 +40,7 @@ struct run_opts {
 	struct vmm_config cfg;
 	const char *guest;
 	const char *summary_json;
-	bool quiet, host_mm;
+	bool quiet, host_mm, no_prezero;
 	uint64_t pool_size;
 	gva_t walks[RUN_MAX_WALKS];
 	unsigned nr_walks;
@@ -84,6 +85,9 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 	case 'N':
 		o->cfg.no_pin = true;
 		return 0;
+	case 'Z':
+		o->no_prezero = true;
+		return 0;
 	}
 	return 1;
 }
@@ -100,6 +104,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "install", required_argument, NULL, 'I' },
 		{ "walk", required_argument, NULL, 'W' },
 		{ "no-pin", no_argument, NULL, 'N' },
+		{ "no-prezero", no_argument, NULL, 'Z' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "summary-json", required_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -175,9 +180,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 					       argv[optind - 1]);
 		}
 	}
-	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->cfg.install))
+	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->cfg.install ||
+			   o->no_prezero))
 		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
-				       "--pool, --prefault, --fault-around or --install");
+				       "--pool, --prefault, --fault-around, --install or --no-prezero");
 	if (optind >= dd)
 		return vmm_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
@@ -219,7 +225,12 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 		return VMM_EXIT_RUNTIME;
 	}
 	if (!o->host_mm) {
-		if (gmm_pool_init(&pool, o->pool_size ? o->pool_size : o->cfg.mem_size, err,
+		struct gmm_pool_config pc = {
+			.prezero = !o->no_prezero && o->cfg.install != GMM_INSTALL_COPY,
+			.prezero_cpu = o->cfg.no_pin ? -1 : vmm_vcpu_cpu(o->cfg.nr_vcpus),
+		};
+
+		if (gmm_pool_init(&pool, o->pool_size ? o->pool_size : o->cfg.mem_size, &pc, err,
 				  sizeof(err))) {
 			fprintf(stderr, "memvisor: %s\n", err);
 			vmm_kvm_close(&kvm);

@@ -239,6 +239,12 @@ int vmm_vcpu_cpu(unsigned index)
 	return vcpu_nr_cpus ? vcpu_cpus[index % vcpu_nr_cpus] : -1;
 }
 
+unsigned vmm_nr_cpus(void)
+{
+	vmm_vcpu_cpu(0);
+	return vcpu_nr_cpus ? (unsigned)vcpu_nr_cpus : 1;
+}
+
 void *vmm_vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;

@@ -108,7 +108,8 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 	static atomic_uint next_id;
 	struct gmm_mm_config mc = {
 		.ram_size = g->ram_size, .ram_hva = g->ram, .ops = &vm_gmm_ops, .guest = g,
-		.fault_cpu = g->cfg.no_pin ? -1 : vmm_vcpu_cpu(0),
+		/* one fault thread on each CPU that runs a vCPU */
+		.nr_fault_threads = MIN(MIN(g->nr_vcpus, vmm_nr_cpus()), (unsigned)GMM_MAX_FAULT_THREADS),
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
 		.prefault = g->cfg.prefault, .install = g->cfg.install,
 	};
@@ -121,6 +122,8 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 	};
 	int ret;
 
+	for (unsigned i = 0; i < GMM_MAX_FAULT_THREADS; i++)
+		mc.fault_cpu[i] = g->cfg.no_pin ? -1 : vmm_vcpu_cpu(i);
 	g->id = (uint16_t)(atomic_fetch_add(&next_id, 1) % 65535 + 1);
 	mc.id = g->id;
 	ret = gmm_mm_create(g->cfg.pool, &mc, &g->mm, err, errlen);
@@ -307,6 +310,9 @@ int vmm_guest_run(struct vmm_guest *g)
 		g->vcpus[i].started = false;
 		vmm_console_flush(&g->vcpus[i]);
 	}
+	/* a fault thread may still be recording a page its vCPU already used:
+	 * let it finish, so that the counters read from here on are final */
+	gmm_mm_stop(g->mm);
 	g->t_end_ns = vmm_now_ns();
 	return vmm_guest_exit_status(g);
 }
