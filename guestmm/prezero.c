@@ -6,8 +6,9 @@
  * blocks from the buddy allocator, populates their slots (the kernel hands
  * out zeroed pages) and keeps them on per-order ready lists, so that a fault
  * finds frames ready to move. Ready frames are free frames: they count in
- * the pool's free total and go first to any allocation. The thread keeps at
- * most ready_target frames ready and sleeps until an allocation drains them.
+ * the pool's free total and go first to any allocation. The thread starts
+ * with the first allocation, keeps at most ready_target frames ready and
+ * sleeps until allocations drain them.
  */
 #include "pool.h"
 
@@ -62,8 +63,11 @@ void gmm_ready_drain(struct gmm_pool *p)
 
 static bool zerod_has_work(const struct gmm_pool *p)
 {
-	/* an overcommitted pool keeps its free frames for reclaim to refill */
-	return p->nr_ready < p->ready_target && p->buddy.nr_free > p->wmark_high;
+	/* nothing before the first allocation: a guest that never touches its
+	 * RAM (most CI guests) should cost no zeroing; and an overcommitted pool
+	 * keeps its free frames for reclaim to refill */
+	return p->ready_hits + p->ready_misses > 0 && p->nr_ready < p->ready_target &&
+	       p->buddy.nr_free > p->wmark_high;
 }
 
 /* The largest block it may take: never so much that the buddy drops below

@@ -4,8 +4,8 @@
  * same run and prints both with their ratio, because absolute times on these
  * machines are noisy.
  *
- * boot: the median time from creating a guest to its exit and teardown for
- * the built-in hello, in this process, beside a fork+exec of /bin/true; also
+ * boot: the median time from creating a frame pool and a guest to its exit
+ * and teardown for the built-in hello, in this process, beside a fork+exec of /bin/true; also
  * the whole command (fork+exec of "memvisor run hello").
  */
 #include "cli.h"
@@ -65,17 +65,28 @@ static uint64_t bench_spawn(char *const argv[])
 static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 			   const void *elf, size_t len, uint64_t *ns)
 {
+	struct gmm_pool_config pc = { .prezero = true, .prezero_cpu = vmm_vcpu_cpu(1) };
+	struct vmm_config c = *cfg;
+	struct gmm_pool pool;
 	struct vmm_guest *g;
 	char err[512];
 	uint64_t t0 = vmm_now_ns();
 	int status;
 
-	if (vmm_guest_create(kvm, cfg, elf, len, &g, err, sizeof(err))) {
+	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
+	if (gmm_pool_init(&pool, c.mem_size, &pc, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench boot: %s\n", err);
+		return -1;
+	}
+	c.pool = &pool;
+	if (vmm_guest_create(kvm, &c, elf, len, &g, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: bench boot: %s\n", err);
+		gmm_pool_destroy(&pool);
 		return -1;
 	}
 	status = vmm_guest_run(g);
 	vmm_guest_destroy(g);
+	gmm_pool_destroy(&pool);
 	*ns = vmm_now_ns() - t0;
 	if (status) {
 		fprintf(stderr, "memvisor: bench boot: hello ended with status %d\n", status);
