@@ -24,7 +24,7 @@ int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 	}
 	mm->cfg = *cfg;
 	mm->pool = pool;
-	mm->uffd = mm->stop_fd = -1;
+	mm->slot = -1;
 	pthread_mutex_init(&mm->lock, NULL);
 	gmm_vma_tree_init(&mm->vmas);
 	ret = ept_table_init(&mm->ept);
@@ -39,7 +39,12 @@ int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 		mm->committed = true;
 		/* 4 KiB pages: UFFDIO_MOVE moves PTEs, and dirty tracking wants them */
 		madvise(cfg->ram_hva, cfg->ram_size, MADV_NOHUGEPAGE);
-		ret = gmm_uffd_open(mm, err, errlen);
+		if (pool->uffd < 0) {
+			snprintf(err, errlen, "the frame pool has no userfaultfd");
+			ret = -EINVAL;
+			goto err;
+		}
+		ret = gmm_uffd_register(mm, err, errlen);
 		if (ret)
 			goto err;
 	}
@@ -78,15 +83,13 @@ int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen)
 			return ret;
 		}
 	}
-	ret = gmm_uffd_start(mm);
-	if (ret)
-		snprintf(err, errlen, "cannot start the fault thread: %s", strerror(-ret));
-	return ret;
+	return 0;
 }
 
 void gmm_mm_stop(struct gmm_mm *mm)
 {
-	gmm_uffd_stop(mm);
+	if (mm->pool)
+		gmm_uffd_unregister(mm);
 }
 
 static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
@@ -108,7 +111,7 @@ void gmm_mm_destroy(struct gmm_mm *mm)
 
 	if (!mm)
 		return;
-	gmm_uffd_stop(mm);
+	gmm_mm_stop(mm);
 	if (mm->pool && mm->ept.root) {
 		/* drop the guest's pages first, so no frame is free while its page lives */
 		madvise(mm->cfg.ram_hva, mm->cfg.ram_size, MADV_DONTNEED);

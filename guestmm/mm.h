@@ -27,28 +27,18 @@ struct gmm_guest_ops {
 
 /* A non-present EPT entry for a page that a fault thread is installing. */
 #define GMM_EPT_PENDING (1ULL << 61)
-#define GMM_MAX_FAULT_THREADS 8
 
 enum gmm_prefault {
 	GMM_PREFAULT_NONE,  /* every page comes through the fault path */
 	GMM_PREFAULT_ALL,   /* install all of RAM before the guest starts */
 };
 
-enum gmm_install {
-	GMM_INSTALL_AUTO,   /* UFFDIO_MOVE where the kernel has it, else UFFDIO_COPY */
-	GMM_INSTALL_MOVE,
-	GMM_INSTALL_COPY,
-};
-
 struct gmm_mm_config {
 	uint16_t id;                /* owner id in frame descriptors, non-zero */
 	uint64_t ram_size;          /* RAM is GPA [0, ram_size) */
 	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
-	unsigned nr_fault_threads;  /* 1..GMM_MAX_FAULT_THREADS */
-	int fault_cpu[GMM_MAX_FAULT_THREADS]; /* pin fault thread i here; -1: no pinning */
 	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */
 	enum gmm_prefault prefault;
-	enum gmm_install install;
 	const struct gmm_guest_ops *ops;
 	void *guest;
 };
@@ -86,8 +76,9 @@ struct gmm_ra_stream {
 struct gmm_mm {
 	struct gmm_mm_config cfg;
 	struct gmm_pool *pool;         /* NULL: host-managed RAM (--host-mm) */
-	bool use_move;
 	bool committed;                /* its RAM is counted in pool->committed */
+	bool registered;               /* its RAM is registered with the pool's userfaultfd */
+	int slot;                      /* its index in pool->mms, -1 if none */
 
 	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
 	struct gmm_vma_tree vmas;
@@ -99,21 +90,18 @@ struct gmm_mm {
 	struct gmm_ra_stream ra[GMM_RA_STREAMS]; /* fault-around: sequential streams */
 	uint64_t ra_clock;
 
-	int uffd, stop_fd;
-	pthread_t fault_thread[GMM_MAX_FAULT_THREADS];
-	unsigned nr_threads;           /* started */
 };
 
 /* pool NULL: host-managed RAM, VMAs and counters only. -errno with err set. */
 int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 		  struct gmm_mm **out, char *err, size_t errlen);
 int gmm_mm_add_vma(struct gmm_mm *mm, const struct gmm_vma *vma);
-/* Install all RAM now if the config asks (--prefault all), then start the fault thread. */
+/* Install all RAM now if the config asks (--prefault all), then let faults in. */
 int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen);
-/* Stop the fault threads once the vCPUs have stopped: each finishes the
- * fault in hand, so the counters are final. */
+/* Once the vCPUs have stopped: wait for faults of this guest in hand to
+ * finish, so that the counters are final, and take no more. */
 void gmm_mm_stop(struct gmm_mm *mm);
-/* Stop the fault threads, give every frame back (the host pages are dropped,
+/* Stop faults, give every frame back (the host pages are dropped,
  * so the frames are zero when next used), free tables. */
 void gmm_mm_destroy(struct gmm_mm *mm);
 
@@ -127,12 +115,13 @@ uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm);
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
 int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
 /* uffd.c */
-int gmm_uffd_open(struct gmm_mm *mm, char *err, size_t errlen);
-int gmm_uffd_start(struct gmm_mm *mm);
-void gmm_uffd_stop(struct gmm_mm *mm);
+int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen);
+void gmm_uffd_unregister(struct gmm_mm *mm);
 struct gmm_install_cost {
 	uint64_t ns_populate, ns_install, calls, retries;
 };
+/* UFFDIO_MOVE of len bytes from src to dst (both page aligned, dst registered). */
+int gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
 int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
 		     struct gmm_install_cost *cost);
 

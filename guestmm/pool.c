@@ -81,14 +81,20 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->zerod_wake, NULL);
 	pthread_cond_init(&p->zerod_done, NULL);
+	p->uffd = p->stop_fd = -1;
+	if (cfg) {
+		ret = gmm_uffd_open(p, cfg, err, errlen);
+		if (ret) {
+			gmm_pool_destroy(p);
+			return ret;
+		}
+	}
 	if (cfg && cfg->prezero) {
 		ret = gmm_prezero_start(p, cfg->prezero_cpu);
 		if (ret) {
 			snprintf(err, errlen, "cannot start the pre-zeroing thread: %s", strerror(-ret));
-			pthread_cond_destroy(&p->zerod_wake);
-			pthread_cond_destroy(&p->zerod_done);
-			pthread_mutex_destroy(&p->lock);
-			goto err_frames;
+			gmm_pool_destroy(p);
+			return ret;
 		}
 	}
 	return 0;
@@ -107,6 +113,8 @@ err_map:
 void gmm_pool_destroy(struct gmm_pool *p)
 {
 	gmm_prezero_stop(p);
+	if (p->uffd >= 0)
+		gmm_uffd_close(p);
 	if (p->base)
 		munmap(p->base, p->nr_frames << PAGE_SHIFT);
 	if (p->zero)

@@ -16,9 +16,23 @@
 #define GMM_ZERO_BYTES ((uint64_t)PAGE_SIZE << GMM_MAX_ORDER)
 #define GMM_READY_ORDERS 10          /* pre-zeroed blocks of order 0..9 (up to 2 MiB) */
 
+#define GMM_MAX_FAULT_THREADS 8
+#define GMM_MAX_GUESTS        64
+
+enum gmm_install {
+	GMM_INSTALL_AUTO,   /* UFFDIO_MOVE where the kernel has it, else UFFDIO_COPY */
+	GMM_INSTALL_MOVE,
+	GMM_INSTALL_COPY,
+};
+
+struct gmm_mm;
+
 struct gmm_pool_config {
 	bool prezero;                /* run the pre-zeroing thread */
 	int prezero_cpu;             /* pin it here; -1: no pinning */
+	enum gmm_install install;
+	unsigned nr_fault_threads;   /* 1..GMM_MAX_FAULT_THREADS */
+	int fault_cpu[GMM_MAX_FAULT_THREADS]; /* pin fault thread i here; -1: no pinning */
 };
 
 struct gmm_pool {
@@ -42,6 +56,17 @@ struct gmm_pool {
 	uint64_t populate_calls, populated_pages; /* populates on the fault path */
 	uint64_t committed;       /* frames of guest RAM the pool backs, all guests (atomic) */
 
+	/* one userfaultfd for every guest of the pool, as one kernel serves all
+	 * processes: guest RAM registered for missing pages, the pool's own
+	 * slots for write-protect (never armed: registered only so that
+	 * UFFDIO_MOVE may move guest pages back into them) */
+	int uffd, stop_fd;
+	bool use_move;
+	pthread_t fault_thread[GMM_MAX_FAULT_THREADS];
+	unsigned nr_fault_threads;
+	pthread_rwlock_t mms_lock;  /* protects mms[]; held for reading while a fault is handled */
+	struct gmm_mm *mms[GMM_MAX_GUESTS];
+
 	pthread_t zerod;
 	pthread_cond_t zerod_wake;
 	pthread_cond_t zerod_done; /* a block went from zeroing to ready */
@@ -49,8 +74,8 @@ struct gmm_pool {
 	int zerod_cpu;
 };
 
-/* A pool of bytes (rounded down to pages); cfg NULL: no pre-zeroing.
- * -errno with err set. */
+/* A pool of bytes (rounded down to pages), its userfaultfd and fault
+ * threads. -errno with err set. */
 int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,
 		  char *err, size_t errlen);
 void gmm_pool_destroy(struct gmm_pool *p);
@@ -63,6 +88,10 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *z
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
 /* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
+
+/* uffd.c */
+int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *err, size_t errlen);
+void gmm_uffd_close(struct gmm_pool *p);
 
 /* prezero.c */
 int gmm_prezero_start(struct gmm_pool *p, int cpu);

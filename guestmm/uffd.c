@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The userfaultfd side of the fault path. Guest RAM is registered for
- * MISSING faults: when a vCPU touches a page that has no host page, KVM's
- * fault on the memslot's host address sleeps in the kernel and the guest's
- * fault thread reads the event, hands it to gmm_handle_fault(), and the
- * install (UFFDIO_MOVE of pool pages, or UFFDIO_COPY) wakes the vCPU.
+ * The userfaultfd side of the fault path. One userfaultfd serves every guest
+ * of a pool, as one kernel serves all processes: each guest's RAM is
+ * registered for MISSING faults, so when a vCPU touches a page that has no
+ * host page, KVM's fault on the memslot's host address sleeps in the kernel
+ * and a fault thread reads the event, finds the guest whose RAM holds the
+ * address, and hands it to gmm_handle_fault(); the install (UFFDIO_MOVE of
+ * pool pages, or UFFDIO_COPY) wakes the vCPU. The pool's own slots are
+ * registered too (write-protect mode, never armed), because UFFDIO_MOVE only
+ * moves into registered ranges and reclaim moves guest pages back into them.
  *
  * There is one fault thread per CPU that runs vCPUs, pinned there: on these
  * machines a round trip costs ~40 us with the handler on the vCPU's CPU and
@@ -62,79 +66,137 @@ uint64_t gmm_thread_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int uffd_api(struct gmm_mm *mm, char *err, size_t errlen)
+static int uffd_api(struct gmm_pool *p, enum gmm_install install, char *err, size_t errlen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
-	bool want_move = mm->cfg.install != GMM_INSTALL_COPY;
+	bool want_move = install != GMM_INSTALL_COPY;
 
 	/* ask for MOVE; a kernel without it refuses the feature, then retry without */
 	api.features = want_move ? UFFD_FEATURE_MOVE : 0;
-	if (ioctl(mm->uffd, UFFDIO_API, &api) == 0) {
-		mm->use_move = want_move;
+	if (ioctl(p->uffd, UFFDIO_API, &api) == 0) {
+		p->use_move = want_move;
 		return 0;
 	}
-	if (!want_move || mm->cfg.install == GMM_INSTALL_MOVE) {
+	if (!want_move || install == GMM_INSTALL_MOVE) {
 		snprintf(err, errlen, "userfaultfd API handshake failed%s: %s",
 			 want_move ? " (UFFDIO_MOVE asked for)" : "", strerror(errno));
 		return -errno;
 	}
 	/* a failed UFFDIO_API leaves the descriptor unusable: start again */
-	close(mm->uffd);
-	mm->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	close(p->uffd);
+	p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	api = (struct uffdio_api){ .api = UFFD_API };
-	if (mm->uffd < 0 || ioctl(mm->uffd, UFFDIO_API, &api)) {
+	if (p->uffd < 0 || ioctl(p->uffd, UFFDIO_API, &api)) {
 		snprintf(err, errlen, "userfaultfd API handshake failed: %s", strerror(errno));
 		return -errno;
 	}
-	mm->use_move = false;
+	p->use_move = false;
 	return 0;
 }
 
-int gmm_uffd_open(struct gmm_mm *mm, char *err, size_t errlen)
+static int uffd_register(struct gmm_pool *p, void *start, uint64_t len, uint64_t mode)
 {
 	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)mm->cfg.ram_hva, .len = mm->cfg.ram_size },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
+		.range = { .start = (uintptr_t)start, .len = len }, .mode = mode,
 	};
+
+	return ioctl(p->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static int uffd_start_threads(struct gmm_pool *p, const struct gmm_pool_config *cfg);
+
+int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *err, size_t errlen)
+{
 	int ret;
 
+	pthread_rwlock_init(&p->mms_lock, NULL);
+	p->stop_fd = -1;
 	/* no UFFD_USER_MODE_ONLY: KVM's faults come from the kernel */
-	mm->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (mm->uffd < 0) {
+	p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (p->uffd < 0) {
 		snprintf(err, errlen, "cannot create a userfaultfd: %s%s", strerror(errno),
 			 errno == EPERM ? " (needs root or vm.unprivileged_userfaultfd=1)" : "");
 		return -errno;
 	}
-	ret = uffd_api(mm, err, errlen);
+	ret = uffd_api(p, cfg->install, err, errlen);
 	if (ret)
 		return ret;
-	if (ioctl(mm->uffd, UFFDIO_REGISTER, &reg)) {
-		snprintf(err, errlen, "cannot register guest RAM with userfaultfd: %s",
-			 strerror(errno));
-		return -errno;
+	if (p->use_move) {
+		ret = uffd_register(p, p->base, p->nr_frames << PAGE_SHIFT, UFFDIO_REGISTER_MODE_WP);
+		if (ret) {
+			snprintf(err, errlen, "cannot register the frame pool with userfaultfd: %s",
+				 strerror(-ret));
+			return ret;
+		}
 	}
-	mm->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (mm->stop_fd < 0) {
+	p->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (p->stop_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -errno;
+	}
+	ret = uffd_start_threads(p, cfg);
+	if (ret)
+		snprintf(err, errlen, "cannot start the fault threads: %s", strerror(-ret));
+	return ret;
+}
+
+int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen)
+{
+	struct gmm_pool *p = mm->pool;
+	int ret = uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size, UFFDIO_REGISTER_MODE_MISSING);
+
+	if (ret) {
+		snprintf(err, errlen, "cannot register guest RAM with userfaultfd: %s", strerror(-ret));
+		return ret;
+	}
+	mm->registered = true;
+	pthread_rwlock_wrlock(&p->mms_lock);
+	for (int i = 0; i < GMM_MAX_GUESTS && mm->slot < 0; i++)
+		if (!p->mms[i]) {
+			p->mms[i] = mm;
+			mm->slot = i;
+		}
+	pthread_rwlock_unlock(&p->mms_lock);
+	if (mm->slot < 0) {
+		snprintf(err, errlen, "a pool serves at most %d guests", GMM_MAX_GUESTS);
+		return -EBUSY;
 	}
 	return 0;
 }
 
-static int uffd_move(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len)
+void gmm_uffd_unregister(struct gmm_mm *mm)
+{
+	struct gmm_pool *p = mm->pool;
+
+	/* the write lock waits for every fault of this guest in hand */
+	if (mm->slot >= 0) {
+		pthread_rwlock_wrlock(&p->mms_lock);
+		p->mms[mm->slot] = NULL;
+		pthread_rwlock_unlock(&p->mms_lock);
+		mm->slot = -1;
+	}
+	if (mm->registered) {
+		struct uffdio_range r = { .start = (uintptr_t)mm->cfg.ram_hva, .len = mm->cfg.ram_size };
+
+		ioctl(p->uffd, UFFDIO_UNREGISTER, &r);
+		mm->registered = false;
+	}
+}
+
+int gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
 {
 	struct uffdio_move m = { .dst = dst, .src = src, .len = len, .mode = 0 };
 
-	if (ioctl(mm->uffd, UFFDIO_MOVE, &m) == 0)
+	if (ioctl(p->uffd, UFFDIO_MOVE, &m) == 0)
 		return 0;
 	return m.move < 0 ? (int)m.move : -errno;
 }
 
-static int uffd_copy(struct gmm_mm *mm, uint64_t dst, uint64_t src, uint64_t len)
+static int uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
 {
 	struct uffdio_copy c = { .dst = dst, .src = src, .len = len, .mode = 0 };
 
-	if (ioctl(mm->uffd, UFFDIO_COPY, &c) == 0)
+	if (ioctl(p->uffd, UFFDIO_COPY, &c) == 0)
 		return 0;
 	return c.copy < 0 ? (int)c.copy : -errno;
 }
@@ -150,18 +212,19 @@ int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, b
 		     struct gmm_install_cost *cost)
 {
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
-	uint64_t src = mm->use_move ? (uintptr_t)gmm_pool_slot(mm->pool, pfn) : (uintptr_t)mm->pool->zero;
+	struct gmm_pool *p = mm->pool;
+	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
 	uint64_t t0 = gmm_thread_ns();
 	int ret;
 
-	if (mm->use_move && !zeroed) {
-		ret = gmm_pool_populate(mm->pool, pfn, npages);
+	if (p->use_move && !zeroed) {
+		ret = gmm_pool_populate(p, pfn, npages);
 		if (ret)
 			return ret;
 	}
 	uint64_t t1 = gmm_thread_ns();
 	for (int tries = 0; tries < 100; tries++) {
-		ret = mm->use_move ? uffd_move(mm, dst, src, len) : uffd_copy(mm, dst, src, len);
+		ret = p->use_move ? gmm_uffd_move(p, dst, src, len) : uffd_copy(p, dst, src, len);
 		cost->calls++;
 		if (ret != -EAGAIN)
 			break;
@@ -169,8 +232,8 @@ int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, b
 	}
 	/* COPY leaves pre-zeroed slots full: drop their pages, or the host
 	 * would hold two pages for one frame */
-	if (!mm->use_move && zeroed)
-		madvise(gmm_pool_slot(mm->pool, pfn), len, MADV_DONTNEED);
+	if (!p->use_move && zeroed)
+		madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED);
 	cost->ns_populate += t1 - t0;
 	cost->ns_install += gmm_thread_ns() - t1;
 	return ret;
@@ -187,38 +250,62 @@ static void uffd_pin(int cpu)
 	sched_setaffinity(0, sizeof(set), &set); /* best effort: a hint, not a need */
 }
 
-static void uffd_handle(struct gmm_mm *mm, const struct uffd_msg *msg)
+/* The guest whose RAM holds addr. mms_lock held. */
+static struct gmm_mm *uffd_route(struct gmm_pool *p, uint64_t addr)
 {
+	for (int i = 0; i < GMM_MAX_GUESTS; i++) {
+		struct gmm_mm *mm = p->mms[i];
+
+		if (mm && addr - (uintptr_t)mm->cfg.ram_hva < mm->cfg.ram_size)
+			return mm;
+	}
+	return NULL;
+}
+
+static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
+{
+	uint64_t addr = msg->arg.pagefault.address;
 	char reason[160];
+	struct gmm_mm *mm;
 	gpa_t gpa;
 	unsigned ret;
 
 	if (msg->event != UFFD_EVENT_PAGEFAULT)
 		return;
-	gpa = ALIGN_DOWN(msg->arg.pagefault.address - (uintptr_t)mm->cfg.ram_hva, PAGE_SIZE);
-	ret = gmm_handle_fault(mm, gpa);
-	if (ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))
+	pthread_rwlock_rdlock(&p->mms_lock);
+	mm = uffd_route(p, addr);
+	if (!mm) {
+		/* a guest being torn down: its vCPUs are gone */
+		pthread_rwlock_unlock(&p->mms_lock);
 		return;
-	snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
-		 ret & GMM_FAULT_OOM ? "out of memory: no free frame in the pool for a fault" :
-		 ret & GMM_FAULT_SIGBUS ? "a fault outside guest memory" :
-					  "installing a page failed",
-		 (unsigned long long)gpa);
-	mm->cfg.ops->kill(mm->cfg.guest, ret & GMM_FAULT_OOM ? GMM_KILL_OOM : GMM_KILL_FAULT, reason);
+	}
+	gpa = ALIGN_DOWN(addr - (uintptr_t)mm->cfg.ram_hva, PAGE_SIZE);
+	ret = gmm_handle_fault(mm, gpa);
+	if (!(ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))) {
+		snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
+			 ret & GMM_FAULT_OOM ? "out of memory: no free frame in the pool for a fault" :
+			 ret & GMM_FAULT_SIGBUS ? "a fault outside guest memory" :
+						  "installing a page failed",
+			 (unsigned long long)gpa);
+		/* the kick ends the vCPU's (interruptible) wait for the page */
+		mm->cfg.ops->kill(mm->cfg.guest, ret & GMM_FAULT_OOM ? GMM_KILL_OOM : GMM_KILL_FAULT,
+				  reason);
+	}
+	pthread_rwlock_unlock(&p->mms_lock);
 }
 
 struct uffd_thread_arg {
-	struct gmm_mm *mm;
+	struct gmm_pool *p;
 	int cpu;
 };
 
 static void *uffd_thread(void *arg)
 {
 	struct uffd_thread_arg a = *(struct uffd_thread_arg *)arg;
-	struct gmm_mm *mm = a.mm;
+	struct gmm_pool *p = a.p;
 	struct pollfd fds[2] = {
-		{ .fd = mm->uffd, .events = POLLIN },
-		{ .fd = mm->stop_fd, .events = POLLIN },
+		{ .fd = p->uffd, .events = POLLIN },
+		{ .fd = p->stop_fd, .events = POLLIN },
 	};
 	struct uffd_msg msgs[16];
 
@@ -229,7 +316,7 @@ static void *uffd_thread(void *arg)
 			break;
 		if (fds[1].revents)
 			break;
-		ssize_t n = read(mm->uffd, msgs, sizeof(msgs));
+		ssize_t n = read(p->uffd, msgs, sizeof(msgs));
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -237,14 +324,14 @@ static void *uffd_thread(void *arg)
 			break;
 		}
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
-			uffd_handle(mm, &msgs[i]);
+			uffd_handle(p, &msgs[i]);
 	}
 	return NULL;
 }
 
-int gmm_uffd_start(struct gmm_mm *mm)
+static int uffd_start_threads(struct gmm_pool *p, const struct gmm_pool_config *cfg)
 {
-	unsigned n = MAX(1u, MIN(mm->cfg.nr_fault_threads, (unsigned)GMM_MAX_FAULT_THREADS));
+	unsigned n = MAX(1u, MIN(cfg->nr_fault_threads, (unsigned)GMM_MAX_FAULT_THREADS));
 
 	for (unsigned i = 0; i < n; i++) {
 		struct uffd_thread_arg *a = malloc(sizeof(*a));
@@ -252,32 +339,33 @@ int gmm_uffd_start(struct gmm_mm *mm)
 
 		if (!a)
 			return -ENOMEM;
-		a->mm = mm;
-		a->cpu = mm->cfg.fault_cpu[i];
-		ret = pthread_create(&mm->fault_thread[i], NULL, uffd_thread, a);
+		a->p = p;
+		a->cpu = cfg->fault_cpu[i];
+		ret = pthread_create(&p->fault_thread[i], NULL, uffd_thread, a);
 		if (ret) {
 			free(a);
 			return -ret;
 		}
-		mm->nr_threads++;
+		p->nr_fault_threads++;
 	}
 	return 0;
 }
 
-void gmm_uffd_stop(struct gmm_mm *mm)
+void gmm_uffd_close(struct gmm_pool *p)
 {
 	uint64_t one = 1;
 
 	/* the eventfd stays readable: every thread sees it */
-	if (mm->nr_threads && write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
-		for (unsigned i = 0; i < mm->nr_threads; i++)
-			pthread_cancel(mm->fault_thread[i]);
-	for (unsigned i = 0; i < mm->nr_threads; i++)
-		pthread_join(mm->fault_thread[i], NULL);
-	mm->nr_threads = 0;
-	if (mm->stop_fd >= 0)
-		close(mm->stop_fd);
-	if (mm->uffd >= 0)
-		close(mm->uffd);
-	mm->stop_fd = mm->uffd = -1;
+	if (p->nr_fault_threads && write(p->stop_fd, &one, sizeof(one)) != sizeof(one))
+		for (unsigned i = 0; i < p->nr_fault_threads; i++)
+			pthread_cancel(p->fault_thread[i]);
+	for (unsigned i = 0; i < p->nr_fault_threads; i++)
+		pthread_join(p->fault_thread[i], NULL);
+	p->nr_fault_threads = 0;
+	if (p->stop_fd >= 0)
+		close(p->stop_fd);
+	if (p->uffd >= 0)
+		close(p->uffd);
+	p->stop_fd = p->uffd = -1;
+	pthread_rwlock_destroy(&p->mms_lock);
 }

@@ -97,7 +97,11 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	need_kvm(&kvm);
 	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
 	if (!pool && !r->host_mm) {
-		struct gmm_pool_config pc = { .prezero = !r->no_prezero, .prezero_cpu = -1 };
+		struct gmm_pool_config pc;
+
+		vmm_pool_config(&pc, r->vcpus, false);
+		pc.prezero = !r->no_prezero && r->install != GMM_INSTALL_COPY;
+		pc.install = r->install;
 
 		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, &pc, err, sizeof(err)), 0,
 			     "%s", err);
@@ -106,7 +110,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	struct vmm_config cfg = {
 		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
 		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
-		.pool = pool, .prefault = r->prefault, .install = r->install,
+		.pool = pool, .prefault = r->prefault,
 		.fault_around = r->fault_around,
 	};
 	cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
@@ -120,7 +124,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	o->fs = g->mm->fs;
 	o->rss = g->mm->rss;
 	o->hiwater_rss = g->mm->hiwater_rss;
-	o->use_move = g->mm->use_move;
+	o->use_move = pool && pool->use_move;
 	vmm_guest_stats(g, &o->stats);
 	if (r->walk) {
 		FILE *w = fmemopen(o->walk, sizeof(o->walk) - 1, "w");

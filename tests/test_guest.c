@@ -333,8 +333,9 @@ Test(guest, frames_are_zero_when_the_next_guest_gets_them)
 	char *zero[] = { "--mode=zero" };
 	uint64_t nonzero;
 
-	struct gmm_pool_config pc = { .prezero = true, .prezero_cpu = -1 };
+	struct gmm_pool_config pc;
 
+	vmm_pool_config(&pc, 1, false);
 	cr_assert_eq(gmm_pool_init(&pool, 8 << 20, &pc, err, sizeof(err)), 0, "%s", err);
 	struct run_spec a = { .path = BUILTIN("memtest"), .mem = 8 << 20, .vcpus = 1, .shared = &pool };
 	struct run_spec b = { .path = TESTGUEST, .mem = 8 << 20, .vcpus = 1, .shared = &pool,

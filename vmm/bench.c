@@ -65,7 +65,7 @@ static uint64_t bench_spawn(char *const argv[])
 static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 			   const void *elf, size_t len, uint64_t *ns)
 {
-	struct gmm_pool_config pc = { .prezero = true, .prezero_cpu = vmm_vcpu_cpu(1) };
+	struct gmm_pool_config pc;
 	struct vmm_config c = *cfg;
 	struct gmm_pool pool;
 	struct vmm_guest *g;
@@ -74,6 +74,7 @@ static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *c
 	int status;
 
 	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
+	vmm_pool_config(&pc, c.nr_vcpus, false);
 	if (gmm_pool_init(&pool, c.mem_size, &pc, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench boot: %s\n", err);
 		return -1;

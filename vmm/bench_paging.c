@@ -67,8 +67,9 @@ static int paging_run(const struct vmm_kvm *kvm, const struct paging_opts *o, in
 	int status = -1;
 
 	if (mode == MODE_MEMVISOR) {
-		struct gmm_pool_config pc = { .prezero = true, .prezero_cpu = vmm_vcpu_cpu(o->vcpus) };
+		struct gmm_pool_config pc;
 
+		vmm_pool_config(&pc, o->vcpus, false);
 		if (gmm_pool_init(&pool, o->size, &pc, err, sizeof(err))) {
 			fprintf(stderr, "memvisor: bench demand-paging: %s\n", err);
 			return -1;

@@ -54,7 +54,6 @@ struct vmm_config {
 	FILE *console;           /* guest text goes here; NULL discards it */
 	struct gmm_pool *pool;   /* frames for guest RAM; NULL: host-managed RAM (--host-mm) */
 	enum gmm_prefault prefault;
-	enum gmm_install install;
 	unsigned fault_around;   /* pages; 0 means the default */
 	bool populate;           /* host-managed RAM populated before the run (a baseline) */
 	bool no_pin;             /* leave vCPU and fault threads unpinned */
@@ -122,6 +121,10 @@ struct vmm_guest {
 	unsigned nr_vcpus;
 	struct vmm_vcpu vcpus[];
 };
+
+/* The pool settings memvisor uses for guests of nr_vcpus vCPUs: pre-zeroing
+ * on a spare CPU, a fault thread pinned on each vCPU's CPU. */
+void vmm_pool_config(struct gmm_pool_config *pc, unsigned nr_vcpus, bool no_pin);
 
 int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 		     const void *elf, size_t elf_len, struct vmm_guest **out,

@@ -41,6 +41,7 @@ struct run_opts {
 	const char *guest;
 	const char *summary_json;
 	bool quiet, host_mm, no_prezero;
+	enum gmm_install install;
 	uint64_t pool_size;
 	gva_t walks[RUN_MAX_WALKS];
 	unsigned nr_walks;
@@ -74,11 +75,11 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 		return 0;
 	case 'I':
 		if (!strcmp(arg, "auto"))
-			o->cfg.install = GMM_INSTALL_AUTO;
+			o->install = GMM_INSTALL_AUTO;
 		else if (!strcmp(arg, "move"))
-			o->cfg.install = GMM_INSTALL_MOVE;
+			o->install = GMM_INSTALL_MOVE;
 		else if (!strcmp(arg, "copy"))
-			o->cfg.install = GMM_INSTALL_COPY;
+			o->install = GMM_INSTALL_COPY;
 		else
 			return vmm_usage_error("bad --install '%s': use auto, move or copy", arg);
 		return 0;
@@ -180,7 +181,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 					       argv[optind - 1]);
 		}
 	}
-	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->cfg.install ||
+	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
 			   o->no_prezero))
 		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
 				       "--pool, --prefault, --fault-around, --install or --no-prezero");
@@ -225,10 +226,11 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 		return VMM_EXIT_RUNTIME;
 	}
 	if (!o->host_mm) {
-		struct gmm_pool_config pc = {
-			.prezero = !o->no_prezero && o->cfg.install != GMM_INSTALL_COPY,
-			.prezero_cpu = o->cfg.no_pin ? -1 : vmm_vcpu_cpu(o->cfg.nr_vcpus),
-		};
+		struct gmm_pool_config pc;
+
+		vmm_pool_config(&pc, o->cfg.nr_vcpus, o->cfg.no_pin);
+		pc.install = o->install;
+		pc.prezero = !o->no_prezero && o->install != GMM_INSTALL_COPY;
 
 		if (gmm_pool_init(&pool, o->pool_size ? o->pool_size : o->cfg.mem_size, &pc, err,
 				  sizeof(err))) {

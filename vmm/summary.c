@@ -72,7 +72,7 @@ static double per(uint64_t ns, uint64_t n) { return n ? ns / 1e3 / n : 0; }
 
 static const char *summary_install(const struct gmm_mm *mm)
 {
-	return !mm->pool ? "host" : mm->use_move ? "move" : "copy";
+	return !mm->pool ? "host" : mm->pool->use_move ? "move" : "copy";
 }
 
 static void summary_mm(const struct vmm_guest *g, FILE *f)

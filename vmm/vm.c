@@ -108,10 +108,8 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 	static atomic_uint next_id;
 	struct gmm_mm_config mc = {
 		.ram_size = g->ram_size, .ram_hva = g->ram, .ops = &vm_gmm_ops, .guest = g,
-		/* one fault thread on each CPU that runs a vCPU */
-		.nr_fault_threads = MIN(MIN(g->nr_vcpus, vmm_nr_cpus()), (unsigned)GMM_MAX_FAULT_THREADS),
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
-		.prefault = g->cfg.prefault, .install = g->cfg.install,
+		.prefault = g->cfg.prefault,
 	};
 	const struct gmm_vma vmas[] = {
 		{ MV_SYS_GPA, MV_SYS_GPA + g->sys_size, GMM_VM_READ | GMM_VM_WRITE | GMM_VM_LOCKED,
@@ -122,8 +120,6 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 	};
 	int ret;
 
-	for (unsigned i = 0; i < GMM_MAX_FAULT_THREADS; i++)
-		mc.fault_cpu[i] = g->cfg.no_pin ? -1 : vmm_vcpu_cpu(i);
 	g->id = (uint16_t)(atomic_fetch_add(&next_id, 1) % 65535 + 1);
 	mc.id = g->id;
 	ret = gmm_mm_create(g->cfg.pool, &mc, &g->mm, err, errlen);
@@ -138,6 +134,18 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot populate guest RAM: %s", strerror(errno));
 	}
 	return ret;
+}
+
+void vmm_pool_config(struct gmm_pool_config *pc, unsigned nr_vcpus, bool no_pin)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->prezero = true;
+	/* the pre-zeroing thread goes where no vCPU runs, if there is such a CPU */
+	pc->prezero_cpu = no_pin ? -1 : vmm_vcpu_cpu(nr_vcpus);
+	/* one fault thread on each CPU that runs a vCPU */
+	pc->nr_fault_threads = MIN(MIN(nr_vcpus, vmm_nr_cpus()), (unsigned)GMM_MAX_FAULT_THREADS);
+	for (unsigned i = 0; i < GMM_MAX_FAULT_THREADS; i++)
+		pc->fault_cpu[i] = no_pin ? -1 : vmm_vcpu_cpu(i);
 }
 
 int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
