@@ -26,6 +26,9 @@ enum {
 	GMM_PG_SWAPCACHE = 1u << 6,
 	GMM_PG_POPULATED = 1u << 7, /* its pool slot holds a zeroed host page */
 	GMM_PG_ARMED     = 1u << 8, /* unmapped from the guest to watch for a refault */
+	GMM_PG_ISOLATED  = 1u << 9, /* taken off the LRU by reclaim, being worked on */
+	GMM_PG_WRITEBACK = 1u << 10, /* being written to swap */
+	GMM_PG_REFERENCED = 1u << 11, /* refaulted while isolated: put back active */
 };
 
 /* One per pool frame: 32 bytes. */

@@ -17,7 +17,10 @@
  */
 #include "mm.h"
 
+#include "memvisor/log.h"
+
 #include <errno.h>
+#include <string.h>
 
 /* pages around a non-sequential fault: frames are plentiful unless the pool
  * is overcommitted, and a round trip costs as much as ~200 page moves */
@@ -109,7 +112,8 @@ static uint64_t fault_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 	for (; gpa < end; gpa += PAGE_SIZE, n++) {
 		uint64_t *e = ept_lookup(&mm->ept, gpa);
 
-		if (e && !ept_none(*e))
+		/* a zero entry is an evicted all-zero page: a new page again */
+		if (e && !ept_none(*e) && !gmm_ept_zero(*e))
 			break;
 	}
 	return n;
@@ -130,16 +134,22 @@ static int fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t va
 	return 0;
 }
 
-/* Record npages installed at gpa from pfn. mm lock held. */
+/* Record npages installed at gpa from pfn; they join the active list. mm lock held. */
 static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
 {
+	struct gmm_pool *p = mm->pool;
+
 	for (uint64_t i = 0; i < npages; i++) {
 		int ret = ept_map(&mm->ept, gpa + (i << PAGE_SHIFT), pfn + i, EPT_RWX | EPT_A);
 
 		if (ret)
 			return ret;
-		mm->pool->frames[pfn + i].gpa = gpa + (i << PAGE_SHIFT);
+		p->frames[pfn + i].gpa = gpa + (i << PAGE_SHIFT);
 	}
+	pthread_mutex_lock(&p->lock);
+	for (uint64_t i = 0; i < npages; i++)
+		gmm_lru_add(p, pfn + i, GMM_LRU_ACTIVE);
+	pthread_mutex_unlock(&p->lock);
 	mm->rss += npages;
 	if (mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
@@ -160,7 +170,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	int ret;
 
 	for (;; order--) {
-		pfn = gmm_pool_alloc(mm->pool, order, mm->cfg.id, &zeroed);
+		pfn = gmm_pool_alloc(mm->pool, order, (uint16_t)(mm->slot + 1), &zeroed);
 		if (pfn != GMM_NO_FRAME || order == 0)
 			break;
 	}
@@ -183,6 +193,8 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	if (!ret)
 		ret = fault_record(mm, gpa, pfn, npages);
 	if (ret) {
+		mv_warn("installing %llu pages at GPA 0x%llx failed: %s", (unsigned long long)npages,
+			(unsigned long long)gpa, strerror(-ret));
 		fault_mark(mm, gpa, npages, 0);
 		gmm_pool_free(mm->pool, pfn, order);
 		return ret;
@@ -209,39 +221,19 @@ static int64_t fault_install_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 	return done;
 }
 
-unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
+/* A fault on a page with no entry (or a zero entry): new zeroed pages, with
+ * fault-around. mm lock held. */
+static unsigned fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
 {
-	uint64_t t0 = gmm_thread_ns(), *e;
-	gpa_t start, end;
-	struct gmm_vma *vma;
-	unsigned ret = GMM_FAULT_NOPAGE;
-	int64_t n;
-
-	pthread_mutex_lock(&mm->lock);
-	mm->fs.faults++;
-	vma = gmm_vma_find(&mm->vmas, gpa);
-	if (!vma || vma->kind != GMM_VMA_RAM) {
-		ret = GMM_FAULT_SIGBUS;
-		goto out;
-	}
-	e = ept_lookup(&mm->ept, gpa);
-	mm->fs.ns_lookup += gmm_thread_ns() - t0;
-	if (e && (ept_present(*e) || *e == GMM_EPT_PENDING)) {
-		/* installed since the event was queued, or being installed by
-		 * another fault thread, whose install wakes this vCPU too */
-		mm->fs.spurious++;
-		ret = GMM_FAULT_SPURIOUS;
-		goto out;
-	}
 	struct gmm_vma ram = *vma; /* the tree may not be touched while unlocked */
+	gpa_t start, end;
+	int64_t n;
 
 	fault_window(mm, &ram, gpa, &start, &end);
 	/* the faulting page first, then what lies after it, then before */
 	n = fault_install_range(mm, gpa, end);
-	if (n <= 0) {
-		ret = n == 0 ? GMM_FAULT_OOM : GMM_FAULT_ERROR;
-		goto out;
-	}
+	if (n <= 0)
+		return n == 0 ? GMM_FAULT_RETRY : GMM_FAULT_ERROR;
 	mm->fs.installed += (uint64_t)n;
 	mm->fs.around += (uint64_t)n - 1;
 	if (start < gpa) {
@@ -251,7 +243,68 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 			mm->fs.around += (uint64_t)n;
 		}
 	}
-out:
+	return GMM_FAULT_NOPAGE;
+}
+
+/* Dispatch on what the EPT entry says, as handle_pte_fault does. mm lock held. */
+static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
+{
+	uint64_t *e = ept_lookup(&mm->ept, gpa);
+
+	if (!e || ept_none(*e) || gmm_ept_zero(*e))
+		return fault_anon(mm, vma, gpa);
+	if (ept_present(*e) || *e == GMM_EPT_PENDING) {
+		/* installed since the event was queued, or being installed by
+		 * another fault thread, whose install wakes this vCPU too */
+		mm->fs.spurious++;
+		return GMM_FAULT_SPURIOUS;
+	}
+	if (gmm_ept_armed(*e))
+		return gmm_fault_armed(mm, gpa, e);
+	if (gmm_ept_wb(*e)) {
+		/* being written to or read from swap: wait, then look again */
+		pthread_cond_wait(&mm->wb_done, &mm->lock);
+		return GMM_FAULT_AGAIN;
+	}
+	if (gmm_ept_slot(*e))
+		return gmm_fault_swapin(mm, gpa, e);
+	return GMM_FAULT_SIGBUS;
+}
+
+unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
+{
+	uint64_t t0 = gmm_thread_ns();
+	struct gmm_vma *vma;
+	unsigned ret;
+
+	pthread_mutex_lock(&mm->lock);
+	mm->fs.faults++;
+	for (int tries = 0;; tries++) {
+		vma = gmm_vma_find(&mm->vmas, gpa);
+		if (!vma || vma->kind != GMM_VMA_RAM) {
+			ret = GMM_FAULT_SIGBUS;
+			break;
+		}
+		if (tries == 0)
+			mm->fs.ns_lookup += gmm_thread_ns() - t0;
+		ret = fault_entry(mm, vma, gpa);
+		if (ret & GMM_FAULT_AGAIN)
+			continue; /* an I/O on the page ended: look again */
+		if (!(ret & GMM_FAULT_RETRY))
+			break;
+		if (!mm->pool->swap || tries >= 64) {
+			ret = GMM_FAULT_OOM;
+			break;
+		}
+		/* no frame: reclaim without our lock (reclaim takes guests' locks) */
+		pthread_mutex_unlock(&mm->lock);
+		uint64_t freed = gmm_reclaim_direct(mm->pool, 32);
+		pthread_mutex_lock(&mm->lock);
+		if (!freed && tries >= 8) {
+			ret = GMM_FAULT_OOM;
+			break;
+		}
+	}
 	mm->fs.ns_handler += gmm_thread_ns() - t0;
 	pthread_mutex_unlock(&mm->lock);
 	return ret;

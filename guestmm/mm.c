@@ -26,6 +26,15 @@ int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 	mm->pool = pool;
 	mm->slot = -1;
 	pthread_mutex_init(&mm->lock, NULL);
+	pthread_cond_init(&mm->wb_done, NULL);
+	if (cfg->ops && cfg->ops->dirty_get) {
+		mm->dirty = calloc((cfg->ram_size / PAGE_SIZE + 63) / 64, sizeof(uint64_t));
+		if (!mm->dirty) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+			goto err;
+		}
+	}
 	gmm_vma_tree_init(&mm->vmas);
 	ret = ept_table_init(&mm->ept);
 	if (!ret)
@@ -88,18 +97,51 @@ int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen)
 
 void gmm_mm_stop(struct gmm_mm *mm)
 {
-	if (mm->pool)
-		gmm_uffd_unregister(mm);
+	struct gmm_pool *p = mm->pool;
+
+	/* the write lock waits for this guest's faults in hand, and reclaim's */
+	if (p && mm->slot >= 0) {
+		pthread_rwlock_wrlock(&p->mms_lock);
+		mm->stopped = true;
+		pthread_rwlock_unlock(&p->mms_lock);
+	}
+}
+
+/* A frame the guest held goes back, with the slot it cached. */
+static void mm_free_frame(struct gmm_mm *mm, pfn_t pfn)
+{
+	struct gmm_pool *p = mm->pool;
+	struct gmm_frame *f = &p->frames[pfn];
+
+	if (f->flags & GMM_PG_SWAPCACHE) {
+		p->slots[f->swap].cache = GMM_NIL;
+		swapd_slot_put(p->swap, f->swap);
+	}
+	gmm_pool_free(p, pfn, 0);
+	mm->rss--;
 }
 
 static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
 {
 	struct gmm_mm *mm = priv;
+	struct gmm_pool *p = mm->pool;
 
 	(void)addr;
-	if (ept_present(*pte)) {
-		gmm_pool_free(mm->pool, ept_pfn(*pte), 0);
-		mm->rss--;
+	if (ept_present(*pte) || gmm_ept_armed(*pte)) {
+		mm_free_frame(mm, ept_pfn(*pte));
+	} else if (gmm_ept_slot(*pte)) {
+		uint64_t s = ept_swp_offset(*pte);
+		uint32_t cached = p->slots[s].cache;
+
+		/* a readahead frame caches the slot without holding it */
+		if (cached != GMM_NIL) {
+			p->frames[cached].flags &= ~GMM_PG_SWAPCACHE;
+			p->slots[s].cache = GMM_NIL;
+			gmm_pool_free(p, cached, 0);
+			mm->rss--;
+		}
+		swapd_slot_put(p->swap, s);
+		mm->swap_ents--;
 	}
 	*pte = 0;
 	return 0;
@@ -111,19 +153,27 @@ void gmm_mm_destroy(struct gmm_mm *mm)
 
 	if (!mm)
 		return;
-	gmm_mm_stop(mm);
+	if (mm->pool && mm->slot >= 0) {
+		pthread_rwlock_wrlock(&mm->pool->mms_lock);
+		mm->stopped = mm->dying = true;
+		pthread_rwlock_unlock(&mm->pool->mms_lock);
+	}
 	if (mm->pool && mm->ept.root) {
 		/* drop the guest's pages first, so no frame is free while its page lives */
 		madvise(mm->cfg.ram_hva, mm->cfg.ram_size, MADV_DONTNEED);
 		ept_walk_range(&mm->ept, 0, mm->cfg.ram_size, &free_ops, mm);
 	}
+	if (mm->pool)
+		gmm_uffd_unregister(mm);
 	if (mm->committed)
 		__atomic_sub_fetch(&mm->pool->committed, mm->cfg.ram_size >> PAGE_SHIFT,
 				   __ATOMIC_RELAXED);
 	if (mm->ept.root)
 		ept_table_destroy(&mm->ept);
 	gmm_vma_tree_destroy(&mm->vmas);
+	pthread_cond_destroy(&mm->wb_done);
 	pthread_mutex_destroy(&mm->lock);
+	free(mm->dirty);
 	free(mm);
 }
 

@@ -23,10 +23,13 @@ enum gmm_kill {
 struct gmm_guest_ops {
 	/* End the guest with a one-line reason. Called from the fault thread. */
 	void (*kill)(void *guest, enum gmm_kill why, const char *reason);
+	/* KVM's dirty log of guest RAM (with manual protect): fill bitmap (one
+	 * bit per RAM page) with the pages written since their bit was last
+	 * cleared; clear and write-protect npages from gpa. NULL: no dirty log. */
+	int (*dirty_get)(void *guest, uint64_t *bitmap);
+	int (*dirty_clear)(void *guest, gpa_t gpa, uint64_t npages);
 };
 
-/* A non-present EPT entry for a page that a fault thread is installing. */
-#define GMM_EPT_PENDING (1ULL << 61)
 
 enum gmm_prefault {
 	GMM_PREFAULT_NONE,  /* every page comes through the fault path */
@@ -50,6 +53,9 @@ enum {
 	GMM_FAULT_SIGBUS   = 1u << 2, /* no VMA, or one that cannot be faulted */
 	GMM_FAULT_OOM      = 1u << 3, /* no frame to be had */
 	GMM_FAULT_ERROR    = 1u << 4, /* the install itself failed */
+	GMM_FAULT_RETRY    = 1u << 5, /* no frame now: reclaim, then try again */
+	GMM_FAULT_IOERR    = 1u << 6, /* reading it from swap failed */
+	GMM_FAULT_AGAIN    = 1u << 7, /* waited for an I/O on the page: look again */
 };
 
 struct gmm_fault_stats {
@@ -58,6 +64,8 @@ struct gmm_fault_stats {
 	uint64_t installed;      /* pages installed by faults, fault-around included */
 	uint64_t around;         /* of which were neighbours (fault-around) */
 	uint64_t prefaulted;     /* pages installed before the guest ran */
+	uint64_t swapins;        /* faults that read from swap (pgmajfault) */
+	uint64_t refaults;       /* faults on armed pages: minor, no I/O */
 	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
 	uint64_t retries;        /* ioctls retried after EAGAIN */
 	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
@@ -79,6 +87,13 @@ struct gmm_mm {
 	bool committed;                /* its RAM is counted in pool->committed */
 	bool registered;               /* its RAM is registered with the pool's userfaultfd */
 	int slot;                      /* its index in pool->mms, -1 if none */
+	bool stopped;                  /* no more faults are routed to it */
+	bool dying;                    /* being torn down: reclaim leaves it alone */
+	pthread_cond_t wb_done;        /* a writeback of one of its pages finished */
+	uint64_t *dirty;               /* dirty-log bitmap, read by reclaim (mm lock) */
+	uint64_t dirty_batch;          /* the reclaim batch it was read for */
+	uint64_t swapin_next;          /* the slot a sequential swap-in would read next */
+	unsigned swapin_window;        /* swap readahead window, pages */
 
 	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
 	struct gmm_vma_tree vmas;
@@ -113,6 +128,9 @@ uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm);
 
 /* fault.c */
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
+/* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
+unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
+unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
 /* uffd.c */
 int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen);

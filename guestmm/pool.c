@@ -78,7 +78,11 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 	pool_set_watermarks(p);
 	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
 		p->ready[o] = GMM_NIL;
+	for (unsigned l = 0; l < GMM_NR_LRU; l++)
+		gmm_list_init(&p->lru[l]);
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->reclaim_lock, NULL);
+	pthread_cond_init(&p->kswapd_wake, NULL);
 	pthread_cond_init(&p->zerod_wake, NULL);
 	pthread_cond_init(&p->zerod_done, NULL);
 	p->uffd = p->stop_fd = -1;
@@ -112,6 +116,7 @@ err_map:
 
 void gmm_pool_destroy(struct gmm_pool *p)
 {
+	gmm_kswapd_stop(p);
 	gmm_prezero_stop(p);
 	if (p->uffd >= 0)
 		gmm_uffd_close(p);
@@ -122,6 +127,8 @@ void gmm_pool_destroy(struct gmm_pool *p)
 	free(p->frames);
 	pthread_cond_destroy(&p->zerod_wake);
 	pthread_cond_destroy(&p->zerod_done);
+	pthread_cond_destroy(&p->kswapd_wake);
+	pthread_mutex_destroy(&p->reclaim_lock);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));
 }
@@ -148,6 +155,8 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *z
 	}
 	if (p->zerod_running && p->nr_ready < p->ready_target / 2)
 		pthread_cond_signal(&p->zerod_wake);
+	if (p->kswapd_running && gmm_pool_nr_free(p) < p->wmark_low)
+		pthread_cond_signal(&p->kswapd_wake);
 	pthread_mutex_unlock(&p->lock);
 	return pfn;
 }
@@ -156,6 +165,7 @@ void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 {
 	pthread_mutex_lock(&p->lock);
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		gmm_lru_del(p, pfn + i);
 		p->frames[pfn + i].owner = 0;
 		p->frames[pfn + i].gpa = 0;
 	}

@@ -10,6 +10,8 @@
 #define GUESTMM_POOL_H
 
 #include "buddy.h"
+#include "lru.h"
+#include "swap.h"
 
 #include <pthread.h>
 
@@ -67,6 +69,18 @@ struct gmm_pool {
 	pthread_rwlock_t mms_lock;  /* protects mms[]; held for reading while a fault is handled */
 	struct gmm_mm *mms[GMM_MAX_GUESTS];
 
+	/* reclaim: the LRU, the swap device, kswapd; all under lock */
+	struct gmm_list lru[GMM_NR_LRU];
+	struct swapd *swap;            /* NULL: no swap, nothing to reclaim to */
+	struct gmm_slot_info *slots;   /* per swap slot */
+	uint64_t nonresident_age;      /* evictions + activations, for refault distance */
+	uint64_t reclaim_batches;
+	struct gmm_vmstat vm;
+	pthread_mutex_t reclaim_lock;  /* one reclaimer at a time (kswapd or direct) */
+	pthread_t kswapd;
+	pthread_cond_t kswapd_wake;
+	bool kswapd_running, kswapd_stop;
+
 	pthread_t zerod;
 	pthread_cond_t zerod_wake;
 	pthread_cond_t zerod_done; /* a block went from zeroing to ready */
@@ -88,6 +102,17 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *z
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
 /* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
+
+/* reclaim.c: attach a swap device and start kswapd; -errno with err set */
+int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,
+		      size_t errlen);
+void gmm_kswapd_stop(struct gmm_pool *p);
+struct swapd_ring *gmm_thread_ring(void);
+/* Reclaim up to nr frames now (direct reclaim); returns frames freed. */
+uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
+/* Put a frame on an LRU list / take it off (pool lock held). */
+void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru);
+void gmm_lru_del(struct gmm_pool *p, pfn_t pfn);
 
 /* uffd.c */
 int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *err, size_t errlen);

@@ -256,7 +256,7 @@ static struct gmm_mm *uffd_route(struct gmm_pool *p, uint64_t addr)
 	for (int i = 0; i < GMM_MAX_GUESTS; i++) {
 		struct gmm_mm *mm = p->mms[i];
 
-		if (mm && addr - (uintptr_t)mm->cfg.ram_hva < mm->cfg.ram_size)
+		if (mm && !mm->stopped && addr - (uintptr_t)mm->cfg.ram_hva < mm->cfg.ram_size)
 			return mm;
 	}
 	return NULL;
@@ -283,7 +283,10 @@ static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 	ret = gmm_handle_fault(mm, gpa);
 	if (!(ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))) {
 		snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
-			 ret & GMM_FAULT_OOM ? "out of memory: no free frame in the pool for a fault" :
+			 ret & GMM_FAULT_OOM ? (p->swap ? "out of memory: no frame could be freed, "
+						 "and swap is full, for a fault" :
+						 "out of memory: no free frame in the pool for a fault") :
+			 ret & GMM_FAULT_IOERR ? "reading its page back from swap failed (I/O error)" :
 			 ret & GMM_FAULT_SIGBUS ? "a fault outside guest memory" :
 						  "installing a page failed",
 			 (unsigned long long)gpa);

@@ -99,6 +99,7 @@ struct vmm_guest {
 	uint8_t *rom;            /* the image's read-only pages at MV_ROM_GPA */
 	uint64_t rom_size;
 	struct gmm_mm *mm;       /* VMAs, EPT table, counters, faults */
+	bool dirty_log;          /* KVM dirty logging of RAM (with swap) */
 	uint16_t id;
 	struct ept_gpt gpt;
 	struct vmm_elf_image img;
@@ -162,6 +163,11 @@ unsigned vmm_nr_cpus(void);        /* CPUs this process may run on */
 void vmm_vcpu_destroy(struct vmm_vcpu *v);
 void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* dirty.c: KVM's dirty log of guest RAM, for the memory manager */
+int vmm_dirty_log_enable(struct vmm_guest *g);
+int vmm_dirty_get(void *guest, uint64_t *bitmap);
+int vmm_dirty_clear(void *guest, gpa_t gpa, uint64_t npages);
 
 /* mmio.c: an MMIO exit, explained by the VMA it hit */
 void vmm_mmio(struct vmm_vcpu *v);

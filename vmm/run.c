@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char run_usage[] =
 	"usage: memvisor run [options] GUEST [-- guest args]\n"
@@ -20,6 +21,9 @@ static const char run_usage[] =
 	"  -m, --mem SIZE          guest RAM (default 256M; K, M, G, T suffixes)\n"
 	"  -c, --vcpus N           vCPUs, each running the guest (default 1)\n"
 	"  -p, --pool SIZE         host frame pool for guest RAM (default: the guest's RAM)\n"
+	"  -s, --swap FILE[,size=SIZE][,keep]\n"
+	"                          swap to FILE (created 0600, fully allocated, removed at exit\n"
+	"                          unless keep; default size: the guest's RAM)\n"
 	"      --host-mm           plain anonymous RAM that the host kernel fills (a baseline)\n"
 	"      --prefault MODE     none (default: every page through the fault path) or all\n"
 	"      --fault-around N    most pages one fault installs, a power of two 1..512 (default 512)\n"
@@ -42,10 +46,59 @@ struct run_opts {
 	const char *summary_json;
 	bool quiet, host_mm, no_prezero;
 	enum gmm_install install;
+	const char *swap_path;
+	uint64_t swap_size;
+	bool swap_keep;
+	uint64_t inject_write, inject_read; /* test-only: fail the nth swap write / read */
 	uint64_t pool_size;
 	gva_t walks[RUN_MAX_WALKS];
 	unsigned nr_walks;
 };
+
+/* FILE[,size=SIZE][,keep] */
+static int run_parse_swap(const char *arg, struct run_opts *o)
+{
+	static char path[4096];
+	const char *comma = strchr(arg, ',');
+	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (len == 0 || len >= sizeof(path))
+		return vmm_usage_error("bad --swap '%s': give a file path, e.g. /tmp/mv.swap,size=1G", arg);
+	memcpy(path, arg, len);
+	path[len] = '\0';
+	o->swap_path = path;
+	while (comma) {
+		const char *opt = comma + 1;
+		char one[64];
+
+		comma = strchr(opt, ',');
+		len = comma ? (size_t)(comma - opt) : strlen(opt);
+		snprintf(one, sizeof(one), "%.*s", (int)len, opt);
+		if (!strcmp(one, "keep"))
+			o->swap_keep = true;
+		else if (!strncmp(one, "size=", 5) && !vmm_parse_size(one + 5, &o->swap_size) &&
+			 o->swap_size >= 2 * PAGE_SIZE && !(o->swap_size % PAGE_SIZE))
+			continue;
+		else
+			return vmm_usage_error("bad --swap option '%s': use size=SIZE (a multiple of 4K, "
+					       "at least 8K) or keep", one);
+	}
+	return 0;
+}
+
+/* write=N or read=N: the nth swap write / read fails (tests only) */
+static int run_parse_inject(const char *arg, struct run_opts *o)
+{
+	uint64_t v;
+
+	if (!strncmp(arg, "write=", 6) && !vmm_parse_uint(arg + 6, 1, UINT64_MAX, &v))
+		o->inject_write = v;
+	else if (!strncmp(arg, "read=", 5) && !vmm_parse_uint(arg + 5, 1, UINT64_MAX, &v))
+		o->inject_read = v;
+	else
+		return vmm_usage_error("bad --inject-swap-error '%s': write=N or read=N", arg);
+	return 0;
+}
 
 /* Options of the memory manager, shared with bench. 0 if handled, 1 if not ours, 2 on error. */
 static int run_parse_mm(int c, const char *arg, struct run_opts *o)
@@ -89,6 +142,10 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 	case 'Z':
 		o->no_prezero = true;
 		return 0;
+	case 's':
+		return run_parse_swap(arg, o);
+	case 'E':
+		return run_parse_inject(arg, o);
 	}
 	return 1;
 }
@@ -106,6 +163,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "walk", required_argument, NULL, 'W' },
 		{ "no-pin", no_argument, NULL, 'N' },
 		{ "no-prezero", no_argument, NULL, 'Z' },
+		{ "swap", required_argument, NULL, 's' },
+		{ "inject-swap-error", required_argument, NULL, 'E' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "summary-json", required_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -125,7 +184,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.argv = dd < argc ? argv + dd + 1 : NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(dd, argv, ":m:c:p:t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(dd, argv, ":m:c:p:s:t:qh", longopts, NULL)) != -1) {
 		int mm = run_parse_mm(c, optarg, o);
 
 		if (mm != 1) {
@@ -182,9 +241,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
-			   o->no_prezero))
+			   o->no_prezero || o->swap_path))
 		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
-				       "--pool, --prefault, --fault-around, --install or --no-prezero");
+				       "--pool, --swap, --prefault, --fault-around, --install or --no-prezero");
+	if ((o->inject_write || o->inject_read) && !o->swap_path)
+		return vmm_usage_error("--inject-swap-error needs --swap");
+	if (o->swap_path && o->install == GMM_INSTALL_COPY)
+		return vmm_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
 	if (optind >= dd)
 		return vmm_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
@@ -212,11 +275,48 @@ static void run_report_end(const struct vmm_guest *g)
 		fprintf(stderr, "%s\n", g->detail);
 }
 
+/* The swap device, attached to the pool (kswapd starts). 0, or 1 with a message. */
+static int run_open_swap(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
+{
+	char err[512];
+	uint64_t size = o->swap_size;
+
+	if (!size && access(o->swap_path, F_OK))
+		size = o->cfg.mem_size; /* a new file: room for all of RAM */
+	if (swapd_open(swap, o->swap_path, size, o->swap_keep ? SWAPD_KEEP : 0, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: %s\n", err);
+		return 1;
+	}
+	if (gmm_pool_set_swap(pool, swap, o->cfg.no_pin ? -1 : vmm_vcpu_cpu(o->cfg.nr_vcpus),
+			      err, sizeof(err))) {
+		fprintf(stderr, "memvisor: %s\n", err);
+		swapd_close(swap);
+		return 1;
+	}
+	if (o->inject_write)
+		swapd_inject(swap, true, o->inject_write);
+	if (o->inject_read)
+		swapd_inject(swap, false, o->inject_read);
+	return 0;
+}
+
+/* Pool first (kswapd stops), then the swap device (the file goes). */
+static void run_close_pool(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
+{
+	bool had_swap = o->cfg.pool && pool->swap;
+
+	if (o->cfg.pool)
+		gmm_pool_destroy(pool);
+	if (had_swap)
+		swapd_close(swap);
+}
+
 static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json)
 {
 	struct vmm_kvm kvm;
 	struct vmm_guest *g;
 	struct gmm_pool pool;
+	struct swapd swap;
 	char err[512];
 	int status;
 	struct sigaction sa = { .sa_handler = run_on_signal };
@@ -239,11 +339,15 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 			return VMM_EXIT_RUNTIME;
 		}
 		o->cfg.pool = &pool;
+		if (o->swap_path && run_open_swap(o, &pool, &swap)) {
+			gmm_pool_destroy(&pool);
+			vmm_kvm_close(&kvm);
+			return VMM_EXIT_RUNTIME;
+		}
 	}
 	if (vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s: %s\n", o->cfg.path, err);
-		if (o->cfg.pool)
-			gmm_pool_destroy(&pool);
+		run_close_pool(o, &pool, &swap);
 		vmm_kvm_close(&kvm);
 		return VMM_EXIT_RUNTIME;
 	}
@@ -264,8 +368,7 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 	if (json)
 		vmm_summary_json(g, json);
 	vmm_guest_destroy(g);
-	if (o->cfg.pool)
-		gmm_pool_destroy(&pool);
+	run_close_pool(o, &pool, &swap);
 	vmm_kvm_close(&kvm);
 	return status;
 }

@@ -111,6 +111,35 @@ static void summary_mm(const struct vmm_guest *g, FILE *f)
 		(unsigned long long)p->wmark_low, (unsigned long long)p->wmark_high);
 }
 
+static void summary_swap(const struct gmm_pool *p, FILE *f)
+{
+	const struct gmm_vmstat *v = &p->vm;
+	const struct swapd *sw = p->swap;
+	uint64_t steal = v->pgsteal_kswapd + v->pgsteal_direct;
+
+	fprintf(f, "  reclaim: scanned %llu (kswapd %llu, direct %llu), freed %llu (kswapd %llu, direct %llu), "
+		"%.2f us CPU per freed frame; armed %llu, refaulted %llu, deactivated %llu\n",
+		(unsigned long long)(v->pgscan_kswapd + v->pgscan_direct),
+		(unsigned long long)v->pgscan_kswapd, (unsigned long long)v->pgscan_direct,
+		(unsigned long long)steal, (unsigned long long)v->pgsteal_kswapd,
+		(unsigned long long)v->pgsteal_direct, steal ? v->reclaim_ns / 1e3 / steal : 0.0,
+		(unsigned long long)v->armed, (unsigned long long)v->activate,
+		(unsigned long long)v->deactivate);
+	fprintf(f, "  swap: out %llu, in %llu (%llu major faults, %llu read ahead, %llu swap-cache hits), "
+		"zero pages elided %llu, clean drops %llu, workingset refaults %llu (%llu activated)\n",
+		(unsigned long long)v->pswpout, (unsigned long long)v->pswpin,
+		(unsigned long long)v->pgmajfault, (unsigned long long)v->readahead,
+		(unsigned long long)v->swapcache_hit, (unsigned long long)v->zero_elided,
+		(unsigned long long)v->clean_dropped, (unsigned long long)v->workingset_refault,
+		(unsigned long long)v->workingset_activate);
+	fprintf(f, "  swap file: %s, %llu slots, %s I/O; kswapd woke %llu times, direct reclaim %llu times, "
+		"%llu full, %llu write errors, %llu read errors\n", sw->path,
+		(unsigned long long)sw->nr_slots, sw->direct ? "O_DIRECT" : "buffered",
+		(unsigned long long)v->kswapd_wakeups, (unsigned long long)v->direct_reclaims,
+		(unsigned long long)v->swap_full, (unsigned long long)v->write_errors,
+		(unsigned long long)v->read_errors);
+}
+
 void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
@@ -125,6 +154,8 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 		ms(g->t_end_ns - g->t_start_ns));
 	summary_exits(&s, f);
 	summary_mm(g, f);
+	if (g->mm->pool && g->mm->pool->swap)
+		summary_swap(g->mm->pool, f);
 	summary_reports(g, f);
 }
 

@@ -82,7 +82,9 @@ static int vm_setup_memory(struct vmm_guest *g, char *err, size_t errlen)
 	}
 	/* a forked child (bench baselines) must not share guest pages copy-on-write */
 	madvise(g->ram, g->ram_size, MADV_DONTFORK);
-	ret = vm_memslot(g, 0, MV_RAM_GPA, g->ram, g->ram_size, 0);
+	g->dirty_log = g->cfg.pool && g->cfg.pool->swap && vmm_dirty_log_enable(g) == 0;
+	ret = vm_memslot(g, 0, MV_RAM_GPA, g->ram, g->ram_size,
+			 g->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 	if (!ret)
 		ret = vm_memslot(g, 1, MV_SYS_GPA, g->sys, g->sys_size, 0);
 	if (!ret && g->rom_size)
@@ -101,13 +103,17 @@ static void vm_kill(void *guest, enum gmm_kill why, const char *reason)
 }
 
 static const struct gmm_guest_ops vm_gmm_ops = { .kill = vm_kill };
+static const struct gmm_guest_ops vm_gmm_ops_swap = {
+	.kill = vm_kill, .dirty_get = vmm_dirty_get, .dirty_clear = vmm_dirty_clear,
+};
 
 /* The guest's mm and its VMAs: RAM, ROM, the locked system region, the MMIO hole. */
 static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 {
 	static atomic_uint next_id;
 	struct gmm_mm_config mc = {
-		.ram_size = g->ram_size, .ram_hva = g->ram, .ops = &vm_gmm_ops, .guest = g,
+		.ram_size = g->ram_size, .ram_hva = g->ram, .guest = g,
+		.ops = g->dirty_log ? &vm_gmm_ops_swap : &vm_gmm_ops,
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
 		.prefault = g->cfg.prefault,
 	};

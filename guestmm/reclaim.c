@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reclaim: LRU aging by "unmap and watch", eviction to swap, kswapd.
+ *
+ * Nothing here tells which guest pages were read (PLATFORM.md), so a page's
+ * use is learned by unmapping it and watching for the refault. New and
+ * refaulted pages enter the active list. When the inactive list is short,
+ * frames move from the active tail to the inactive head as they are. Reclaim
+ * scans the inactive tail in batches (SWAP_CLUSTER_MAX): a mapped page is
+ * "armed" - moved out of the guest back into its frame's pool slot
+ * (UFFDIO_MOVE, atomic against guest writes), the frame kept - and rotated
+ * to the head; a guest access refaults cheaply and activates it. A page still
+ * armed when the scan comes round again is cold and is evicted: an all-zero
+ * page becomes a zero entry (no slot, no write), a clean swap-cache page is
+ * dropped (its slot still holds it; KVM's dirty log says it was not written
+ * since it was read), anything else is written to neighbouring slots in one
+ * io_uring batch. The EPT entry holds the swap entry afterwards.
+ *
+ * kswapd wakes below the low watermark and reclaims to the high one; an
+ * allocation that finds nothing reclaims directly. One reclaimer runs at a
+ * time (reclaim_lock). Lock order: mms_lock (read) -> mm lock -> pool lock.
+ */
+#include "mm.h"
+
+#include "memvisor/log.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define SWAP_CLUSTER_MAX 32
+
+void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+{
+	struct gmm_frame *f = &p->frames[pfn];
+
+	f->flags |= GMM_PG_LRU;
+	if (lru == GMM_LRU_ACTIVE)
+		f->flags |= GMM_PG_ACTIVE;
+	else
+		f->flags &= ~GMM_PG_ACTIVE;
+	gmm_list_add_head(&p->lru[lru], p->frames, (uint32_t)pfn);
+}
+
+void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
+{
+	struct gmm_frame *f = &p->frames[pfn];
+
+	if (!(f->flags & GMM_PG_LRU))
+		return;
+	gmm_list_del(&p->lru[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
+		     p->frames, (uint32_t)pfn);
+	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
+}
+
+/* Keep about a third of the LRU inactive. Pool lock held. */
+static void reclaim_age_active(struct gmm_pool *p)
+{
+	uint64_t total = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
+
+	for (int i = 0; i < SWAP_CLUSTER_MAX && p->lru[GMM_LRU_INACTIVE].nr * 3 < total; i++) {
+		uint32_t pfn = gmm_list_pop_tail(&p->lru[GMM_LRU_ACTIVE], p->frames);
+
+		if (pfn == GMM_NIL)
+			break;
+		p->frames[pfn].flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
+		gmm_lru_add(p, pfn, GMM_LRU_INACTIVE);
+		gmm_count(p, deactivate, 1);
+	}
+}
+
+/* Up to n frames off the inactive tail, marked isolated. Pool lock held. */
+static unsigned reclaim_isolate(struct gmm_pool *p, pfn_t *out, unsigned n)
+{
+	unsigned got = 0;
+
+	while (got < n) {
+		uint32_t pfn = gmm_list_pop_tail(&p->lru[GMM_LRU_INACTIVE], p->frames);
+
+		if (pfn == GMM_NIL)
+			break;
+		p->frames[pfn].flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE | GMM_PG_REFERENCED);
+		p->frames[pfn].flags |= GMM_PG_ISOLATED;
+		out[got++] = pfn;
+	}
+	return got;
+}
+
+static void reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+{
+	pthread_mutex_lock(&p->lock);
+	p->frames[pfn].flags &= ~GMM_PG_ISOLATED;
+	if (p->frames[pfn].flags & GMM_PG_REFERENCED)
+		lru = GMM_LRU_ACTIVE;
+	p->frames[pfn].flags &= ~GMM_PG_REFERENCED;
+	gmm_lru_add(p, pfn, lru);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The guest owning a frame, unless it is going away. mms_lock held. */
+static struct gmm_mm *reclaim_owner(struct gmm_pool *p, pfn_t pfn)
+{
+	uint16_t owner = p->frames[pfn].owner;
+	struct gmm_mm *mm = owner && owner <= GMM_MAX_GUESTS ? p->mms[owner - 1] : NULL;
+
+	return mm && !mm->dying ? mm : NULL;
+}
+
+static bool reclaim_page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Free an evicted frame: its page goes, the frame returns. mm lock held. */
+static void reclaim_free_frame(struct gmm_mm *mm, pfn_t pfn, uint64_t entry, gpa_t gpa)
+{
+	struct gmm_pool *p = mm->pool;
+
+	*ept_lookup(&mm->ept, gpa) = entry;
+	madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);
+	pthread_mutex_lock(&p->lock);
+	p->frames[pfn].flags &= ~(GMM_PG_ISOLATED | GMM_PG_SWAPCACHE | GMM_PG_ARMED);
+	p->frames[pfn].swap = 0;
+	pthread_mutex_unlock(&p->lock);
+	gmm_pool_free(p, pfn, 0);
+	mm->rss--;
+	if (ept_is_swp(entry) && !gmm_ept_zero(entry))
+		mm->swap_ents++;
+}
+
+/* Arm a mapped page: move it back into its slot, keep the frame. mm lock held. */
+static bool reclaim_arm(struct gmm_mm *mm, pfn_t pfn, gpa_t gpa, uint64_t *e)
+{
+	struct gmm_pool *p = mm->pool;
+
+	if (gmm_uffd_move(p, (uintptr_t)gmm_pool_slot(p, pfn),
+			  (uintptr_t)mm->cfg.ram_hva + gpa, PAGE_SIZE))
+		return false;
+	*e = gmm_ept_mk(GMM_EPT_ARMED, pfn);
+	p->frames[pfn].flags |= GMM_PG_ARMED;
+	return true;
+}
+
+/* Is the page at gpa unwritten since its bit was cleared? mm lock held. */
+static bool reclaim_clean(struct gmm_mm *mm, gpa_t gpa, uint64_t batch)
+{
+	uint64_t bit = gpa >> PAGE_SHIFT;
+
+	if (!mm->cfg.ops->dirty_get || !mm->dirty)
+		return false;
+	if (mm->dirty_batch != batch) {
+		if (mm->cfg.ops->dirty_get(mm->cfg.guest, mm->dirty))
+			return false;
+		mm->dirty_batch = batch;
+	}
+	return !(mm->dirty[bit / 64] & (1ULL << (bit % 64)));
+}
+
+struct reclaim_wb {
+	struct gmm_mm *mm;
+	pfn_t pfn;
+	gpa_t gpa;
+};
+
+struct reclaim_ctl {
+	struct gmm_pool *p;
+	bool direct;
+	uint64_t batch;                      /* for the dirty-log cache */
+	uint64_t scanned, freed;
+	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
+	unsigned nr_wb;
+};
+
+enum reclaim_verdict { RECLAIM_KEEP, RECLAIM_FREED, RECLAIM_QUEUED };
+
+/* One isolated frame: arm it (keep), drop it (freed) or queue it for writing. mm lock held. */
+static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn)
+{
+	struct gmm_pool *p = rc->p;
+	struct gmm_frame *f = &p->frames[pfn];
+	gpa_t gpa = f->gpa;
+	uint64_t *e = ept_lookup(&mm->ept, gpa), swp;
+
+	if (!e)
+		return RECLAIM_KEEP;
+	if (ept_present(*e) && ept_pfn(*e) == pfn) {
+		/* mapped: arm it and give it another round to be touched */
+		if (reclaim_arm(mm, pfn, gpa, e))
+			gmm_count(p, armed, 1);
+		return RECLAIM_KEEP;
+	}
+	if (gmm_ept_slot(*e) && f->flags & GMM_PG_SWAPCACHE && f->swap == ept_swp_offset(*e)) {
+		/* swap readahead nobody used: the slot has it */
+		p->slots[f->swap].cache = GMM_NIL;
+		mm->swap_ents--; /* reclaim_free_frame counts the entry again */
+		reclaim_free_frame(mm, pfn, *e, gpa);
+		gmm_count(p, clean_dropped, 1);
+		return RECLAIM_FREED;
+	}
+	if (*e != gmm_ept_mk(GMM_EPT_ARMED, pfn))
+		return RECLAIM_KEEP;
+	if (reclaim_page_is_zero(gmm_pool_slot(p, pfn))) {
+		if (f->flags & GMM_PG_SWAPCACHE) {
+			p->slots[f->swap].cache = GMM_NIL;
+			swapd_slot_put(p->swap, f->swap);
+		}
+		reclaim_free_frame(mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
+		gmm_count(p, zero_elided, 1);
+		return RECLAIM_FREED;
+	}
+	if (f->flags & GMM_PG_SWAPCACHE) {
+		if (reclaim_clean(mm, gpa, rc->batch)) {
+			swp = ept_mk_swp(GMM_SWP_FILE, f->swap);
+			p->slots[f->swap].cache = GMM_NIL;
+			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
+			reclaim_free_frame(mm, pfn, swp, gpa);
+			gmm_count(p, clean_dropped, 1);
+			return RECLAIM_FREED;
+		}
+		/* written since it was read: the slot's copy is stale */
+		p->slots[f->swap].cache = GMM_NIL;
+		swapd_slot_put(p->swap, f->swap);
+		f->flags &= ~GMM_PG_SWAPCACHE;
+		f->swap = 0;
+	}
+	rc->wb[rc->nr_wb++] = (struct reclaim_wb){ mm, pfn, gpa };
+	return RECLAIM_QUEUED;
+}
+
+/* A ring per thread that does swap I/O: rings are not shared between threads. */
+struct swapd_ring *gmm_thread_ring(void)
+{
+	static __thread struct swapd_ring ring;
+
+	if (!ring.ready && swapd_ring_init(&ring, 64))
+		return NULL;
+	return &ring;
+}
+
+/* Give a queued page back: it stays resident, armed. mm lock held. */
+static void reclaim_unqueue(struct gmm_pool *p, struct gmm_mm *mm, pfn_t pfn)
+{
+	p->frames[pfn].flags &= ~GMM_PG_WRITEBACK;
+	pthread_cond_broadcast(&mm->wb_done);
+	reclaim_putback(p, pfn, GMM_LRU_INACTIVE);
+}
+
+/* Finish one write: the page goes, or on error it stays and the slot is retired. */
+static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uint64_t slot, int res)
+{
+	struct gmm_pool *p = rc->p;
+	uint64_t *e = ept_lookup(&w->mm->ept, w->gpa);
+
+	*e = gmm_ept_mk(GMM_EPT_ARMED, w->pfn);
+	if (res) {
+		swapd_slot_retire(p->swap, slot);
+		gmm_count(p, write_errors, 1);
+		mv_warn("swap write of GPA 0x%llx to slot %llu failed (%s): the page stays in memory, "
+			"the slot is retired", (unsigned long long)w->gpa, (unsigned long long)slot,
+			strerror(-res));
+		reclaim_unqueue(p, w->mm, w->pfn);
+		return;
+	}
+	p->slots[slot] = (struct gmm_slot_info){
+		.cache = GMM_NIL, .stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED),
+		.owner = (uint16_t)(w->mm->slot + 1), .gpa = w->gpa,
+	};
+	p->frames[w->pfn].flags &= ~GMM_PG_WRITEBACK;
+	reclaim_free_frame(w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
+	pthread_cond_broadcast(&w->mm->wb_done);
+	gmm_count(p, pswpout, 1);
+	rc->freed++;
+}
+
+/* Write the queued pages to neighbouring slots in one io_uring batch. */
+static void reclaim_write(struct reclaim_ctl *rc)
+{
+	struct gmm_pool *p = rc->p;
+	struct swapd_ring *ring = gmm_thread_ring();
+	uint64_t slots[SWAP_CLUSTER_MAX];
+	struct swapd_io io[SWAP_CLUSTER_MAX];
+	unsigned got = ring ? swapd_slot_alloc(p->swap, slots, rc->nr_wb) : 0;
+
+	for (unsigned i = 0; i < rc->nr_wb; i++) {
+		struct reclaim_wb *w = &rc->wb[i];
+
+		pthread_mutex_lock(&w->mm->lock);
+		if (i >= got) {
+			gmm_count(p, swap_full, 1);
+			reclaim_unqueue(p, w->mm, w->pfn);
+		} else {
+			/* refaults wait for the write instead of racing it */
+			*ept_lookup(&w->mm->ept, w->gpa) = gmm_ept_mk(GMM_EPT_WB, w->pfn);
+			p->frames[w->pfn].flags |= GMM_PG_WRITEBACK;
+			io[i] = (struct swapd_io){ .slot = slots[i], .buf = gmm_pool_slot(p, w->pfn) };
+		}
+		pthread_mutex_unlock(&w->mm->lock);
+	}
+	if (!got)
+		return;
+	swapd_write(p->swap, ring, io, got);
+	for (unsigned i = 0; i < got; i++) {
+		pthread_mutex_lock(&rc->wb[i].mm->lock);
+		reclaim_write_done(rc, &rc->wb[i], slots[i], io[i].res);
+		pthread_mutex_unlock(&rc->wb[i].mm->lock);
+	}
+}
+
+/* Scan one batch off the inactive tail. Returns frames scanned. */
+static unsigned reclaim_batch(struct reclaim_ctl *rc)
+{
+	struct gmm_pool *p = rc->p;
+	pfn_t iso[SWAP_CLUSTER_MAX];
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	reclaim_age_active(p);
+	n = reclaim_isolate(p, iso, SWAP_CLUSTER_MAX);
+	rc->batch = ++p->reclaim_batches;
+	pthread_mutex_unlock(&p->lock);
+	rc->nr_wb = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct gmm_mm *mm = reclaim_owner(p, iso[i]);
+		enum reclaim_verdict v = RECLAIM_KEEP;
+
+		if (mm) {
+			pthread_mutex_lock(&mm->lock);
+			v = reclaim_one(rc, mm, iso[i]);
+			pthread_mutex_unlock(&mm->lock);
+		}
+		if (v == RECLAIM_KEEP)
+			reclaim_putback(p, iso[i], GMM_LRU_INACTIVE);
+		else if (v == RECLAIM_FREED)
+			rc->freed++;
+	}
+	if (rc->nr_wb)
+		reclaim_write(rc);
+	return n;
+}
+
+static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
+{
+	struct reclaim_ctl rc = { .p = p, .direct = direct };
+	uint64_t t0 = gmm_thread_ns();
+
+	pthread_mutex_lock(&p->reclaim_lock);
+	pthread_rwlock_rdlock(&p->mms_lock);
+	/* a page is armed on the first pass and evicted on the second: allow a few */
+	for (int round = 0; rc.freed < nr && round < 8; round++) {
+		unsigned n = reclaim_batch(&rc);
+
+		rc.scanned += n;
+		if (!n)
+			break;
+	}
+	pthread_rwlock_unlock(&p->mms_lock);
+	pthread_mutex_lock(&p->lock);
+	if (direct) {
+		p->vm.pgscan_direct += rc.scanned;
+		p->vm.pgsteal_direct += rc.freed;
+	} else {
+		p->vm.pgscan_kswapd += rc.scanned;
+		p->vm.pgsteal_kswapd += rc.freed;
+	}
+	p->vm.reclaim_ns += gmm_thread_ns() - t0;
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->reclaim_lock);
+	return rc.freed;
+}
+
+uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
+{
+	if (!p->swap)
+		return 0;
+	__atomic_add_fetch(&p->vm.direct_reclaims, 1, __ATOMIC_RELAXED);
+	return reclaim_shrink(p, nr, true);
+}
+
+static void *kswapd_thread(void *arg)
+{
+	struct gmm_pool *p = arg;
+	bool stuck = false;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->kswapd_stop) {
+		if (gmm_pool_nr_free(p) >= p->wmark_low || stuck) {
+			struct timespec ts;
+
+			/* after a round without progress, look again in 10 ms at most */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (stuck)
+				pthread_cond_timedwait(&p->kswapd_wake, &p->lock, &ts);
+			else
+				pthread_cond_wait(&p->kswapd_wake, &p->lock);
+			stuck = false;
+			continue;
+		}
+		p->vm.kswapd_wakeups++;
+		pthread_mutex_unlock(&p->lock);
+		while (!p->kswapd_stop && gmm_pool_nr_free(p) < p->wmark_high)
+			if (!reclaim_shrink(p, SWAP_CLUSTER_MAX, false)) {
+				stuck = true;
+				break;
+			}
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,
+		      size_t errlen)
+{
+	int ret;
+
+	if (!p->use_move) {
+		snprintf(err, errlen, "swap needs UFFDIO_MOVE (Linux 6.8 or later) to age pages");
+		return -ENOTSUP;
+	}
+	p->slots = malloc(swap->nr_slots * sizeof(*p->slots));
+	if (!p->slots) {
+		snprintf(err, errlen, "out of memory for %llu swap slots",
+			 (unsigned long long)swap->nr_slots);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < swap->nr_slots; i++)
+		p->slots[i] = (struct gmm_slot_info){ .cache = GMM_NIL };
+	p->swap = swap;
+	ret = pthread_create(&p->kswapd, NULL, kswapd_thread, p);
+	if (ret) {
+		snprintf(err, errlen, "cannot start kswapd: %s", strerror(ret));
+		return -ret;
+	}
+	p->kswapd_running = true;
+	if (kswapd_cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(kswapd_cpu, &set);
+		pthread_setaffinity_np(p->kswapd, sizeof(set), &set);
+	}
+	return 0;
+}
+
+void gmm_kswapd_stop(struct gmm_pool *p)
+{
+	if (p->kswapd_running) {
+		pthread_mutex_lock(&p->lock);
+		p->kswapd_stop = true;
+		pthread_cond_broadcast(&p->kswapd_wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->kswapd, NULL);
+		p->kswapd_running = false;
+	}
+	free(p->slots);
+	p->slots = NULL;
+	p->swap = NULL;
+}

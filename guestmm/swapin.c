@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Faults on pages that are not simply absent, as Linux's do_swap_page: an
+ * armed page (unmapped by aging, its frame kept) is moved back and activated,
+ * a minor fault with no I/O; a swapped-out page is looked for in the swap
+ * cache first (frames read ahead), else read from its slot through io_uring
+ * together with readahead of the next slots of the same guest when swap-ins
+ * are sequential. The frame keeps its slot (swap cache) and KVM's dirty bit
+ * for the page is cleared, so that if the guest does not write it, reclaim
+ * can drop it again without a second write. A refault recent enough (its
+ * refault distance within the active list, as workingset.c measures it) goes
+ * straight to the active list.
+ */
+#include "mm.h"
+
+#include "memvisor/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SWAP_RA_MAX 16
+
+/* Activate a frame the guest just used. Pool lock taken. */
+static void swapin_activate(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+{
+	struct gmm_frame *f = &p->frames[pfn];
+
+	pthread_mutex_lock(&p->lock);
+	f->flags &= ~GMM_PG_ARMED;
+	if (f->flags & GMM_PG_ISOLATED) {
+		/* reclaim holds it: tell it to put the frame back active */
+		if (lru == GMM_LRU_ACTIVE)
+			f->flags |= GMM_PG_REFERENCED;
+	} else {
+		gmm_lru_del(p, pfn);
+		gmm_lru_add(p, pfn, lru);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Move a frame's page from its slot into the guest at gpa; wakes the vCPU. */
+static int swapin_map(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t *e)
+{
+	struct gmm_pool *p = mm->pool;
+	int ret = gmm_uffd_move(p, (uintptr_t)mm->cfg.ram_hva + gpa,
+				(uintptr_t)gmm_pool_slot(p, pfn), PAGE_SIZE);
+
+	if (ret) {
+		mv_warn("moving frame %llu back to GPA 0x%llx failed: %s (entry 0x%llx, flags 0x%x)",
+			(unsigned long long)pfn, (unsigned long long)gpa, strerror(-ret),
+			(unsigned long long)*e, p->frames[pfn].flags);
+		return ret;
+	}
+	*e = ept_mk_pte(pfn, EPT_RWX | EPT_A);
+	p->frames[pfn].gpa = gpa;
+	return 0;
+}
+
+unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
+{
+	struct gmm_pool *p = mm->pool;
+	pfn_t pfn = ept_pfn(*e);
+
+	if (swapin_map(mm, gpa, pfn, e))
+		return GMM_FAULT_ERROR;
+	swapin_activate(p, pfn, GMM_LRU_ACTIVE);
+	gmm_count(p, activate, 1);
+	__atomic_add_fetch(&p->nonresident_age, 1, __ATOMIC_RELAXED); /* activations age it too */
+	if (p->frames[pfn].flags & GMM_PG_SWAPCACHE)
+		gmm_count(p, swapcache_hit, 1);
+	mm->fs.refaults++;
+	return GMM_FAULT_NOPAGE;
+}
+
+/* A readahead frame in the swap cache: map it. mm lock held. */
+static unsigned swapin_cached(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t *e)
+{
+	if (swapin_map(mm, gpa, pfn, e))
+		return GMM_FAULT_ERROR;
+	mm->swap_ents--; /* the frame holds the slot now */
+	swapin_activate(mm->pool, pfn, GMM_LRU_ACTIVE);
+	gmm_count(mm->pool, swapcache_hit, 1);
+	return GMM_FAULT_NOPAGE;
+}
+
+/* O_DIRECT reads land in a per-thread bounce buffer and are copied into the
+ * frames: UFFDIO_MOVE refuses (EBUSY) pages that a direct read just filled. */
+static uint8_t *swapin_bounce(void)
+{
+	static __thread uint8_t *bounce;
+
+	if (!bounce && posix_memalign((void **)&bounce, PAGE_SIZE, SWAP_RA_MAX * PAGE_SIZE))
+		bounce = NULL;
+	return bounce;
+}
+
+struct swapin_batch {
+	uint8_t *bounce;
+	struct swapd_io io[SWAP_RA_MAX];
+	pfn_t pfn[SWAP_RA_MAX];
+	gpa_t gpa[SWAP_RA_MAX];
+	unsigned n;
+};
+
+/* Slots after s holding this guest's swapped-out pages, each with a frame to
+ * read into, marked in flight. mm lock held. */
+static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, struct swapin_batch *b)
+{
+	struct gmm_pool *p = mm->pool;
+	bool zeroed;
+
+	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots; s2++) {
+		struct gmm_slot_info *si = &p->slots[s2];
+		uint64_t *e2;
+		pfn_t pfn;
+
+		if (si->owner != mm->slot + 1 || si->cache != GMM_NIL)
+			continue;
+		e2 = ept_lookup(&mm->ept, si->gpa);
+		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
+			continue;
+		/* readahead is a bet: only with frames to spare */
+		if (gmm_pool_nr_free(p) <= p->wmark_high)
+			break;
+		pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+		if (pfn == GMM_NO_FRAME)
+			break;
+		*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
+		b->io[b->n] = (struct swapd_io){ .slot = s2, .buf = b->bounce + b->n * PAGE_SIZE };
+		b->pfn[b->n] = pfn;
+		b->gpa[b->n++] = si->gpa;
+	}
+}
+
+/* Finish a readahead page: into the swap cache, unmapped. mm lock held. */
+static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i)
+{
+	struct gmm_pool *p = mm->pool;
+	uint64_t s = b->io[i].slot, *e = ept_lookup(&mm->ept, b->gpa[i]);
+	struct gmm_frame *f = &p->frames[b->pfn[i]];
+
+	*e = ept_mk_swp(GMM_SWP_FILE, s);
+	if (b->io[i].res) {
+		gmm_count(p, read_errors, 1);
+		gmm_pool_free(p, b->pfn[i], 0);
+		return;
+	}
+	memcpy(gmm_pool_slot(p, b->pfn[i]), b->io[i].buf, PAGE_SIZE);
+	f->gpa = b->gpa[i];
+	f->swap = s;
+	f->flags |= GMM_PG_SWAPCACHE | GMM_PG_ARMED;
+	p->slots[s].cache = (uint32_t)b->pfn[i];
+	pthread_mutex_lock(&p->lock);
+	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
+	pthread_mutex_unlock(&p->lock);
+	mm->rss++;
+	gmm_count(p, readahead, 1);
+	gmm_count(p, pswpin, 1);
+}
+
+/* The faulting page read: map it, keep its slot, judge its refault distance. */
+static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn, uint64_t *e)
+{
+	struct gmm_pool *p = mm->pool;
+	struct gmm_frame *f = &p->frames[pfn];
+	uint32_t distance = (uint32_t)p->nonresident_age - p->slots[s].stamp;
+	bool recent = distance <= p->lru[GMM_LRU_ACTIVE].nr;
+
+	if (swapin_map(mm, gpa, pfn, e))
+		return GMM_FAULT_ERROR;
+	f->swap = s;
+	f->flags |= GMM_PG_SWAPCACHE;
+	p->slots[s].cache = (uint32_t)pfn;
+	mm->swap_ents--;
+	if (++mm->rss > mm->hiwater_rss)
+		mm->hiwater_rss = mm->rss;
+	pthread_mutex_lock(&p->lock);
+	gmm_lru_add(p, pfn, recent ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE);
+	pthread_mutex_unlock(&p->lock);
+	gmm_count(p, workingset_refault, 1);
+	gmm_count(p, workingset_activate, recent);
+	gmm_count(p, pswpin, 1);
+	gmm_count(p, pgmajfault, 1);
+	mm->fs.swapins++;
+	/* from now on KVM tells whether the guest writes it */
+	if (mm->cfg.ops->dirty_clear)
+		mm->cfg.ops->dirty_clear(mm->cfg.guest, gpa, 1);
+	return GMM_FAULT_NOPAGE;
+}
+
+unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
+{
+	struct gmm_pool *p = mm->pool;
+	uint64_t s = ept_swp_offset(*e);
+	struct swapd_ring *ring = gmm_thread_ring();
+	struct swapin_batch b = { .n = 1, .bounce = swapin_bounce() };
+	unsigned window, ret;
+	bool zeroed;
+	pfn_t pfn;
+
+	if (p->slots[s].cache != GMM_NIL)
+		return swapin_cached(mm, gpa, p->slots[s].cache, e);
+	if (!ring || !b.bounce)
+		return GMM_FAULT_ERROR;
+	pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+	if (pfn == GMM_NO_FRAME)
+		return GMM_FAULT_RETRY;
+	window = s == mm->swapin_next ? MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
+	b.io[0] = (struct swapd_io){ .slot = s, .buf = b.bounce };
+	b.pfn[0] = pfn;
+	b.gpa[0] = gpa;
+	swapin_readahead(mm, s, window, &b);
+	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
+	pthread_mutex_unlock(&mm->lock);
+	swapd_read(p->swap, ring, b.io, b.n);
+	pthread_mutex_lock(&mm->lock);
+	for (unsigned i = 1; i < b.n; i++)
+		swapin_ra_done(mm, &b, i);
+	e = ept_lookup(&mm->ept, gpa);
+	if (b.io[0].res) {
+		*e = ept_mk_swp(GMM_SWP_FILE, s);
+		gmm_pool_free(p, pfn, 0);
+		gmm_count(p, read_errors, 1);
+		ret = GMM_FAULT_IOERR;
+	} else {
+		memcpy(gmm_pool_slot(p, pfn), b.bounce, PAGE_SIZE);
+		ret = swapin_done(mm, gpa, s, pfn, e);
+	}
+	mm->swapin_next = b.io[b.n - 1].slot + 1;
+	mm->swapin_window = window;
+	pthread_cond_broadcast(&mm->wb_done);
+	return ret;
+}

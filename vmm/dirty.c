@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+#include "guest.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+
+/* KVM's dirty log of RAM (slot 0), with manual protect: reading does not
+ * clear; clearing write-protects the pages again. */
+int vmm_dirty_get(void *guest, uint64_t *bitmap)
+{
+	struct vmm_guest *g = guest;
+	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = bitmap };
+
+	return ioctl(g->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+}
+
+int vmm_dirty_clear(void *guest, gpa_t gpa, uint64_t npages)
+{
+	struct vmm_guest *g = guest;
+	uint64_t first = gpa >> PAGE_SHIFT, base = ALIGN_DOWN(first, 64ULL);
+	uint64_t total = g->ram_size >> PAGE_SHIFT, bitmap[4] = { 0 };
+	struct kvm_clear_dirty_log c = { .slot = 0, .first_page = base, .dirty_bitmap = bitmap };
+
+	/* the kernel wants 64-page aligned ranges: clear just our bits in one */
+	if (first + npages > base + 256)
+		return -EINVAL;
+	for (uint64_t i = 0; i < npages; i++)
+		bitmap[(first - base + i) / 64] |= 1ULL << ((first - base + i) % 64);
+	c.num_pages = (uint32_t)MIN(ALIGN_UP(first - base + npages, 64ULL), total - base);
+	return ioctl(g->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) ? -errno : 0;
+}
+
+/* Dirty logging for RAM, so reclaim can drop clean swap-cache pages without
+ * a write. With KVM_DIRTY_LOG_INITIALLY_SET every page starts dirty and
+ * nothing is write-protected until memvisor clears it: no cost until swap-in. */
+int vmm_dirty_log_enable(struct vmm_guest *g)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET },
+	};
+
+	if (ioctl(g->kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) <= 0)
+		return -ENOTSUP;
+	return ioctl(g->vm_fd, KVM_ENABLE_CAP, &cap) ? -errno : 0;
+}
+
