@@ -38,7 +38,7 @@
 
 #define MIN_SIZE	(2 * (uint64_t)SWAPD_PAGE_SIZE)	/* slot 0 and one usable slot */
 
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(printf, 4, 5)))
 static int seterr(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,6 +146,30 @@ static int check_existing(const char *path, const struct stat *st, char *err, si
 	return 0;
 }
 
+/*
+ * Open an existing file and check it before anything is written to it.
+ * O_NONBLOCK so that a FIFO or a device at the path cannot hang the open
+ * before it is refused; it goes once the file is known to be regular, as
+ * io_uring would turn it into -EAGAIN on every read and write.
+ */
+static int open_existing(struct swapd *s, uint64_t req, struct stat *st, char *err, size_t errlen)
+{
+	int ret, fl;
+
+	s->fd = open(s->path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (s->fd < 0)
+		return open_existing_error(s->path, req, errno, err, errlen);
+	if (fstat(s->fd, st))
+		return seterr(err, errlen, -errno, "cannot stat swap file %s: %s", s->path, strerror(errno));
+	ret = check_existing(s->path, st, err, errlen);
+	if (ret)
+		return ret;
+	fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0 || fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK))
+		return seterr(err, errlen, -errno, "cannot use swap file %s: %s", s->path, strerror(errno));
+	return 0;
+}
+
 /* An existing file: size 0 takes its size; a larger size extends it. */
 static int init_existing(struct swapd *s, uint64_t req, uint64_t size, char *err, size_t errlen)
 {
@@ -153,27 +177,18 @@ static int init_existing(struct swapd *s, uint64_t req, uint64_t size, char *err
 	uint64_t old;
 	int ret;
 
-	/*
-	 * O_NONBLOCK so that a FIFO or a device at the path cannot hang the
-	 * open before it is refused; it goes once the file is known regular,
-	 * as io_uring would turn it into -EAGAIN on every read and write.
-	 */
-	s->fd = open(s->path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (s->fd < 0)
-		return open_existing_error(s->path, req, errno, err, errlen);
-	if (fstat(s->fd, &st))
-		return seterr(err, errlen, -errno, "cannot stat swap file %s: %s", s->path, strerror(errno));
-	ret = check_existing(s->path, &st, err, errlen);
+	ret = open_existing(s, req, &st, err, errlen);
 	if (ret)
 		return ret;
-	if (fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK))
-		return seterr(err, errlen, -errno, "cannot use swap file %s: %s", s->path, strerror(errno));
 	old = (uint64_t)st.st_size;
 	if (!size)
 		size = old & ~(uint64_t)(SWAPD_PAGE_SIZE - 1);
+	if (size < MIN_SIZE && req)
+		return seterr(err, errlen, -EINVAL, "swap size %llu bytes is too small: at least %llu",
+			      (unsigned long long)req, (unsigned long long)MIN_SIZE);
 	if (size < MIN_SIZE)
 		return seterr(err, errlen, -EINVAL, "swap file %s is too small: %llu bytes, at least %llu",
-			      s->path, (unsigned long long)(req ? req : old), (unsigned long long)MIN_SIZE);
+			      s->path, (unsigned long long)old, (unsigned long long)MIN_SIZE);
 	ret = allocate(s->fd, old, size);
 	if (ret) {
 		/* give the file back as it was (blocks allocated in holes stay) */

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Batched swap I/O through io_uring.
+ *
+ * A batch of page I/Os is pushed through the ring a window at a time: at
+ * most r->depth of them are in flight, so a batch larger than the ring goes
+ * in chunks, each freed place being refilled as completions come back. The
+ * call returns only once every I/O it submitted has completed: the buffers
+ * are the caller's and the kernel must be done with them.
+ *
+ * A completion is not always the end of its I/O. A short transfer is
+ * resubmitted for the rest of the page, and -EAGAIN/-EINTR for the whole of
+ * what is left; only a real error or the full 4 KiB finishes it. While an
+ * I/O is in the ring its res holds 1 + the bytes done so far, so that
+ * res > 0 always means "still ours to finish" and no side table is needed;
+ * when the call returns res is 0 or -errno as the header says.
+ *
+ * Checks and fault injection come first, under s->lock: an I/O with a bad
+ * slot or buffer, or the one picked by swapd_inject(), fails without
+ * reaching the file, and the rest of the batch goes ahead. The counters are
+ * added up at the end, under the lock again, since several threads may do
+ * I/O on one device, each with its own ring.
+ *
+ * Should the ring itself fail (io_uring_submit or io_uring_wait_cqe with an
+ * error that no retry helps), what is already in the kernel is still waited
+ * for, everything else fails with that error, and the ring is marked not
+ * ready so that later batches fail at once instead of using it.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct batch {
+	struct swapd *s;
+	struct swapd_ring *r;
+	struct swapd_io *io;
+	unsigned n;
+	unsigned next;      /* first io not yet taken into the ring */
+	unsigned inflight;  /* taken and not finished, queued ones included */
+	unsigned queued;    /* prepared sqes not yet submitted */
+	int err;            /* the ring broke: fail instead of (re)submitting */
+	bool write;
+};
+
+int swapd_ring_init(struct swapd_ring *r, unsigned depth)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (!depth)
+		return -EINVAL;
+	ret = io_uring_queue_init(depth, &r->ring, 0);
+	if (ret)
+		return ret;
+	r->depth = depth;
+	r->ready = true;
+	return 0;
+}
+
+void swapd_ring_exit(struct swapd_ring *r)
+{
+	if (r->ready)
+		io_uring_queue_exit(&r->ring);
+	r->ready = false;
+}
+
+/* Each io either fails here (res < 0) or is made pending (res = 1). */
+static void precheck(struct batch *b)
+{
+	struct swapd *s = b->s;
+	uint64_t *inject = b->write ? &s->inject_write : &s->inject_read;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct swapd_io *io = &b->io[i];
+
+		if (!io->slot || io->slot >= s->nr_slots || !io->buf ||
+		    ((uintptr_t)io->buf & (SWAPD_PAGE_SIZE - 1))) {
+			io->res = -EINVAL;
+		} else if (*inject && !--*inject) {
+			io->res = -EIO; /* the n-th page op: never reaches the file */
+			s->stats.injected++;
+		} else {
+			io->res = 1;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void finish(struct batch *b, struct swapd_io *io, int res)
+{
+	io->res = res;
+	b->inflight--;
+}
+
+/* Prepare an sqe for what is left of io's page. */
+static void queue(struct batch *b, struct swapd_io *io)
+{
+	struct io_uring_sqe *sqe;
+	unsigned done = (unsigned)io->res - 1;
+	uint64_t off = io->slot * SWAPD_PAGE_SIZE + done;
+	char *buf = (char *)io->buf + done;
+
+	if (b->err) {
+		finish(b, io, b->err);
+		return;
+	}
+	/* never NULL: in flight + queued stays within depth <= the SQ size */
+	sqe = io_uring_get_sqe(&b->r->ring);
+	if (!sqe) {
+		finish(b, io, -EBUSY);
+		return;
+	}
+	if (b->write)
+		io_uring_prep_write(sqe, b->s->fd, buf, SWAPD_PAGE_SIZE - done, off);
+	else
+		io_uring_prep_read(sqe, b->s->fd, buf, SWAPD_PAGE_SIZE - done, off);
+	io_uring_sqe_set_data(sqe, io);
+	b->queued++;
+}
+
+/* Take ios of the batch into the ring while it has room. */
+static void fill(struct batch *b)
+{
+	while (b->next < b->n && b->inflight < b->r->depth) {
+		struct swapd_io *io = &b->io[b->next++];
+
+		if (io->res <= 0)
+			continue; /* failed its precheck */
+		if (b->err) {
+			io->res = b->err;
+			continue;
+		}
+		b->inflight++;
+		queue(b, io);
+	}
+}
+
+static void complete(struct batch *b, struct swapd_io *io, int res)
+{
+	if (res == -EAGAIN || res == -EINTR) {
+		queue(b, io); /* nothing was transferred: the same again */
+	} else if (res < 0) {
+		finish(b, io, res);
+	} else if (res == 0) {
+		finish(b, io, -EIO); /* end of file: no progress to resume from */
+	} else {
+		io->res += res;
+		if ((unsigned)io->res - 1 >= SWAPD_PAGE_SIZE)
+			finish(b, io, 0);
+		else
+			queue(b, io); /* short: the rest of the page */
+	}
+}
+
+/* Wait for at least one completion, then take all that are there. */
+static int reap(struct batch *b)
+{
+	struct io_uring *ring = &b->r->ring;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	do {
+		struct swapd_io *io = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(ring, cqe);
+		complete(b, io, res);
+	} while (!io_uring_peek_cqe(ring, &cqe));
+	return 0;
+}
+
+/* Submit what is queued; -errno only when the ring cannot go on. */
+static int submit(struct batch *b)
+{
+	while (b->queued) {
+		int ret = io_uring_submit(&b->r->ring);
+
+		if (ret > 0) {
+			b->queued -= (unsigned)ret < b->queued ? (unsigned)ret : b->queued;
+			continue;
+		}
+		if (ret == -EINTR)
+			continue;
+		/* out of request memory or CQ backlog: make room, try again */
+		if ((ret == -EAGAIN || ret == -EBUSY) && b->inflight > b->queued) {
+			ret = reap(b);
+			if (!ret)
+				continue;
+		}
+		return ret ? ret : -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The ring failed with err: wait for what the kernel already has (its
+ * buffers are in use until then), and fail the rest, queued sqes included,
+ * since they will never be submitted now.
+ */
+static void abandon(struct batch *b, int err)
+{
+	b->err = err;
+	b->r->ready = false;
+	while (b->inflight > b->queued)
+		if (reap(b))
+			break;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->io[i].res > 0)
+			b->io[i].res = err;
+	b->inflight = b->queued = 0;
+}
+
+static void run(struct batch *b)
+{
+	int ret;
+
+	while (b->next < b->n || b->inflight) {
+		fill(b);
+		ret = submit(b);
+		if (!ret && b->inflight)
+			ret = reap(b);
+		if (ret) {
+			abandon(b, ret);
+			return;
+		}
+	}
+}
+
+static unsigned account(struct batch *b)
+{
+	struct swapd_stats *st = &b->s->stats;
+	unsigned failed = 0;
+
+	for (unsigned i = 0; i < b->n; i++)
+		failed += b->io[i].res != 0;
+	pthread_mutex_lock(&b->s->lock);
+	if (b->write) {
+		st->writes += b->n - failed;
+		st->write_batches++;
+		st->write_errors += failed;
+	} else {
+		st->reads += b->n - failed;
+		st->read_batches++;
+		st->read_errors += failed;
+	}
+	pthread_mutex_unlock(&b->s->lock);
+	return failed;
+}
+
+static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io,
+		      unsigned n, bool write)
+{
+	struct batch b = { .s = s, .r = r, .io = io, .n = n, .write = write };
+
+	if (!n || !io)
+		return 0;
+	precheck(&b);
+	if (!r->ready)
+		b.err = -EINVAL; /* never set up, or broken by an earlier batch */
+	run(&b);
+	return account(&b);
+}
+
+unsigned swapd_write(struct swapd *s, struct swapd_ring *r, struct swapd_io *io, unsigned n)
+{
+	return do_io(s, r, io, n, true);
+}
+
+unsigned swapd_read(struct swapd *s, struct swapd_ring *r, struct swapd_io *io, unsigned n)
+{
+	return do_io(s, r, io, n, false);
+}
+
+void swapd_inject(struct swapd *s, bool write, uint64_t nth)
+{
+	pthread_mutex_lock(&s->lock);
+	if (write)
+		s->inject_write = nth;
+	else
+		s->inject_read = nth;
+	pthread_mutex_unlock(&s->lock);
+}
