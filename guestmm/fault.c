@@ -12,7 +12,7 @@
  * fault otherwise. Several streams are followed at once (GMM_RA_STREAMS), so
  * vCPUs walking their own slices each keep their window. When the pool is overcommitted (the guests' RAM adds up to
  * more than the pool) it shrinks to the faulting page alone as free frames
- * approach the high watermark. Frames come as buddy blocks, so a window is
+ * approach the min watermark. Frames come as buddy blocks, so a window is
  * usually one block and one ioctl.
  */
 #include "mm.h"
@@ -69,10 +69,11 @@ static uint64_t fault_spare(const struct gmm_pool *p)
 {
 	uint64_t free = gmm_pool_nr_free(p);
 
-	/* with the pool overcommitted, only frames above the high watermark are
-	 * spent on neighbours; otherwise every guest's RAM fits and none can starve */
+	/* with the pool overcommitted, frames above the min watermark may go to
+	 * neighbours (kswapd refills, and unused neighbours are the first evicted);
+	 * otherwise every guest's RAM fits and none can starve */
 	if (fault_overcommitted(p))
-		return free > p->wmark_high ? free - p->wmark_high : 0;
+		return free > p->wmark_min ? free - p->wmark_min : 0;
 	return free;
 }
 
@@ -167,6 +168,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	uint64_t t0 = gmm_thread_ns();
 	pfn_t pfn = GMM_NO_FRAME;
 	bool zeroed;
+	int64_t done;
 	int ret;
 
 	for (;; order--) {
@@ -179,44 +181,52 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		return 0;
 	npages = 1ULL << order;
 	ret = fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
-	if (!ret) {
-		struct gmm_install_cost c = { 0 };
-
-		pthread_mutex_unlock(&mm->lock);
-		ret = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
-		pthread_mutex_lock(&mm->lock);
-		mm->fs.ns_populate += c.ns_populate;
-		mm->fs.ns_install += c.ns_install;
-		mm->fs.install_calls += c.calls;
-		mm->fs.retries += c.retries;
-	}
-	if (!ret)
-		ret = fault_record(mm, gpa, pfn, npages);
 	if (ret) {
-		mv_warn("installing %llu pages at GPA 0x%llx failed: %s", (unsigned long long)npages,
-			(unsigned long long)gpa, strerror(-ret));
-		fault_mark(mm, gpa, npages, 0);
 		gmm_pool_free(mm->pool, pfn, order);
 		return ret;
 	}
-	return (int64_t)npages;
+	struct gmm_install_cost c = { 0 };
+
+	pthread_mutex_unlock(&mm->lock);
+	done = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
+	pthread_mutex_lock(&mm->lock);
+	mm->fs.ns_populate += c.ns_populate;
+	mm->fs.ns_install += c.ns_install;
+	mm->fs.install_calls += c.calls;
+	mm->fs.retries += c.retries;
+	if (done < (int64_t)npages) {
+		mv_warn("installing %llu pages at GPA 0x%llx stopped after %lld: %s",
+			(unsigned long long)npages, (unsigned long long)gpa,
+			(long long)MAX(done, (int64_t)0), strerror(done < 0 ? (int)-done : EIO));
+		/* what did get in is the guest's; the rest goes back */
+		fault_mark(mm, gpa + ((uint64_t)MAX(done, (int64_t)0) << PAGE_SHIFT),
+			   npages - (uint64_t)MAX(done, (int64_t)0), 0);
+		for (uint64_t i = (uint64_t)MAX(done, (int64_t)0); i < npages; i++)
+			gmm_pool_free(mm->pool, pfn + i, 0);
+		if (done <= 0)
+			return done < 0 ? done : -EIO;
+		npages = (uint64_t)done;
+	}
+	ret = fault_record(mm, gpa, pfn, npages);
+	return ret ? ret : (int64_t)npages;
 }
 
 /* Install the empty pages of [gpa, end) in blocks; stops at the first page
- * already there or when frames run out. Returns pages installed or -errno. */
+ * already there or when frames run out. Returns pages installed or -errno.
+ * The run is measured again after every block: installing drops the lock,
+ * and another fault thread may fill the rest meanwhile. */
 static int64_t fault_install_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 {
-	uint64_t run = fault_run(mm, gpa, end);
 	int64_t done = 0;
+	uint64_t run;
 
-	while (run) {
+	while ((run = fault_run(mm, gpa, end)) > 0) {
 		int64_t n = fault_install_block(mm, gpa, run);
 
 		if (n <= 0)
 			return done ? done : n;
 		done += n;
 		gpa += (uint64_t)n << PAGE_SHIFT;
-		run -= (uint64_t)n;
 	}
 	return done;
 }

@@ -138,10 +138,13 @@ void gmm_uffd_unregister(struct gmm_mm *mm);
 struct gmm_install_cost {
 	uint64_t ns_populate, ns_install, calls, retries;
 };
-/* UFFDIO_MOVE of len bytes from src to dst (both page aligned, dst registered). */
-int gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
-int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
-		     struct gmm_install_cost *cost);
+/* UFFDIO_MOVE of len bytes from src to dst (page aligned, dst registered),
+ * or UFFDIO_COPY (the kernel copies src into new pages at dst); resumed
+ * after partial progress. Bytes done (maybe fewer than len), or -errno. */
+int64_t gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
+int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
+int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
+			 struct gmm_install_cost *cost);
 
 uint64_t gmm_now_ns(void);
 uint64_t gmm_thread_ns(void);

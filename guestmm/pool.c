@@ -9,8 +9,8 @@
  * UFFDIO_COPY copies from a zero buffer instead and the slots stay empty:
  * frames are then units of accounting, the kernel's pages the memory.
  *
- * Watermarks follow Linux's defaults in spirit: min is about 1/128 of the
- * pool (at least 16 frames), low = min * 5/4, high = min * 3/2.
+ * Watermarks follow Linux's in spirit: min is about 1/128 of the pool (at
+ * least 16 frames), low = 2 * min, high = 3 * min.
  */
 #include "pool.h"
 
@@ -27,8 +27,9 @@ static void pool_set_watermarks(struct gmm_pool *p)
 	if (min < 16)
 		min = MIN((uint64_t)16, p->nr_frames / 4);
 	p->wmark_min = min;
-	p->wmark_low = min + min / 4;
-	p->wmark_high = min + min / 2;
+	/* kswapd works between low and high: wide enough for useful batches */
+	p->wmark_low = min * 2;
+	p->wmark_high = min * 3;
 }
 
 int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,

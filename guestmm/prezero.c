@@ -86,6 +86,7 @@ static void *zerod_thread(void *arg)
 {
 	struct gmm_pool *p = arg;
 
+	pthread_setname_np(pthread_self(), "mv-zerod");
 	if (p->zerod_cpu >= 0) {
 		cpu_set_t set;
 

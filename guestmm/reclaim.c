@@ -33,6 +33,24 @@
 
 #define SWAP_CLUSTER_MAX 32
 
+struct reclaim_wb {
+	struct gmm_mm *mm;
+	pfn_t pfn;
+	gpa_t gpa;
+};
+
+struct reclaim_ctl {
+	struct gmm_pool *p;
+	bool direct;
+	uint64_t batch;                      /* for the dirty-log cache */
+	uint64_t scanned, freed;
+	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
+	unsigned nr_wb;
+	struct reclaim_wb arm[SWAP_CLUSTER_MAX];
+	unsigned nr_arm;
+};
+
+
 void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 {
 	struct gmm_frame *f = &p->frames[pfn];
@@ -136,17 +154,65 @@ static void reclaim_free_frame(struct gmm_mm *mm, pfn_t pfn, uint64_t entry, gpa
 		mm->swap_ents++;
 }
 
-/* Arm a mapped page: move it back into its slot, keep the frame. mm lock held. */
-static bool reclaim_arm(struct gmm_mm *mm, pfn_t pfn, gpa_t gpa, uint64_t *e)
+static int reclaim_cmp_arm(const void *a, const void *b)
 {
-	struct gmm_pool *p = mm->pool;
+	const struct reclaim_wb *x = a, *y = b;
 
-	if (gmm_uffd_move(p, (uintptr_t)gmm_pool_slot(p, pfn),
-			  (uintptr_t)mm->cfg.ram_hva + gpa, PAGE_SIZE))
-		return false;
-	*e = gmm_ept_mk(GMM_EPT_ARMED, pfn);
-	p->frames[pfn].flags |= GMM_PG_ARMED;
-	return true;
+	if (x->mm != y->mm)
+		return (uintptr_t)x->mm < (uintptr_t)y->mm ? -1 : 1;
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* Arm n mapped pages at consecutive GPAs on consecutive frames with one
+ * move back into their slots, frames kept. mm lock held. */
+static void reclaim_arm_run(struct gmm_pool *p, struct reclaim_wb *w, unsigned n)
+{
+	struct gmm_mm *mm = w[0].mm;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t *e = ept_lookup(&mm->ept, w[i].gpa);
+
+		/* refaulted or gone since it was looked at: arm what precedes */
+		if (!e || !ept_present(*e) || ept_pfn(*e) != w[i].pfn) {
+			if (i)
+				reclaim_arm_run(p, w, i);
+			return;
+		}
+	}
+	int64_t moved = gmm_uffd_move(p, (uintptr_t)gmm_pool_slot(p, w[0].pfn),
+				      (uintptr_t)mm->cfg.ram_hva + w[0].gpa, (uint64_t)n << PAGE_SHIFT);
+
+	/* the pages that moved are armed; any that did not stay mapped */
+	n = moved > 0 ? (unsigned)(moved >> PAGE_SHIFT) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		*ept_lookup(&mm->ept, w[i].gpa) = gmm_ept_mk(GMM_EPT_ARMED, w[i].pfn);
+		p->frames[w[i].pfn].flags |= GMM_PG_ARMED;
+	}
+	gmm_count(p, armed, n);
+	gmm_count(p, arm_moves, n > 0);
+}
+
+/* Arm the batch's mapped pages, run by run, then put them back inactive. */
+static void reclaim_arm(struct reclaim_ctl *rc)
+{
+	struct reclaim_wb *a = rc->arm;
+	unsigned i = 0;
+
+	qsort(a, rc->nr_arm, sizeof(*a), reclaim_cmp_arm);
+	while (i < rc->nr_arm) {
+		unsigned n = 1;
+
+		while (i + n < rc->nr_arm && a[i + n].mm == a[i].mm &&
+		       a[i + n].gpa == a[i].gpa + ((uint64_t)n << PAGE_SHIFT) &&
+		       a[i + n].pfn == a[i].pfn + n)
+			n++;
+		pthread_mutex_lock(&a[i].mm->lock);
+		reclaim_arm_run(rc->p, &a[i], n);
+		pthread_mutex_unlock(&a[i].mm->lock);
+		i += n;
+	}
+	for (i = 0; i < rc->nr_arm; i++)
+		reclaim_putback(rc->p, a[i].pfn, GMM_LRU_INACTIVE);
 }
 
 /* Is the page at gpa unwritten since its bit was cleared? mm lock held. */
@@ -164,22 +230,7 @@ static bool reclaim_clean(struct gmm_mm *mm, gpa_t gpa, uint64_t batch)
 	return !(mm->dirty[bit / 64] & (1ULL << (bit % 64)));
 }
 
-struct reclaim_wb {
-	struct gmm_mm *mm;
-	pfn_t pfn;
-	gpa_t gpa;
-};
-
-struct reclaim_ctl {
-	struct gmm_pool *p;
-	bool direct;
-	uint64_t batch;                      /* for the dirty-log cache */
-	uint64_t scanned, freed;
-	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
-	unsigned nr_wb;
-};
-
-enum reclaim_verdict { RECLAIM_KEEP, RECLAIM_FREED, RECLAIM_QUEUED };
+enum reclaim_verdict { RECLAIM_KEEP, RECLAIM_FREED, RECLAIM_QUEUED, RECLAIM_ARM };
 
 /* One isolated frame: arm it (keep), drop it (freed) or queue it for writing. mm lock held. */
 static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn)
@@ -192,10 +243,10 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	if (!e)
 		return RECLAIM_KEEP;
 	if (ept_present(*e) && ept_pfn(*e) == pfn) {
-		/* mapped: arm it and give it another round to be touched */
-		if (reclaim_arm(mm, pfn, gpa, e))
-			gmm_count(p, armed, 1);
-		return RECLAIM_KEEP;
+		/* mapped: arm it (with its neighbours, below) and give it another
+		 * round to be touched */
+		rc->arm[rc->nr_arm++] = (struct reclaim_wb){ mm, pfn, gpa };
+		return RECLAIM_ARM;
 	}
 	if (gmm_ept_slot(*e) && f->flags & GMM_PG_SWAPCACHE && f->swap == ept_swp_offset(*e)) {
 		/* swap readahead nobody used: the slot has it */
@@ -326,7 +377,7 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 	n = reclaim_isolate(p, iso, SWAP_CLUSTER_MAX);
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
-	rc->nr_wb = 0;
+	rc->nr_wb = rc->nr_arm = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct gmm_mm *mm = reclaim_owner(p, iso[i]);
 		enum reclaim_verdict v = RECLAIM_KEEP;
@@ -341,6 +392,8 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 		else if (v == RECLAIM_FREED)
 			rc->freed++;
 	}
+	if (rc->nr_arm)
+		reclaim_arm(rc);
 	if (rc->nr_wb)
 		reclaim_write(rc);
 	return n;
@@ -389,6 +442,7 @@ static void *kswapd_thread(void *arg)
 	struct gmm_pool *p = arg;
 	bool stuck = false;
 
+	pthread_setname_np(pthread_self(), "mv-kswapd");
 	pthread_mutex_lock(&p->lock);
 	while (!p->kswapd_stop) {
 		if (gmm_pool_nr_free(p) >= p->wmark_low || stuck) {

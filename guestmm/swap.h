@@ -43,6 +43,7 @@ struct gmm_vmstat {
 	uint64_t clean_dropped;      /* evictions with no write: clean swap-cache pages */
 	uint64_t zero_elided;        /* evictions of all-zero pages: no slot, no write */
 	uint64_t armed;              /* pages unmapped to watch for a refault */
+	uint64_t arm_moves;          /* ioctls that armed them (runs of neighbours) */
 	uint64_t activate;           /* armed pages the guest touched again (minor refaults) */
 	uint64_t deactivate;         /* active pages aged to inactive */
 	uint64_t workingset_refault; /* swap-ins of evicted pages */

@@ -3,9 +3,10 @@
  * Faults on pages that are not simply absent, as Linux's do_swap_page: an
  * armed page (unmapped by aging, its frame kept) is moved back and activated,
  * a minor fault with no I/O; a swapped-out page is looked for in the swap
- * cache first (frames read ahead), else read from its slot through io_uring
- * together with readahead of the next slots of the same guest when swap-ins
- * are sequential. The frame keeps its slot (swap cache) and KVM's dirty bit
+ * cache first, else read from its slot through io_uring together with
+ * readahead of the next slots of the same guest when swap-ins are sequential
+ * (read-ahead pages are mapped at once, as fault-around maps neighbours: a
+ * fault for each would cost a round trip). The frame keeps its slot (swap cache) and KVM's dirty bit
  * for the page is cleared, so that if the guest does not write it, reclaim
  * can drop it again without a second write. A refault recent enough (its
  * refault distance within the active list, as workingset.c measures it) goes
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define SWAP_RA_MAX 16
 
@@ -43,14 +45,14 @@ static void swapin_activate(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru
 static int swapin_map(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t *e)
 {
 	struct gmm_pool *p = mm->pool;
-	int ret = gmm_uffd_move(p, (uintptr_t)mm->cfg.ram_hva + gpa,
-				(uintptr_t)gmm_pool_slot(p, pfn), PAGE_SIZE);
+	int64_t ret = gmm_uffd_move(p, (uintptr_t)mm->cfg.ram_hva + gpa,
+				    (uintptr_t)gmm_pool_slot(p, pfn), PAGE_SIZE);
 
-	if (ret) {
-		mv_warn("moving frame %llu back to GPA 0x%llx failed: %s (entry 0x%llx, flags 0x%x)",
-			(unsigned long long)pfn, (unsigned long long)gpa, strerror(-ret),
-			(unsigned long long)*e, p->frames[pfn].flags);
-		return ret;
+	if (ret != (int64_t)PAGE_SIZE) {
+		mv_warn("moving frame %llu back to GPA 0x%llx failed: %s",
+			(unsigned long long)pfn, (unsigned long long)gpa,
+			strerror(ret < 0 ? (int)-ret : EIO));
+		return ret < 0 ? (int)ret : -EIO;
 	}
 	*e = ept_mk_pte(pfn, EPT_RWX | EPT_A);
 	p->frames[pfn].gpa = gpa;
@@ -103,12 +105,24 @@ struct swapin_batch {
 	unsigned n;
 };
 
+/* A frame for a swap-in: its data will be copied into the guest, so a
+ * pre-zeroed slot page would be a second host page for one frame. */
+static pfn_t swapin_frame(struct gmm_mm *mm)
+{
+	struct gmm_pool *p = mm->pool;
+	bool zeroed;
+	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+
+	if (pfn != GMM_NO_FRAME && zeroed)
+		madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);
+	return pfn;
+}
+
 /* Slots after s holding this guest's swapped-out pages, each with a frame to
  * read into, marked in flight. mm lock held. */
 static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, struct swapin_batch *b)
 {
 	struct gmm_pool *p = mm->pool;
-	bool zeroed;
 
 	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots; s2++) {
 		struct gmm_slot_info *si = &p->slots[s2];
@@ -120,10 +134,10 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 		e2 = ept_lookup(&mm->ept, si->gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
 			continue;
-		/* readahead is a bet: only with frames to spare */
-		if (gmm_pool_nr_free(p) <= p->wmark_high)
+		/* readahead is a bet: not with the pool at its last reserve */
+		if (gmm_pool_nr_free(p) <= p->wmark_min)
 			break;
-		pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+		pfn = swapin_frame(mm);
 		if (pfn == GMM_NO_FRAME)
 			break;
 		*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
@@ -133,42 +147,62 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 	}
 }
 
-/* Finish a readahead page: into the swap cache, unmapped. mm lock held. */
+/* Finish a readahead page: mapped into the guest right away, as fault-around
+ * does, since a later fault would cost a round trip; if the guest does not
+ * use it, it is clean and reclaim drops it without a write. mm lock held. */
 static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i)
 {
 	struct gmm_pool *p = mm->pool;
 	uint64_t s = b->io[i].slot, *e = ept_lookup(&mm->ept, b->gpa[i]);
 	struct gmm_frame *f = &p->frames[b->pfn[i]];
 
-	*e = ept_mk_swp(GMM_SWP_FILE, s);
-	if (b->io[i].res) {
-		gmm_count(p, read_errors, 1);
+	/* before the guest can reach the page, or a write in between would
+	 * be lost from the dirty log and the page later dropped as clean */
+	if (!b->io[i].res && mm->cfg.ops->dirty_clear)
+		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], 1);
+	if (b->io[i].res || gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i],
+					   (uintptr_t)b->io[i].buf, PAGE_SIZE) != (int64_t)PAGE_SIZE) {
+		/* not read: it stays on disk, nothing lost */
+		*e = ept_mk_swp(GMM_SWP_FILE, s);
+		gmm_count(p, read_errors, b->io[i].res != 0);
 		gmm_pool_free(p, b->pfn[i], 0);
 		return;
 	}
-	memcpy(gmm_pool_slot(p, b->pfn[i]), b->io[i].buf, PAGE_SIZE);
+	*e = ept_mk_pte(b->pfn[i], EPT_RWX | EPT_A);
 	f->gpa = b->gpa[i];
 	f->swap = s;
-	f->flags |= GMM_PG_SWAPCACHE | GMM_PG_ARMED;
+	f->flags |= GMM_PG_SWAPCACHE;
 	p->slots[s].cache = (uint32_t)b->pfn[i];
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
-	mm->rss++;
+	mm->swap_ents--;
+	if (++mm->rss > mm->hiwater_rss)
+		mm->hiwater_rss = mm->rss;
 	gmm_count(p, readahead, 1);
 	gmm_count(p, pswpin, 1);
 }
 
-/* The faulting page read: map it, keep its slot, judge its refault distance. */
-static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn, uint64_t *e)
+/* The faulting page read: copied from the bounce buffer straight into the
+ * guest (no page leaves a range, so no TLB shootdown, unlike a move out of
+ * the frame's slot), its slot kept, its refault distance judged. */
+static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn, uint64_t *e,
+			   const void *data)
 {
 	struct gmm_pool *p = mm->pool;
 	struct gmm_frame *f = &p->frames[pfn];
 	uint32_t distance = (uint32_t)p->nonresident_age - p->slots[s].stamp;
 	bool recent = distance <= p->lru[GMM_LRU_ACTIVE].nr;
 
-	if (swapin_map(mm, gpa, pfn, e))
+	/* from now on KVM tells whether the guest writes it: cleared before the
+	 * guest can reach the page, so that no write slips in between */
+	if (mm->cfg.ops->dirty_clear)
+		mm->cfg.ops->dirty_clear(mm->cfg.guest, gpa, 1);
+	if (gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + gpa, (uintptr_t)data, PAGE_SIZE) !=
+	    (int64_t)PAGE_SIZE)
 		return GMM_FAULT_ERROR;
+	*e = ept_mk_pte(pfn, EPT_RWX | EPT_A);
+	f->gpa = gpa;
 	f->swap = s;
 	f->flags |= GMM_PG_SWAPCACHE;
 	p->slots[s].cache = (uint32_t)pfn;
@@ -183,9 +217,6 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	gmm_count(p, pswpin, 1);
 	gmm_count(p, pgmajfault, 1);
 	mm->fs.swapins++;
-	/* from now on KVM tells whether the guest writes it */
-	if (mm->cfg.ops->dirty_clear)
-		mm->cfg.ops->dirty_clear(mm->cfg.guest, gpa, 1);
 	return GMM_FAULT_NOPAGE;
 }
 
@@ -196,14 +227,13 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	struct swapd_ring *ring = gmm_thread_ring();
 	struct swapin_batch b = { .n = 1, .bounce = swapin_bounce() };
 	unsigned window, ret;
-	bool zeroed;
 	pfn_t pfn;
 
 	if (p->slots[s].cache != GMM_NIL)
 		return swapin_cached(mm, gpa, p->slots[s].cache, e);
 	if (!ring || !b.bounce)
 		return GMM_FAULT_ERROR;
-	pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+	pfn = swapin_frame(mm);
 	if (pfn == GMM_NO_FRAME)
 		return GMM_FAULT_RETRY;
 	window = s == mm->swapin_next ? MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
@@ -224,8 +254,14 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 		gmm_count(p, read_errors, 1);
 		ret = GMM_FAULT_IOERR;
 	} else {
-		memcpy(gmm_pool_slot(p, pfn), b.bounce, PAGE_SIZE);
-		ret = swapin_done(mm, gpa, s, pfn, e);
+		ret = swapin_done(mm, gpa, s, pfn, e, b.bounce);
+		if (ret != GMM_FAULT_NOPAGE) {
+			/* not installed: the page stays on disk */
+			*e = ept_mk_swp(GMM_SWP_FILE, s);
+			p->frames[pfn].flags &= ~GMM_PG_SWAPCACHE;
+			p->slots[s].cache = GMM_NIL;
+			gmm_pool_free(p, pfn, 0);
+		}
 	}
 	mm->swapin_next = b.io[b.n - 1].slot + 1;
 	mm->swapin_window = window;

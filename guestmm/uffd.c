@@ -183,60 +183,90 @@ void gmm_uffd_unregister(struct gmm_mm *mm)
 	}
 }
 
-int gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
+/*
+ * One UFFDIO_MOVE or UFFDIO_COPY, resumed after partial progress and after
+ * EAGAIN (the address space was changing). The ioctls can stop partway with
+ * the first pages done: those must be accounted, never redone (that would
+ * fail with EEXIST and leave them in the guest unrecorded). Returns bytes
+ * done, or -errno if none.
+ */
+static int64_t uffd_op(struct gmm_pool *p, bool move, uint64_t dst, uint64_t src, uint64_t len,
+		       uint64_t *calls)
 {
-	struct uffdio_move m = { .dst = dst, .src = src, .len = len, .mode = 0 };
+	uint64_t done = 0;
+	int err = 0;
 
-	if (ioctl(p->uffd, UFFDIO_MOVE, &m) == 0)
-		return 0;
-	return m.move < 0 ? (int)m.move : -errno;
+	for (int tries = 0; done < len && tries < 100; tries++) {
+		int64_t n;
+		int ret;
+
+		if (move) {
+			struct uffdio_move m = { dst + done, src + done, len - done, 0, 0 };
+
+			ret = ioctl(p->uffd, UFFDIO_MOVE, &m);
+			n = m.move;
+		} else {
+			struct uffdio_copy c = { dst + done, src + done, len - done, 0, 0 };
+
+			ret = ioctl(p->uffd, UFFDIO_COPY, &c);
+			n = c.copy;
+		}
+		err = ret ? errno : 0;
+		if (calls)
+			(*calls)++;
+		if (n > 0)
+			done += (uint64_t)n;
+		if (err && err != EAGAIN)
+			break;
+	}
+	return done ? (int64_t)done : -(err ? err : EIO);
 }
 
-static int uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
+int64_t gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
 {
-	struct uffdio_copy c = { .dst = dst, .src = src, .len = len, .mode = 0 };
+	return uffd_op(p, true, dst, src, len, NULL);
+}
 
-	if (ioctl(p->uffd, UFFDIO_COPY, &c) == 0)
-		return 0;
-	return c.copy < 0 ? (int)c.copy : -errno;
+int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
+{
+	return uffd_op(p, false, dst, src, len, NULL);
 }
 
 /*
  * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
  * the pool slots are populated (zeroed pages) and their pages moved; with
- * COPY the kernel copies the pool's zero buffer into new pages.
- * Called without the mm lock (the ioctl may take a while): costs go to *cost
- * for the caller to add up under the lock.
+ * COPY the kernel copies the pool's zero buffer into new pages. Called
+ * without the mm lock (the ioctl may take a while): costs go to *cost for
+ * the caller to add up under the lock. Returns pages installed (maybe fewer
+ * than asked) or -errno.
  */
-int gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
-		     struct gmm_install_cost *cost)
+int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
+			 struct gmm_install_cost *cost)
 {
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	struct gmm_pool *p = mm->pool;
 	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
-	uint64_t t0 = gmm_thread_ns();
-	int ret;
+	uint64_t t0 = gmm_thread_ns(), calls = 0;
+	int64_t done;
 
 	if (p->use_move && !zeroed) {
-		ret = gmm_pool_populate(p, pfn, npages);
+		int ret = gmm_pool_populate(p, pfn, npages);
+
 		if (ret)
 			return ret;
 	}
 	uint64_t t1 = gmm_thread_ns();
-	for (int tries = 0; tries < 100; tries++) {
-		ret = p->use_move ? gmm_uffd_move(p, dst, src, len) : uffd_copy(p, dst, src, len);
-		cost->calls++;
-		if (ret != -EAGAIN)
-			break;
-		cost->retries++; /* the address space was changing: try again */
-	}
+
+	done = uffd_op(p, p->use_move, dst, src, len, &calls);
+	cost->calls += calls;
+	cost->retries += calls - 1;
 	/* COPY leaves pre-zeroed slots full: drop their pages, or the host
 	 * would hold two pages for one frame */
 	if (!p->use_move && zeroed)
 		madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED);
 	cost->ns_populate += t1 - t0;
 	cost->ns_install += gmm_thread_ns() - t1;
-	return ret;
+	return done < 0 ? done : done >> PAGE_SHIFT;
 }
 
 static void uffd_pin(int cpu)
@@ -313,6 +343,7 @@ static void *uffd_thread(void *arg)
 	struct uffd_msg msgs[16];
 
 	free(arg);
+	pthread_setname_np(pthread_self(), "mv-fault");
 	uffd_pin(a.cpu);
 	for (;;) {
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)

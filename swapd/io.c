@@ -23,8 +23,9 @@
  *
  * Should the ring itself fail (io_uring_submit or io_uring_wait_cqe with an
  * error that no retry helps), what is already in the kernel is still waited
- * for, everything else fails with that error, and the ring is marked not
- * ready so that later batches fail at once instead of using it.
+ * for, everything else fails with that error, and the ring is torn down
+ * (ready false): later batches on it fail at once with -EINVAL, and the
+ * thread may set it up again with swapd_ring_init().
  */
 #include "internal.h"
 
@@ -199,22 +200,28 @@ static int submit(struct batch *b)
 	return 0;
 }
 
+/* Fail every io still pending (res > 0) with err. */
+static void fail_pending(struct batch *b, int err)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->io[i].res > 0)
+			b->io[i].res = err;
+}
+
 /*
  * The ring failed with err: wait for what the kernel already has (its
- * buffers are in use until then), and fail the rest, queued sqes included,
- * since they will never be submitted now.
+ * buffers are in use until then), fail the rest, queued sqes included,
+ * since they will never be submitted now, and tear the ring down.
  */
 static void abandon(struct batch *b, int err)
 {
 	b->err = err;
-	b->r->ready = false;
 	while (b->inflight > b->queued)
 		if (reap(b))
 			break;
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->io[i].res > 0)
-			b->io[i].res = err;
+	fail_pending(b, err);
 	b->inflight = b->queued = 0;
+	swapd_ring_exit(b->r);
 }
 
 static void run(struct batch *b)
@@ -262,9 +269,10 @@ static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io
 	if (!n || !io)
 		return 0;
 	precheck(&b);
-	if (!r->ready)
-		b.err = -EINVAL; /* never set up, or broken by an earlier batch */
-	run(&b);
+	if (r->ready)
+		run(&b);
+	else
+		fail_pending(&b, -EINVAL); /* never set up, or torn down when it broke */
 	return account(&b);
 }
 

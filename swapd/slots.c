@@ -16,9 +16,10 @@
  * stay together), and only then any cluster with a hole in it.
  *
  * Edges of the contract (the header leaves them open):
- *  - inuse counts slots with a use count (1..SWAPD_MAP_MAX); a retired slot
- *    is neither in use nor free, and stats.retired counts it, so free slots
- *    = nr_slots - 1 - inuse - stats.retired;
+ *  - inuse counts every slot but 0 with a non-zero map entry, retired too
+ *    (SWAPD_MAP_BAD is a count > 0, as the header has it): a retired slot is
+ *    out of use for good, so free slots = nr_slots - 1 - inuse, and once
+ *    every use is put back inuse == stats.retired;
  *  - get refuses a retired slot (-EINVAL: it holds nothing to share) and a
  *    count already at SWAPD_MAP_MAX (-EOVERFLOW); put of a retired slot
  *    succeeds and leaves it retired, since retiring dropped every use;
@@ -215,10 +216,10 @@ void swapd_slot_retire(struct swapd *s, uint64_t slot)
 		return;
 	pthread_mutex_lock(&s->lock);
 	if (s->swap_map[slot] != SWAPD_MAP_BAD) {
-		if (s->swap_map[slot])
-			s->inuse--;
-		else
+		if (!s->swap_map[slot]) {
 			s->cluster_free[cluster_of(slot)]--;
+			s->inuse++;
+		}
 		s->swap_map[slot] = SWAPD_MAP_BAD;
 		s->stats.retired++;
 	}
@@ -242,7 +243,7 @@ uint64_t swapd_free_slots(struct swapd *s)
 	uint64_t n;
 
 	pthread_mutex_lock(&s->lock);
-	n = s->nr_slots - 1 - s->inuse - s->stats.retired;
+	n = s->nr_slots - 1 - s->inuse;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

@@ -28,9 +28,9 @@ enum {
 };
 
 struct swapd_stats {
-	uint64_t writes, reads;            /* pages */
-	uint64_t write_batches, read_batches; /* submissions */
-	uint64_t write_errors, read_errors;
+	uint64_t writes, reads;            /* pages done (successfully) */
+	uint64_t write_batches, read_batches; /* submissions: calls with n > 0 */
+	uint64_t write_errors, read_errors; /* pages failed (invalid, injected included) */
 	uint64_t retired;                  /* slots retired after a write error */
 	uint64_t injected;                 /* errors that were injected */
 };
@@ -45,7 +45,7 @@ struct swapd {
 
 	pthread_mutex_t lock;    /* protects the slot map, clusters, counters */
 	uint8_t *swap_map;       /* per-slot use count; SWAPD_MAP_BAD = retired */
-	uint64_t inuse;          /* slots with a count > 0 */
+	uint64_t inuse;          /* slots with a count > 0 (retired ones included) */
 	uint64_t *cluster_free;  /* free slots per cluster */
 	uint64_t nr_clusters;
 	uint64_t cur_cluster;    /* where the next allocation looks first */
@@ -83,11 +83,14 @@ void swapd_close(struct swapd *s);
  * allocated (< n when the device is full). */
 unsigned swapd_slot_alloc(struct swapd *s, uint64_t *slots, unsigned n);
 /* Add or drop a use of a slot; at count 0 the slot is free again. A retired
- * slot stays retired. -EINVAL for slot 0, out of range or a free slot. */
+ * slot stays retired (put returns 0, get -EINVAL). -EINVAL for slot 0, out
+ * of range or a free slot; get of a count at SWAPD_MAP_MAX gives -EOVERFLOW. */
 int swapd_slot_get(struct swapd *s, uint64_t slot);
 int swapd_slot_put(struct swapd *s, uint64_t slot);
-/* Take a slot out of use for good (a write to it failed). */
+/* Take a slot out of use for good (a write to it failed): it stays counted
+ * in inuse, never free again. The caller retires; swapd_write() never does. */
 void swapd_slot_retire(struct swapd *s, uint64_t slot);
+/* The use count; SWAPD_MAP_BAD if retired; 0 for slot 0 and out of range. */
 unsigned swapd_slot_count(struct swapd *s, uint64_t slot);
 uint64_t swapd_free_slots(struct swapd *s);
 
@@ -95,7 +98,9 @@ int swapd_ring_init(struct swapd_ring *r, unsigned depth);
 void swapd_ring_exit(struct swapd_ring *r);
 /* Submit every io of the batch on r and wait for all of them; each io gets
  * its own res (short transfers are resumed; -EAGAIN retried). Returns the
- * number that failed. */
+ * number that failed. A bad slot or buffer fails that io alone (-EINVAL);
+ * a ring not set up fails them all. Should the ring itself fail, it is torn
+ * down (ready false) and may be set up again. */
 unsigned swapd_write(struct swapd *s, struct swapd_ring *r, struct swapd_io *io, unsigned n);
 unsigned swapd_read(struct swapd *s, struct swapd_ring *r, struct swapd_io *io, unsigned n);
 

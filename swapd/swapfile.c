@@ -304,5 +304,7 @@ fail:
 
 void swapd_close(struct swapd *s)
 {
+	if (!s->path)
+		return; /* never opened (fd may be a zeroed 0), or closed already */
 	release(s, s->created && !(s->flags & SWAPD_KEEP));
 }

@@ -10,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define TESTGUEST MV_BUILD_DIR "/tests/guests/testguest"
 #define BUILTIN(n) MV_BUILD_DIR "/guest/" n
 
 struct outcome {
+	struct gmm_vmstat vm;       /* reclaim and swap counters of the pool */
+	struct swapd_stats swap;
+	uint64_t swap_retired;
 	int status;
 	struct gmm_fault_stats fs;
 	uint64_t rss, hiwater_rss, pool_used, resident, nr_frames;
@@ -54,6 +59,8 @@ struct run_spec {
 	unsigned fault_around;
 	gva_t walk;                 /* 0: none */
 	bool no_prezero;
+	uint64_t swap_size;         /* non-zero: swap to a fresh file of this size */
+	uint64_t inject_write, inject_read;
 };
 
 /* Host pages resident in [p, p + len): mincore, one byte a page. */
@@ -72,15 +79,41 @@ static inline uint64_t resident_pages(const void *p, uint64_t len)
 /* The pool's books must balance against the guest: frames in use = rss. */
 static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm_pool *pool)
 {
+	/* kswapd may still be reclaiming this guest: take a snapshot under its
+	 * lock, which every change of its frames holds */
+	pthread_mutex_lock(&g->mm->lock);
 	o->pool_used = pool->nr_frames - gmm_pool_free_frames(pool);
 	o->nr_frames = pool->nr_frames;
 	o->resident = resident_pages(g->ram, g->ram_size) +
 		      resident_pages(pool->base, pool->nr_frames << PAGE_SHIFT);
-	cr_assert_eq(o->pool_used, g->mm->rss, "pool frames in use %llu != guest rss %llu",
-		     (unsigned long long)o->pool_used, (unsigned long long)g->mm->rss);
+	o->rss = g->mm->rss;
+	pthread_mutex_unlock(&g->mm->lock);
+	cr_assert_eq(o->pool_used, o->rss, "pool frames in use %llu != guest rss %llu",
+		     (unsigned long long)o->pool_used, (unsigned long long)o->rss);
 	cr_assert_leq(o->resident, pool->nr_frames, "host pages for guest memory %llu > pool %llu",
 		      (unsigned long long)o->resident, (unsigned long long)pool->nr_frames);
 	cr_assert_eq(gmm_pool_check(pool), 0);
+}
+
+/* A fresh swap file, checked private, attached to the pool. */
+static inline void open_swap(struct gmm_pool *pool, struct swapd *swap, char *path,
+			     const struct run_spec *r)
+{
+	char err[512];
+	struct stat st;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	unlink(path); /* swapd creates it, 0600 */
+	cr_assert_eq(swapd_open(swap, path, r->swap_size, 0, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "swap file mode %o", st.st_mode & 0777);
+	cr_assert_eq(gmm_pool_set_swap(pool, swap, -1, err, sizeof(err)), 0, "%s", err);
+	if (r->inject_write)
+		swapd_inject(swap, true, r->inject_write);
+	if (r->inject_read)
+		swapd_inject(swap, false, r->inject_read);
 }
 
 static inline void run_spec(struct outcome *o, const struct run_spec *r)
@@ -96,6 +129,9 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	memset(o, 0, sizeof(*o));
 	need_kvm(&kvm);
 	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	struct swapd swap;
+	char swap_path[] = "/tmp/mvtest-swap-XXXXXX";
+
 	if (!pool && !r->host_mm) {
 		struct gmm_pool_config pc;
 
@@ -106,6 +142,8 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, &pc, err, sizeof(err)), 0,
 			     "%s", err);
 		pool = &own;
+		if (r->swap_size)
+			open_swap(pool, &swap, swap_path, r);
 	}
 	struct vmm_config cfg = {
 		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
@@ -137,11 +175,28 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	vmm_guest_destroy(g);
 	if (pool) {
 		/* every frame back, and the allocator sound */
+		for (uint64_t f = 0; f < pool->nr_frames && gmm_pool_free_frames(pool) != pool->nr_frames; f++)
+			if ((pool->frames[f].flags & GMM_PG_ALLOC) && pool->frames[f].owner)
+				cr_log_error("frame %llu still held: owner %u gpa 0x%llx flags 0x%x swap %llu",
+					     (unsigned long long)f, pool->frames[f].owner,
+					     (unsigned long long)pool->frames[f].gpa, pool->frames[f].flags,
+					     (unsigned long long)pool->frames[f].swap);
 		cr_assert_eq(gmm_pool_free_frames(pool), pool->nr_frames);
 		cr_assert_eq(gmm_pool_check(pool), 0);
 	}
-	if (pool == &own)
+	if (pool == &own && pool->swap) {
+		o->vm = pool->vm;
+		o->swap = swap.stats;
+		o->swap_retired = swap.stats.retired;
+		/* every slot given back (retired ones stay out of use) */
+		cr_assert_eq(swap.inuse, swap.stats.retired, "%llu slots still in use after exit",
+			     (unsigned long long)(swap.inuse - swap.stats.retired));
 		gmm_pool_destroy(&own);
+		swapd_close(&swap);
+		cr_assert(access(swap_path, F_OK) != 0, "swap file %s left behind", swap_path);
+	} else if (pool == &own) {
+		gmm_pool_destroy(&own);
+	}
 	vmm_kvm_close(&kvm);
 	fclose(con);
 	free(elf);

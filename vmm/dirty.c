@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "guest.h"
 
+#include "memvisor/abi.h"
+
 #include <errno.h>
 #include <sys/ioctl.h>
 
@@ -14,9 +16,29 @@ int vmm_dirty_get(void *guest, uint64_t *bitmap)
 	return ioctl(g->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 }
 
+/* Clear the dirty bit of the guest PTE that maps gpa (RAM is mapped once,
+ * at MV_RAM_GVA + gpa). Under shadow paging KVM maps a page writable, and
+ * logs it dirty, on any access when that bit is set: a page the guest wrote
+ * once would look written forever. The page is not mapped when this runs,
+ * so KVM has no translation of it to go stale. */
+static void dirty_clear_pte(struct vmm_guest *g, gpa_t gpa)
+{
+	struct ept_gpt_walk w;
+	uint64_t *pte;
+
+	if (ept_gpt_walk(g->gpt.root, MV_RAM_GVA + gpa, vmm_gpa_host, g, &w) || w.levels != 4)
+		return;
+	pte = vmm_gpa_host(g, w.table[3] + ((MV_RAM_GVA + gpa) >> PAGE_SHIFT & 511) * 8, 8);
+	if (pte)
+		__atomic_and_fetch(pte, ~GPT_D, __ATOMIC_RELAXED);
+}
+
 int vmm_dirty_clear(void *guest, gpa_t gpa, uint64_t npages)
 {
 	struct vmm_guest *g = guest;
+
+	for (uint64_t i = 0; i < npages; i++)
+		dirty_clear_pte(g, gpa + (i << PAGE_SHIFT));
 	uint64_t first = gpa >> PAGE_SHIFT, base = ALIGN_DOWN(first, 64ULL);
 	uint64_t total = g->ram_size >> PAGE_SHIFT, bitmap[4] = { 0 };
 	struct kvm_clear_dirty_log c = { .slot = 0, .first_page = base, .dirty_bitmap = bitmap };

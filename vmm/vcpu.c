@@ -249,7 +249,10 @@ void *vmm_vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
 	struct vmm_guest *g = v->g;
+	char name[16];
 
+	snprintf(name, sizeof(name), "mv-vcpu%u", v->index);
+	pthread_setname_np(pthread_self(), name);
 	/* the fault thread sits on vCPU 0's CPU: a fault round trip stays on one CPU */
 	if (!g->cfg.no_pin && vmm_vcpu_cpu(v->index) >= 0) {
 		cpu_set_t set;

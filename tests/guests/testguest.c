@@ -41,7 +41,7 @@ static void bad_hcall(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const known[] = { "mode", "code", NULL };
+	static const char *const known[] = { "mode", "code", "passes", NULL };
 	const char *mode = mv_opt(argc, argv, "mode");
 
 	mv_opts_check(argc, argv, known);
@@ -68,6 +68,20 @@ int main(int argc, char **argv)
 			nonzero += *p != 0;
 		mv_report("nonzero_words", nonzero);
 		return nonzero != 0;
+	}
+	if (!strcmp(mode, "cleanread")) { /* write every page once, then only read it */
+		static const char *const ok[] = { "mode", "passes", NULL };
+		uint64_t passes = mv_opt_u64(argc, argv, "passes", 2), bad = 0;
+		uint64_t *w = (uint64_t *)mv_ram(), n = mv_ram_size() / 8;
+
+		(void)ok;
+		for (uint64_t i = 0; i < n; i++)
+			w[i] = mv_hash64(i);
+		for (uint64_t p = 0; p < passes; p++)
+			for (uint64_t i = 0; i < n; i++)
+				bad += w[i] != mv_hash64(i);
+		mv_report("mismatches", bad);
+		return bad != 0;
 	}
 	if (!strcmp(mode, "stack"))
 		return recurse(0);
