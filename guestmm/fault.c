@@ -9,10 +9,11 @@
  * window of neighbours too, when frames are plentiful. The window doubles
  * while faults land where the last window ended (sequential access, up to
  * cfg.fault_around pages) and falls back to a small aligned block around the
- * fault otherwise. Several streams are followed at once (GMM_RA_STREAMS), so
- * vCPUs walking their own slices each keep their window. When the pool is overcommitted (the guests' RAM adds up to
- * more than the pool) it shrinks to the faulting page alone as free frames
- * approach the min watermark. Frames come as buddy blocks, so a window is
+ * fault otherwise (only the faulting page when the pool is overcommitted).
+ * Several streams are followed at once (GMM_RA_STREAMS), so vCPUs walking
+ * their own slices each keep their window. When the pool is overcommitted
+ * (the guests' RAM adds up to more than the pool) a window shrinks to the
+ * faulting page alone as free frames approach the min watermark. Frames come as buddy blocks, so a window is
  * usually one block and one ioctl.
  */
 #include "mm.h"
@@ -23,9 +24,12 @@
 #include <string.h>
 
 /* pages around a non-sequential fault: frames are plentiful unless the pool
- * is overcommitted, and a round trip costs as much as ~200 page moves */
+ * is overcommitted, and a round trip costs as much as ~200 page moves; with
+ * the pool overcommitted, a neighbour nobody uses costs an eviction, and
+ * only sequential streams earn a window (Linux does no fault-around for
+ * anonymous memory at all) */
 #define FAULT_AROUND_BASE        64
-#define FAULT_AROUND_BASE_TIGHT  16
+#define FAULT_AROUND_BASE_TIGHT  1
 
 static unsigned fault_floor_pow2(uint64_t n)
 {

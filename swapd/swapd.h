@@ -33,6 +33,7 @@ struct swapd_stats {
 	uint64_t write_errors, read_errors; /* pages failed (invalid, injected included) */
 	uint64_t retired;                  /* slots retired after a write error */
 	uint64_t injected;                 /* errors that were injected */
+	uint64_t write_ns, read_ns;        /* wall time spent in swapd_write / swapd_read */
 };
 
 struct swapd {

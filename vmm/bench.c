@@ -190,6 +190,9 @@ static const char bench_usage[] =
 	"  demand-paging [--size S] [--vcpus N] [--pattern seq|random] [--runs N]\n"
 	"        pages/s of a guest touching all its RAM once: memvisor's fault path beside\n"
 	"        kernel-served faults (--host-mm) and prepopulated RAM\n"
+	"  overcommit [--pool SIZE] [--workload zipf|phased|scan|all] [--dir DIR] [--no-kernel]\n"
+	"        guests of 2x and 4x the pool paged to swap, beside Linux's reclaim of the same\n"
+	"        guest in a memory cgroup with a host swap file\n"
 	"  --json   one JSON object on stdout instead of text\n";
 
 static int bench_boot_cmd(int argc, char **argv)
@@ -235,7 +238,7 @@ static int bench_boot_cmd(int argc, char **argv)
 int vmm_cmd_bench(int argc, char **argv)
 {
 	if (argc < 2)
-		return vmm_usage_error("no benchmark named (available: boot, demand-paging)");
+		return vmm_usage_error("no benchmark named (available: boot, demand-paging, overcommit)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(bench_usage, stdout);
 		return 0;
@@ -244,5 +247,8 @@ int vmm_cmd_bench(int argc, char **argv)
 		return bench_boot_cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "demand-paging"))
 		return vmm_bench_paging(argc - 1, argv + 1);
-	return vmm_usage_error("unknown benchmark '%s' (available: boot, demand-paging)", argv[1]);
+	if (!strcmp(argv[1], "overcommit"))
+		return vmm_bench_overcommit(argc - 1, argv + 1);
+	return vmm_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit)",
+			       argv[1]);
 }

@@ -8,6 +8,7 @@ int vmm_cmd_guests(int argc, char **argv);
 int vmm_cmd_bench(int argc, char **argv);
 
 int vmm_bench_paging(int argc, char **argv);
+int vmm_bench_overcommit(int argc, char **argv);
 int vmm_bench_cmp_u64(const void *a, const void *b);
 
 /* One line "memvisor: ..." on stderr and the usage exit status. */

@@ -15,7 +15,7 @@
 const struct vmm_builtin vmm_builtins[] = {
 	{ "hello", "greets, tells its vCPU and RAM, echoes its arguments", "[ARGS...]" },
 	{ "touch", "touches guest RAM and reports pages/s",
-	  "[--size S] [--pattern seq|random|zipf] [--read] [--passes N] [--seed N]" },
+	  "[--size S] [--pattern seq|random|zipf|phased] [--read] [--passes N] [--seed N]" },
 	{ "memtest", "writes a pattern to every page of RAM, verifies it, reports mismatches",
 	  "[--size S] [--passes N] [--seed N]" },
 	{ NULL, NULL, NULL },

@@ -8,10 +8,15 @@
  *           cycle-walking past the end)
  *   zipf    pages drawn with probability ~ 1/(rank+1) (Zipf, s = 1); ranks
  *           are scattered over the range by a hash so the hot set is not contiguous
+ *   phased  a working set of a quarter of the range, walked 4 times, then
+ *           moved on: each pass is one phase, the set advancing by 1/passes
+ *           of the range (so over the passes it moves through all of RAM)
  */
 #include "mv.h"
 
-enum pattern { SEQ, RANDOM, ZIPF };
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+enum pattern { SEQ, RANDOM, ZIPF, PHASED };
 
 struct perm {
 	unsigned half;     /* bits per Feistel half */
@@ -77,7 +82,9 @@ static enum pattern parse_pattern(const char *s)
 		return RANDOM;
 	if (!strcmp(s, "zipf"))
 		return ZIPF;
-	mv_printf("touch: unknown pattern '%s' (seq, random or zipf)\n", s);
+	if (!strcmp(s, "phased"))
+		return PHASED;
+	mv_printf("touch: unknown pattern '%s' (seq, random, zipf or phased)\n", s);
 	mv_done(2);
 }
 
@@ -85,7 +92,7 @@ int main(int argc, char **argv)
 {
 	static const char *const known[] = { "size", "pattern", "!read", "!write", "passes",
 					     "seed", NULL };
-	static const char *const names[] = { "seq", "random", "zipf" };
+	static const char *const names[] = { "seq", "random", "zipf", "phased" };
 	unsigned cpu = mv_cpu(), ncpu = mv_ncpus();
 
 	mv_opts_check(argc, argv, known);
@@ -110,18 +117,27 @@ int main(int argc, char **argv)
 		perm_init(&perms[cpu], n, &rng);
 	uint64_t sum = 0, t0 = mv_ns();
 
-	for (uint64_t p = 0; p < passes; p++) {
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t page = pick(pat, i, n, &rng, log2n);
-			volatile uint64_t *w = base + page * (MV_PAGE_SIZE / 8);
+	uint64_t touches = 0;
 
-			if (rd)
-				sum += *w;
-			else
-				*w = i + 1;
+	for (uint64_t p = 0; p < passes; p++) {
+		/* phased: 4 walks over a quarter of the slice, starting p/passes in */
+		uint64_t ws = pat == PHASED ? MAX(n / 4, 1ULL) : n, rounds = pat == PHASED ? 4 : 1;
+		uint64_t start = pat == PHASED ? n * p / passes : 0;
+
+		for (uint64_t r = 0; r < rounds; r++) {
+			for (uint64_t i = 0; i < ws; i++) {
+				uint64_t page = pat == PHASED ? (start + i) % n : pick(pat, i, n, &rng, log2n);
+				volatile uint64_t *w = base + page * (MV_PAGE_SIZE / 8);
+
+				if (rd)
+					sum += *w;
+				else
+					*w = i + 1;
+			}
+			touches += ws;
 		}
 	}
-	uint64_t ns = mv_ns() - t0, touches = n * passes;
+	uint64_t ns = mv_ns() - t0;
 	uint64_t rate = ns ? touches * 1000000000ULL / ns : 0;
 
 	mv_printf("touch: vCPU %u: %lu pages, %s %s, %lu pass%s: %lu pages/s\n", cpu, n, names[pat],
