@@ -251,6 +251,8 @@ Test(cli, bad_input)
 			"bad address 'xyz' for --walk");
 	expect_one_line((char *[]){ "memvisor", "bench", "demand-paging", "--pattern", "zigzag",
 				    NULL }, 2, "bad --pattern 'zigzag'");
+	expect_one_line((char *[]){ "memvisor", "bench", "overcommit", "--workload", "tetris",
+				    NULL }, 2, "bad --workload 'tetris'");
 }
 
 Test(cli, bad_guest_files)
@@ -310,6 +312,38 @@ Test(cli, bench_demand_paging_json)
 		  strstr(r.out, "\"prepopulated_pages_per_s\":") &&
 		  strstr(r.out, "\"ratio_vs_kernel\":") && strstr(r.out, "\"ratio_vs_prepopulated\":"),
 		  "%s", r.out);
+}
+
+Test(cli, memtest_overcommitted_with_swap, .timeout = 120)
+{
+	char path[] = "/tmp/mvcli-swap-XXXXXX";
+	int fd = mkstemp(path);
+	struct result r;
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	unlink(path);
+	run(&r, (char *[]){ "memvisor", "run", "memtest", "-m", "128M", "-p", "32M", "-s", path, NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "32768 pages (128 MiB)") && strstr(r.out, " 0 mismatched words"),
+		  "%s", r.out);
+	cr_assert(strstr(r.err, "  swap: out "), "%s", r.err);
+	cr_assert(strstr(r.err, "O_DIRECT I/O"), "%s", r.err);
+	cr_assert(access(path, F_OK) != 0, "the swap file outlived the run");
+}
+
+Test(cli, bad_swap_options)
+{
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-s", "/tmp,size=12Q", NULL }, 2,
+			"bad --swap option 'size=12Q'");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--inject-swap-error", "write=1", NULL },
+			2, "--inject-swap-error needs --swap");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--host-mm", "-s", "/tmp/x", NULL }, 2,
+			"--host-mm leaves RAM to the host kernel");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-s", "/nonexistent/dir/swap", NULL }, 1,
+			"/nonexistent/dir/swap");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-s", "/tmp", NULL }, 1, "/tmp");
 }
 
 Test(cli, bench_boot_json)

@@ -183,6 +183,46 @@ static void summary_json_pool(const struct gmm_pool *p, struct vmm_json *j)
 	vmm_json_end(j, '}');
 }
 
+static void summary_json_vmstat(const struct gmm_pool *p, struct vmm_json *j)
+{
+	const struct gmm_vmstat *v = &p->vm;
+	const struct swapd *sw = p->swap;
+
+	vmm_json_begin(j, "vmstat", '{');
+	vmm_json_u64(j, "pgmajfault", v->pgmajfault);
+	vmm_json_u64(j, "pgscan_kswapd", v->pgscan_kswapd);
+	vmm_json_u64(j, "pgscan_direct", v->pgscan_direct);
+	vmm_json_u64(j, "pgsteal_kswapd", v->pgsteal_kswapd);
+	vmm_json_u64(j, "pgsteal_direct", v->pgsteal_direct);
+	vmm_json_u64(j, "pswpin", v->pswpin);
+	vmm_json_u64(j, "pswpout", v->pswpout);
+	vmm_json_u64(j, "swapcache_hit", v->swapcache_hit);
+	vmm_json_u64(j, "readahead", v->readahead);
+	vmm_json_u64(j, "zero_elided", v->zero_elided);
+	vmm_json_u64(j, "clean_dropped", v->clean_dropped);
+	vmm_json_u64(j, "armed", v->armed);
+	vmm_json_u64(j, "activate", v->activate);
+	vmm_json_u64(j, "deactivate", v->deactivate);
+	vmm_json_u64(j, "workingset_refault", v->workingset_refault);
+	vmm_json_u64(j, "workingset_activate", v->workingset_activate);
+	vmm_json_u64(j, "kswapd_wakeups", v->kswapd_wakeups);
+	vmm_json_u64(j, "direct_reclaims", v->direct_reclaims);
+	vmm_json_u64(j, "swap_full", v->swap_full);
+	vmm_json_u64(j, "write_errors", v->write_errors);
+	vmm_json_u64(j, "read_errors", v->read_errors);
+	vmm_json_u64(j, "reclaim_cpu_ns", v->reclaim_ns);
+	vmm_json_end(j, '}');
+	vmm_json_begin(j, "swap", '{');
+	vmm_json_str(j, "path", sw->path);
+	vmm_json_u64(j, "slots", sw->nr_slots);
+	vmm_json_bool(j, "direct_io", sw->direct);
+	vmm_json_u64(j, "slots_in_use", sw->inuse);
+	vmm_json_u64(j, "slots_retired", sw->stats.retired);
+	vmm_json_u64(j, "pages_written", sw->stats.writes);
+	vmm_json_u64(j, "pages_read", sw->stats.reads);
+	vmm_json_end(j, '}');
+}
+
 static void summary_json_mm(const struct vmm_guest *g, struct vmm_json *j)
 {
 	const struct gmm_mm *mm = g->mm;
@@ -213,6 +253,8 @@ static void summary_json_mm(const struct vmm_guest *g, struct vmm_json *j)
 	vmm_json_end(j, '}');
 	if (mm->pool)
 		summary_json_pool(mm->pool, j);
+	if (mm->pool && mm->pool->swap)
+		summary_json_vmstat(mm->pool, j);
 }
 
 void vmm_summary_json(const struct vmm_guest *g, FILE *f)
