@@ -107,7 +107,10 @@ int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,
 		      size_t errlen);
 void gmm_kswapd_stop(struct gmm_pool *p);
+#define GMM_BOUNCE_PAGES 16
 struct swapd_ring *gmm_thread_ring(void);
+uint8_t *gmm_thread_bounce(void);   /* GMM_BOUNCE_PAGES page-aligned pages */
+void gmm_thread_io_exit(void);      /* a thread that did swap I/O ends */
 /* Reclaim up to nr frames now (direct reclaim); returns frames freed. */
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
 /* Put a frame on an LRU list / take it off (pool lock held). */

@@ -286,14 +286,32 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	return RECLAIM_QUEUED;
 }
 
-/* A ring per thread that does swap I/O: rings are not shared between threads. */
+/* What a thread doing swap I/O keeps: its own io_uring (rings are not
+ * shared between threads) and a bounce buffer for reads. Released by
+ * gmm_thread_io_exit() when the thread ends. */
+static __thread struct swapd_ring thread_ring;
+static __thread uint8_t *thread_bounce;
+
 struct swapd_ring *gmm_thread_ring(void)
 {
-	static __thread struct swapd_ring ring;
-
-	if (!ring.ready && swapd_ring_init(&ring, 64))
+	if (!thread_ring.ready && swapd_ring_init(&thread_ring, 64))
 		return NULL;
-	return &ring;
+	return &thread_ring;
+}
+
+uint8_t *gmm_thread_bounce(void)
+{
+	if (!thread_bounce && posix_memalign((void **)&thread_bounce, PAGE_SIZE,
+					     GMM_BOUNCE_PAGES * PAGE_SIZE))
+		thread_bounce = NULL;
+	return thread_bounce;
+}
+
+void gmm_thread_io_exit(void)
+{
+	swapd_ring_exit(&thread_ring);
+	free(thread_bounce);
+	thread_bounce = NULL;
 }
 
 /* Give a queued page back: it stays resident, armed. mm lock held. */
@@ -472,6 +490,7 @@ static void *kswapd_thread(void *arg)
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
+	gmm_thread_io_exit();
 	return NULL;
 }
 

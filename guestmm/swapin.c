@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define SWAP_RA_MAX 16
+#define SWAP_RA_MAX GMM_BOUNCE_PAGES
 
 /* Activate a frame the guest just used. Pool lock taken. */
 static void swapin_activate(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
@@ -87,16 +87,7 @@ static unsigned swapin_cached(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t 
 }
 
 /* O_DIRECT reads land in a per-thread bounce buffer and are copied into the
- * frames: UFFDIO_MOVE refuses (EBUSY) pages that a direct read just filled. */
-static uint8_t *swapin_bounce(void)
-{
-	static __thread uint8_t *bounce;
-
-	if (!bounce && posix_memalign((void **)&bounce, PAGE_SIZE, SWAP_RA_MAX * PAGE_SIZE))
-		bounce = NULL;
-	return bounce;
-}
-
+ * guest: UFFDIO_MOVE refuses (EBUSY) pages that a direct read just filled. */
 struct swapin_batch {
 	uint8_t *bounce;
 	struct swapd_io io[SWAP_RA_MAX];
@@ -225,7 +216,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	struct gmm_pool *p = mm->pool;
 	uint64_t s = ept_swp_offset(*e);
 	struct swapd_ring *ring = gmm_thread_ring();
-	struct swapin_batch b = { .n = 1, .bounce = swapin_bounce() };
+	struct swapin_batch b = { .n = 1, .bounce = gmm_thread_bounce() };
 	unsigned window, ret;
 	pfn_t pfn;
 

@@ -360,6 +360,7 @@ static void *uffd_thread(void *arg)
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
 			uffd_handle(p, &msgs[i]);
 	}
+	gmm_thread_io_exit();
 	return NULL;
 }
 

@@ -314,7 +314,7 @@ Test(cli, bench_demand_paging_json)
 		  "%s", r.out);
 }
 
-Test(cli, memtest_overcommitted_with_swap, .timeout = 120)
+Test(cli, memtest_overcommitted_with_swap)
 {
 	char path[] = "/tmp/mvcli-swap-XXXXXX";
 	int fd = mkstemp(path);

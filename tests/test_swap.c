@@ -19,7 +19,7 @@ static void expect_memtest_ok(const struct outcome *o, unsigned vcpus, uint64_t 
 	}
 }
 
-Test(swap, memtest_256m_in_64m_pool_after_turnovers, .timeout = 120)
+Test(swap, memtest_256m_in_64m_pool_after_turnovers)
 {
 	struct outcome o;
 	char *argv[] = { "--passes=2" };
@@ -36,7 +36,7 @@ Test(swap, memtest_256m_in_64m_pool_after_turnovers, .timeout = 120)
 	cr_assert_leq(o.hiwater_rss, 16384);
 }
 
-Test(swap, two_vcpus_while_kswapd_reclaims, .timeout = 120)
+Test(swap, two_vcpus_while_kswapd_reclaims)
 {
 	struct outcome o;
 	char *argv[] = { "--passes=2" };
@@ -50,7 +50,7 @@ Test(swap, two_vcpus_while_kswapd_reclaims, .timeout = 120)
 	cr_assert_gt(o.vm.pswpin, 0);
 }
 
-Test(swap, zero_pages_never_reach_the_file, .timeout = 60)
+Test(swap, zero_pages_never_reach_the_file)
 {
 	struct outcome o;
 	char *argv[] = { "--read", "--passes=3" };
@@ -65,7 +65,7 @@ Test(swap, zero_pages_never_reach_the_file, .timeout = 60)
 	cr_assert_eq(o.vm.pswpin, 0);
 }
 
-Test(swap, clean_pages_are_dropped_without_a_second_write, .timeout = 120)
+Test(swap, clean_pages_are_dropped_without_a_second_write)
 {
 	struct outcome o;
 	char *argv[] = { "--mode=cleanread", "--passes=3" };
@@ -86,7 +86,7 @@ Test(swap, clean_pages_are_dropped_without_a_second_write, .timeout = 120)
 	cr_assert_gt(o.vm.pswpin, 2 * 12288);
 }
 
-Test(swap, full_swap_is_a_clean_oom_kill, .timeout = 60)
+Test(swap, full_swap_is_a_clean_oom_kill)
 {
 	struct outcome o;
 	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
@@ -99,7 +99,7 @@ Test(swap, full_swap_is_a_clean_oom_kill, .timeout = 60)
 	cr_assert_gt(o.vm.swap_full, 0);
 }
 
-Test(swap, a_write_error_keeps_the_page_and_retires_the_slot, .timeout = 120)
+Test(swap, a_write_error_keeps_the_page_and_retires_the_slot)
 {
 	struct outcome o;
 	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
@@ -112,7 +112,7 @@ Test(swap, a_write_error_keeps_the_page_and_retires_the_slot, .timeout = 120)
 	cr_assert_eq(o.swap_retired, 1);
 }
 
-Test(swap, a_read_error_stops_the_guest_naming_the_gpa, .timeout = 120)
+Test(swap, a_read_error_stops_the_guest_naming_the_gpa)
 {
 	struct outcome o;
 	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
