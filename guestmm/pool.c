@@ -77,6 +77,7 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 		goto err_frames;
 	}
 	pool_set_watermarks(p);
+	p->vm.reclaim_prio_min = 12; /* GMM_DEF_PRIORITY: none needed yet */
 	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
 		p->ready[o] = GMM_NIL;
 	for (unsigned l = 0; l < GMM_NR_LRU; l++)

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 
 #define SWAP_CLUSTER_MAX 32
+#define GMM_DEF_PRIORITY 12
 
 struct reclaim_wb {
 	struct gmm_mm *mm;
@@ -424,13 +425,27 @@ static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 
 	pthread_mutex_lock(&p->reclaim_lock);
 	pthread_rwlock_rdlock(&p->mms_lock);
-	/* a page is armed on the first pass and evicted on the second: allow a few */
-	for (int round = 0; rc.freed < nr && round < 8; round++) {
-		unsigned n = reclaim_batch(&rc);
+	/*
+	 * Scan control as in Linux's shrink_node: at priority prio scan the
+	 * LRU >> prio frames (at least a batch), and while less than the
+	 * target comes free, raise the priority (scan more). A page is armed on
+	 * one pass and evicted on a later one, so progress often needs two.
+	 */
+	for (int prio = GMM_DEF_PRIORITY; rc.freed < nr && prio >= 0; prio--) {
+		uint64_t lru = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
+		uint64_t to_scan = MAX(lru >> prio, (uint64_t)SWAP_CLUSTER_MAX), scanned = 0;
 
-		rc.scanned += n;
-		if (!n)
-			break;
+		while (rc.freed < nr && scanned < to_scan) {
+			unsigned n = reclaim_batch(&rc);
+
+			if (!n)
+				break;
+			scanned += n;
+		}
+		rc.scanned += scanned;
+		p->vm.reclaim_prio_min = MIN(p->vm.reclaim_prio_min, (uint64_t)prio);
+		if (!scanned)
+			break; /* nothing on the LRU */
 	}
 	pthread_rwlock_unlock(&p->mms_lock);
 	pthread_mutex_lock(&p->lock);

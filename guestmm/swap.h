@@ -53,6 +53,7 @@ struct gmm_vmstat {
 	uint64_t write_errors, read_errors;
 	uint64_t kswapd_wakeups, direct_reclaims, allocstall;
 	uint64_t reclaim_ns;         /* CPU time spent reclaiming (thread CPU time) */
+	uint64_t reclaim_prio_min;   /* the highest priority (lowest number) reclaim needed */
 };
 
 #define gmm_count(p, field, n) __atomic_add_fetch(&(p)->vm.field, (uint64_t)(n), __ATOMIC_RELAXED)

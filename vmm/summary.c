@@ -133,9 +133,10 @@ static void summary_swap(const struct gmm_pool *p, FILE *f)
 		(unsigned long long)v->clean_dropped, (unsigned long long)v->workingset_refault,
 		(unsigned long long)v->workingset_activate);
 	fprintf(f, "  swap file: %s, %llu slots, %s I/O; kswapd woke %llu times, direct reclaim %llu times, "
-		"%llu full, %llu write errors, %llu read errors\n", sw->path,
+		"highest priority %llu (12 lowest), %llu full, %llu write errors, %llu read errors\n", sw->path,
 		(unsigned long long)sw->nr_slots, sw->direct ? "O_DIRECT" : "buffered",
 		(unsigned long long)v->kswapd_wakeups, (unsigned long long)v->direct_reclaims,
+		(unsigned long long)v->reclaim_prio_min,
 		(unsigned long long)v->swap_full, (unsigned long long)v->write_errors,
 		(unsigned long long)v->read_errors);
 }
@@ -211,6 +212,7 @@ static void summary_json_vmstat(const struct gmm_pool *p, struct vmm_json *j)
 	vmm_json_u64(j, "write_errors", v->write_errors);
 	vmm_json_u64(j, "read_errors", v->read_errors);
 	vmm_json_u64(j, "reclaim_cpu_ns", v->reclaim_ns);
+	vmm_json_u64(j, "reclaim_priority_min", v->reclaim_prio_min);
 	vmm_json_end(j, '}');
 	vmm_json_begin(j, "swap", '{');
 	vmm_json_str(j, "path", sw->path);
