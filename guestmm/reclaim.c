@@ -49,6 +49,8 @@ struct reclaim_ctl {
 	unsigned nr_wb;
 	struct reclaim_wb arm[SWAP_CLUSTER_MAX];
 	unsigned nr_arm;
+	struct reclaim_wb release[SWAP_CLUSTER_MAX]; /* freed frames, to give back at batch end */
+	unsigned nr_release;
 };
 
 
@@ -138,21 +140,62 @@ static bool reclaim_page_is_zero(const void *page)
 	return true;
 }
 
-/* Free an evicted frame: its page goes, the frame returns. mm lock held. */
-static void reclaim_free_frame(struct gmm_mm *mm, pfn_t pfn, uint64_t entry, gpa_t gpa)
+/*
+ * An evicted frame leaves the guest: the entry takes its new value and the
+ * counters move now; its slot page is dropped and the frame returned at the
+ * end of the batch (reclaim_release), with its neighbours, because each
+ * MADV_DONTNEED call costs a TLB-flush IPI here. mm lock held.
+ */
+static void reclaim_free_frame(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn,
+			       uint64_t entry, gpa_t gpa)
 {
 	struct gmm_pool *p = mm->pool;
 
 	*ept_lookup(&mm->ept, gpa) = entry;
-	madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);
 	pthread_mutex_lock(&p->lock);
-	p->frames[pfn].flags &= ~(GMM_PG_ISOLATED | GMM_PG_SWAPCACHE | GMM_PG_ARMED);
+	p->frames[pfn].flags &= ~(GMM_PG_SWAPCACHE | GMM_PG_ARMED);
 	p->frames[pfn].swap = 0;
 	pthread_mutex_unlock(&p->lock);
-	gmm_pool_free(p, pfn, 0);
-	mm->rss--;
+	rc->release[rc->nr_release++] = (struct reclaim_wb){ mm, pfn, gpa };
 	if (ept_is_swp(entry) && !gmm_ept_zero(entry))
 		mm->swap_ents++;
+}
+
+static int reclaim_cmp_pfn(const void *a, const void *b)
+{
+	pfn_t x = ((const struct reclaim_wb *)a)->pfn, y = ((const struct reclaim_wb *)b)->pfn;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Drop the slot pages of the batch's freed frames, a run of neighbours per
+ * call, then give the frames back: each leaves its guest's rss as it enters
+ * the pool, both under the guest's lock, so that the books always agree. */
+static void reclaim_release(struct reclaim_ctl *rc)
+{
+	struct gmm_pool *p = rc->p;
+	struct reclaim_wb *f = rc->release;
+	unsigned i = 0;
+
+	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
+	while (i < rc->nr_release) {
+		unsigned n = 1;
+
+		while (i + n < rc->nr_release && f[i + n].pfn == f[i].pfn + n)
+			n++;
+		madvise(gmm_pool_slot(p, f[i].pfn), (uint64_t)n << PAGE_SHIFT, MADV_DONTNEED);
+		i += n;
+	}
+	for (i = 0; i < rc->nr_release; i++) {
+		pthread_mutex_lock(&f[i].mm->lock);
+		pthread_mutex_lock(&p->lock);
+		p->frames[f[i].pfn].flags &= ~GMM_PG_ISOLATED;
+		pthread_mutex_unlock(&p->lock);
+		gmm_pool_free(p, f[i].pfn, 0);
+		f[i].mm->rss--;
+		pthread_mutex_unlock(&f[i].mm->lock);
+	}
+	rc->nr_release = 0;
 }
 
 static int reclaim_cmp_arm(const void *a, const void *b)
@@ -253,7 +296,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 		/* swap readahead nobody used: the slot has it */
 		p->slots[f->swap].cache = GMM_NIL;
 		mm->swap_ents--; /* reclaim_free_frame counts the entry again */
-		reclaim_free_frame(mm, pfn, *e, gpa);
+		reclaim_free_frame(rc, mm, pfn, *e, gpa);
 		gmm_count(p, clean_dropped, 1);
 		return RECLAIM_FREED;
 	}
@@ -264,7 +307,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			p->slots[f->swap].cache = GMM_NIL;
 			swapd_slot_put(p->swap, f->swap);
 		}
-		reclaim_free_frame(mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
+		reclaim_free_frame(rc, mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
 		gmm_count(p, zero_elided, 1);
 		return RECLAIM_FREED;
 	}
@@ -273,7 +316,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			swp = ept_mk_swp(GMM_SWP_FILE, f->swap);
 			p->slots[f->swap].cache = GMM_NIL;
 			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
-			reclaim_free_frame(mm, pfn, swp, gpa);
+			reclaim_free_frame(rc, mm, pfn, swp, gpa);
 			gmm_count(p, clean_dropped, 1);
 			return RECLAIM_FREED;
 		}
@@ -344,7 +387,7 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 		.owner = (uint16_t)(w->mm->slot + 1), .gpa = w->gpa,
 	};
 	p->frames[w->pfn].flags &= ~GMM_PG_WRITEBACK;
-	reclaim_free_frame(w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
+	reclaim_free_frame(rc, w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
 	pthread_cond_broadcast(&w->mm->wb_done);
 	gmm_count(p, pswpout, 1);
 	rc->freed++;
@@ -396,7 +439,7 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 	n = reclaim_isolate(p, iso, SWAP_CLUSTER_MAX);
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
-	rc->nr_wb = rc->nr_arm = 0;
+	rc->nr_wb = rc->nr_arm = rc->nr_release = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct gmm_mm *mm = reclaim_owner(p, iso[i]);
 		enum reclaim_verdict v = RECLAIM_KEEP;
@@ -415,6 +458,7 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 		reclaim_arm(rc);
 	if (rc->nr_wb)
 		reclaim_write(rc);
+	reclaim_release(rc);
 	return n;
 }
 
