@@ -61,6 +61,7 @@ struct run_spec {
 	bool no_prezero;
 	uint64_t swap_size;         /* non-zero: swap to a fresh file of this size */
 	uint64_t inject_write, inject_read;
+	const char *label;          /* console prefix, as when several guests share a terminal */
 };
 
 /* Host pages resident in [p, p + len): mincore, one byte a page. */
@@ -148,7 +149,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	struct vmm_config cfg = {
 		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
 		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
-		.pool = pool, .prefault = r->prefault,
+		.pool = pool, .prefault = r->prefault, .label = r->label,
 		.fault_around = r->fault_around,
 	};
 	cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);

@@ -383,3 +383,16 @@ Test(guest, walk_follows_both_levels)
 	run_spec(&o, &r);
 	cr_assert(strstr(o.walk, "not mapped"), "%s", o.walk);
 }
+
+Test(guest, console_lines_carry_the_guest_label)
+{
+	struct outcome o;
+	char *argv[] = { "--mode=smp" };
+	struct run_spec r = { .path = TESTGUEST, .mem = 8 << 20, .vcpus = 2, .argc = 1, .argv = argv,
+			      .label = "g1" };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(strstr(o.console, "[g1] vCPU 0 of 2 passed the barrier\n"), "%s", o.console);
+	cr_assert(strstr(o.console, "[g1] vCPU 1 of 2 passed the barrier\n"), "%s", o.console);
+}
