@@ -113,10 +113,8 @@ static void mm_free_frame(struct gmm_mm *mm, pfn_t pfn)
 	struct gmm_pool *p = mm->pool;
 	struct gmm_frame *f = &p->frames[pfn];
 
-	if (f->flags & GMM_PG_SWAPCACHE) {
-		p->slots[f->swap].cache = GMM_NIL;
+	if (f->flags & GMM_PG_SWAPCACHE)
 		swapd_slot_put(p->swap, f->swap);
-	}
 	gmm_pool_free(p, pfn, 0);
 	mm->rss--;
 }
@@ -130,17 +128,7 @@ static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
 	if (ept_present(*pte) || gmm_ept_armed(*pte)) {
 		mm_free_frame(mm, ept_pfn(*pte));
 	} else if (gmm_ept_slot(*pte)) {
-		uint64_t s = ept_swp_offset(*pte);
-		uint32_t cached = p->slots[s].cache;
-
-		/* a readahead frame caches the slot without holding it */
-		if (cached != GMM_NIL) {
-			p->frames[cached].flags &= ~GMM_PG_SWAPCACHE;
-			p->slots[s].cache = GMM_NIL;
-			gmm_pool_free(p, cached, 0);
-			mm->rss--;
-		}
-		swapd_slot_put(p->swap, s);
+		swapd_slot_put(p->swap, ept_swp_offset(*pte));
 		mm->swap_ents--;
 	}
 	*pte = 0;

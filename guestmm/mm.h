@@ -37,7 +37,6 @@ enum gmm_prefault {
 };
 
 struct gmm_mm_config {
-	uint16_t id;                /* owner id in frame descriptors, non-zero */
 	uint64_t ram_size;          /* RAM is GPA [0, ram_size) */
 	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
 	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */

@@ -292,21 +292,11 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 		rc->arm[rc->nr_arm++] = (struct reclaim_wb){ mm, pfn, gpa };
 		return RECLAIM_ARM;
 	}
-	if (gmm_ept_slot(*e) && f->flags & GMM_PG_SWAPCACHE && f->swap == ept_swp_offset(*e)) {
-		/* swap readahead nobody used: the slot has it */
-		p->slots[f->swap].cache = GMM_NIL;
-		mm->swap_ents--; /* reclaim_free_frame counts the entry again */
-		reclaim_free_frame(rc, mm, pfn, *e, gpa);
-		gmm_count(p, clean_dropped, 1);
-		return RECLAIM_FREED;
-	}
 	if (*e != gmm_ept_mk(GMM_EPT_ARMED, pfn))
 		return RECLAIM_KEEP;
 	if (reclaim_page_is_zero(gmm_pool_slot(p, pfn))) {
-		if (f->flags & GMM_PG_SWAPCACHE) {
-			p->slots[f->swap].cache = GMM_NIL;
+		if (f->flags & GMM_PG_SWAPCACHE)
 			swapd_slot_put(p->swap, f->swap);
-		}
 		reclaim_free_frame(rc, mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
 		gmm_count(p, zero_elided, 1);
 		return RECLAIM_FREED;
@@ -314,14 +304,12 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	if (f->flags & GMM_PG_SWAPCACHE) {
 		if (reclaim_clean(mm, gpa, rc->batch)) {
 			swp = ept_mk_swp(GMM_SWP_FILE, f->swap);
-			p->slots[f->swap].cache = GMM_NIL;
 			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
 			reclaim_free_frame(rc, mm, pfn, swp, gpa);
 			gmm_count(p, clean_dropped, 1);
 			return RECLAIM_FREED;
 		}
 		/* written since it was read: the slot's copy is stale */
-		p->slots[f->swap].cache = GMM_NIL;
 		swapd_slot_put(p->swap, f->swap);
 		f->flags &= ~GMM_PG_SWAPCACHE;
 		f->swap = 0;
@@ -383,7 +371,7 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 		return;
 	}
 	p->slots[slot] = (struct gmm_slot_info){
-		.cache = GMM_NIL, .stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED),
+.stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED),
 		.owner = (uint16_t)(w->mm->slot + 1), .gpa = w->gpa,
 	};
 	p->frames[w->pfn].flags &= ~GMM_PG_WRITEBACK;
@@ -569,7 +557,7 @@ int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, ch
 		return -ENOMEM;
 	}
 	for (uint64_t i = 0; i < swap->nr_slots; i++)
-		p->slots[i] = (struct gmm_slot_info){ .cache = GMM_NIL };
+		p->slots[i] = (struct gmm_slot_info){ 0 };
 	p->swap = swap;
 	ret = pthread_create(&p->kswapd, NULL, kswapd_thread, p);
 	if (ret) {

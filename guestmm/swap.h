@@ -25,9 +25,9 @@ static inline uint64_t gmm_ept_mk(uint64_t kind, pfn_t pfn) { return kind | (pfn
 static inline bool gmm_ept_zero(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_ZERO; }
 static inline bool gmm_ept_slot(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_FILE; }
 
-/* What guestmm knows of one slot. */
+/* What guestmm knows of one slot (the swap-cache side is the frame's: its
+ * swap field and GMM_PG_SWAPCACHE). */
 struct gmm_slot_info {
-	uint32_t cache;    /* frame holding the slot's data (swap cache), or GMM_NIL */
 	uint32_t stamp;    /* nonresident age at eviction, for refault distance */
 	uint16_t owner;    /* guest (mm slot + 1) whose page it holds */
 	gpa_t gpa;

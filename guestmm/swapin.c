@@ -2,11 +2,13 @@
 /*
  * Faults on pages that are not simply absent, as Linux's do_swap_page: an
  * armed page (unmapped by aging, its frame kept) is moved back and activated,
- * a minor fault with no I/O; a swapped-out page is looked for in the swap
- * cache first, else read from its slot through io_uring together with
- * readahead of the next slots of the same guest when swap-ins are sequential
- * (read-ahead pages are mapped at once, as fault-around maps neighbours: a
- * fault for each would cost a round trip). The frame keeps its slot (swap cache) and KVM's dirty bit
+ * a minor fault with no I/O; a swapped-out page is read from its slot
+ * through io_uring together with readahead of the next slots of the same
+ * guest when swap-ins are sequential. Read-ahead pages are mapped at once, as
+ * fault-around maps neighbours (a fault for each would cost a round trip),
+ * so a swap-in never finds its page in memory: pages under writeback are
+ * waited for instead. The swap cache here is the slot a swapped-in frame
+ * keeps; a refault of such a frame while armed counts as a swap-cache hit. The frame keeps its slot (swap cache) and KVM's dirty bit
  * for the page is cleared, so that if the guest does not write it, reclaim
  * can drop it again without a second write. A refault recent enough (its
  * refault distance within the active list, as workingset.c measures it) goes
@@ -75,17 +77,6 @@ unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	return GMM_FAULT_NOPAGE;
 }
 
-/* A readahead frame in the swap cache: map it. mm lock held. */
-static unsigned swapin_cached(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t *e)
-{
-	if (swapin_map(mm, gpa, pfn, e))
-		return GMM_FAULT_ERROR;
-	mm->swap_ents--; /* the frame holds the slot now */
-	swapin_activate(mm->pool, pfn, GMM_LRU_ACTIVE);
-	gmm_count(mm->pool, swapcache_hit, 1);
-	return GMM_FAULT_NOPAGE;
-}
-
 /* O_DIRECT reads land in a per-thread bounce buffer and are copied into the
  * guest: UFFDIO_MOVE refuses (EBUSY) pages that a direct read just filled. */
 struct swapin_batch {
@@ -120,7 +111,7 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 		uint64_t *e2;
 		pfn_t pfn;
 
-		if (si->owner != mm->slot + 1 || si->cache != GMM_NIL)
+		if (si->owner != mm->slot + 1)
 			continue;
 		e2 = ept_lookup(&mm->ept, si->gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
@@ -163,7 +154,6 @@ static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i
 	f->gpa = b->gpa[i];
 	f->swap = s;
 	f->flags |= GMM_PG_SWAPCACHE;
-	p->slots[s].cache = (uint32_t)b->pfn[i];
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
@@ -196,7 +186,6 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	f->gpa = gpa;
 	f->swap = s;
 	f->flags |= GMM_PG_SWAPCACHE;
-	p->slots[s].cache = (uint32_t)pfn;
 	mm->swap_ents--;
 	if (++mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
@@ -220,8 +209,6 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	unsigned window, ret;
 	pfn_t pfn;
 
-	if (p->slots[s].cache != GMM_NIL)
-		return swapin_cached(mm, gpa, p->slots[s].cache, e);
 	if (!ring || !b.bounce)
 		return GMM_FAULT_ERROR;
 	pfn = swapin_frame(mm);
@@ -250,7 +237,6 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 			/* not installed: the page stays on disk */
 			*e = ept_mk_swp(GMM_SWP_FILE, s);
 			p->frames[pfn].flags &= ~GMM_PG_SWAPCACHE;
-			p->slots[s].cache = GMM_NIL;
 			gmm_pool_free(p, pfn, 0);
 		}
 	}

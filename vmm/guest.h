@@ -100,7 +100,6 @@ struct vmm_guest {
 	uint64_t rom_size;
 	struct gmm_mm *mm;       /* VMAs, EPT table, counters, faults */
 	bool dirty_log;          /* KVM dirty logging of RAM (with swap) */
-	uint16_t id;
 	struct ept_gpt gpt;
 	struct vmm_elf_image img;
 	uint64_t tsc_khz;

@@ -110,7 +110,6 @@ static const struct gmm_guest_ops vm_gmm_ops_swap = {
 /* The guest's mm and its VMAs: RAM, ROM, the locked system region, the MMIO hole. */
 static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 {
-	static atomic_uint next_id;
 	struct gmm_mm_config mc = {
 		.ram_size = g->ram_size, .ram_hva = g->ram, .guest = g,
 		.ops = g->dirty_log ? &vm_gmm_ops_swap : &vm_gmm_ops,
@@ -126,8 +125,6 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 	};
 	int ret;
 
-	g->id = (uint16_t)(atomic_fetch_add(&next_id, 1) % 65535 + 1);
-	mc.id = g->id;
 	ret = gmm_mm_create(g->cfg.pool, &mc, &g->mm, err, errlen);
 	for (size_t i = 0; !ret && i < ARRAY_SIZE(vmas); i++)
 		if (vmas[i].end > vmas[i].start)
