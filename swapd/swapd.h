@@ -39,7 +39,8 @@ struct swapd_stats {
 struct swapd {
 	int fd;
 	char *path;
-	bool created;            /* we made the file (and remove it at close unless KEEP) */
+	bool created;            /* we made the file (and remove it unless KEEP) */
+	bool unlinked;           /* removed from its directory at open: it dies with the fd */
 	bool direct;             /* O_DIRECT in use (else buffered, and reported) */
 	unsigned flags;
 	uint64_t nr_slots;       /* file size / 4 KiB; slot 0 unused */
@@ -76,7 +77,8 @@ struct swapd_ring {
  * one line in err. */
 int swapd_open(struct swapd *s, const char *path, uint64_t size, unsigned flags,
 	       char *err, size_t errlen);
-/* Close; remove the file if created here and not SWAPD_KEEP. */
+/* Close; remove the file if created here and not SWAPD_KEEP (such a file
+ * is unlinked at open already, so that nothing outlives the process). */
 void swapd_close(struct swapd *s);
 
 /* Allocate n slots with count 1, preferring neighbours in the current

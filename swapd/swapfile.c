@@ -256,13 +256,13 @@ static void release(struct swapd *s, bool remove)
 {
 	if (s->fd >= 0)
 		close(s->fd);
-	if (remove && s->path)
+	if (remove && s->path && !s->unlinked)
 		unlink(s->path);
 	swapd_slots_fini(s);
 	free(s->path);
 	s->fd = -1;
 	s->path = NULL;
-	s->created = false;
+	s->created = s->unlinked = false;
 }
 
 int swapd_open(struct swapd *s, const char *path, uint64_t size, unsigned flags,
@@ -296,6 +296,11 @@ int swapd_open(struct swapd *s, const char *path, uint64_t size, unsigned flags,
 		       (unsigned long long)s->nr_slots, strerror(-ret));
 		goto fail;
 	}
+	/* a file of ours that is not to be kept leaves its directory now: its
+	 * blocks live as long as the descriptor, so guest data on disk dies with
+	 * memvisor however it ends, kill -9 included */
+	if (s->created && !(flags & SWAPD_KEEP) && unlink(s->path) == 0)
+		s->unlinked = true;
 	return 0;
 fail:
 	release(s, s->created); /* never handed out, so not kept either */

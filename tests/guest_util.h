@@ -108,7 +108,8 @@ static inline void open_swap(struct gmm_pool *pool, struct swapd *swap, char *pa
 	close(fd);
 	unlink(path); /* swapd creates it, 0600 */
 	cr_assert_eq(swapd_open(swap, path, r->swap_size, 0, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(access(path, F_OK) != 0, "swap file still in its directory while in use");
+	cr_assert_eq(fstat(swap->fd, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "swap file mode %o", st.st_mode & 0777);
 	cr_assert_eq(gmm_pool_set_swap(pool, swap, -1, err, sizeof(err)), 0, "%s", err);
 	if (r->inject_write)

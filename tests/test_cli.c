@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define MEMVISOR MV_BUILD_DIR "/memvisor"
@@ -331,6 +332,62 @@ Test(cli, memtest_overcommitted_with_swap)
 	cr_assert(strstr(r.err, "  swap: out "), "%s", r.err);
 	cr_assert(strstr(r.err, "O_DIRECT I/O"), "%s", r.err);
 	cr_assert(access(path, F_OK) != 0, "the swap file outlived the run");
+}
+
+/* Start memvisor on a spinning guest, let it run, send sig; its status. */
+static int run_and_signal(char *const argv[], int sig, char *err, size_t errlen)
+{
+	char errfile[] = "/tmp/mvcli-sig-XXXXXX";
+	int fe = mkstemp(errfile), status;
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0 && fe >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(fe, 2);
+		execv(MEMVISOR, argv);
+		_exit(127);
+	}
+	usleep(500000);
+	kill(pid, sig);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	lseek(fe, 0, SEEK_SET);
+	slurp(fe, err, errlen);
+	close(fe);
+	unlink(errfile);
+	return status;
+}
+
+Test(cli, sigint_ends_the_guest_with_a_summary)
+{
+	char err[8192];
+	int status;
+
+	need_kvm();
+	status = run_and_signal((char *[]){ "memvisor", "run", TESTGUEST, "--", "--mode=spin", NULL },
+				SIGINT, err, sizeof(err));
+	cr_assert(WIFEXITED(status), "killed by the signal instead of ending the guest");
+	cr_assert_eq(WEXITSTATUS(status), 130, "%s", err);
+	cr_assert(strstr(err, "interrupted by a signal"), "%s", err);
+	cr_assert(strstr(err, ": interrupted, exit status 130"), "%s", err);
+}
+
+Test(cli, kill_9_leaves_no_swap_file)
+{
+	char path[] = "/tmp/mvcli-kill-XXXXXX", err[8192];
+	int fd = mkstemp(path), status;
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	unlink(path);
+	status = run_and_signal((char *[]){ "memvisor", "run", "-m", "32M", "-p", "8M", "-s", path,
+					    TESTGUEST, "--", "--mode=spin", NULL }, SIGKILL,
+				err, sizeof(err));
+	cr_assert(WIFSIGNALED(status), "%s", err);
+	cr_assert(access(path, F_OK) != 0, "guest data left on disk in %s", path);
 }
 
 Test(cli, bad_swap_options)

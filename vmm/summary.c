@@ -132,8 +132,9 @@ static void summary_swap(const struct gmm_pool *p, FILE *f)
 		(unsigned long long)v->swapcache_hit, (unsigned long long)v->zero_elided,
 		(unsigned long long)v->clean_dropped, (unsigned long long)v->workingset_refault,
 		(unsigned long long)v->workingset_activate);
-	fprintf(f, "  swap file: %s, %llu slots, %s I/O; kswapd woke %llu times, direct reclaim %llu times, "
+	fprintf(f, "  swap file: %s%s, %llu slots, %s I/O; kswapd woke %llu times, direct reclaim %llu times, "
 		"highest priority %llu (12 lowest), %llu full, %llu write errors, %llu read errors\n", sw->path,
+		sw->unlinked ? " (unlinked since it opened: it dies with memvisor)" : "",
 		(unsigned long long)sw->nr_slots, sw->direct ? "O_DIRECT" : "buffered",
 		(unsigned long long)v->kswapd_wakeups, (unsigned long long)v->direct_reclaims,
 		(unsigned long long)v->reclaim_prio_min,

@@ -262,6 +262,15 @@ void vmm_guest_interrupt(struct vmm_guest *g)
 	vm_kick_all(g);
 }
 
+/* A stop nobody gave a reason for came from a signal. g->lock held. */
+static void vm_note_interrupt(struct vmm_guest *g)
+{
+	if (atomic_load(&g->stopping) && g->end == VMM_END_RUNNING) {
+		g->end = VMM_END_INTERRUPTED;
+		snprintf(g->reason, sizeof(g->reason), "guest %s interrupted by a signal", g->cfg.name);
+	}
+}
+
 static void vm_wait(struct vmm_guest *g)
 {
 	uint64_t deadline = g->cfg.timeout_ns ? g->t_start_ns + g->cfg.timeout_ns : 0;
@@ -280,17 +289,15 @@ static void vm_wait(struct vmm_guest *g)
 			deadline = 0;
 			continue;
 		}
-		if (atomic_load(&g->stopping) && g->end == VMM_END_RUNNING) {
-			g->end = VMM_END_INTERRUPTED;
-			snprintf(g->reason, sizeof(g->reason), "guest %s interrupted by a signal",
-				 g->cfg.name);
-		}
+		vm_note_interrupt(g);
 		if (deadline && deadline < wake)
 			wake = deadline;
 		ts.tv_sec = wake / 1000000000ULL;
 		ts.tv_nsec = wake % 1000000000ULL;
 		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
 	}
+	/* the kicked vCPUs may all be gone before the loop looked */
+	vm_note_interrupt(g);
 	if (g->end == VMM_END_RUNNING)
 		g->end = VMM_END_DONE;
 	pthread_mutex_unlock(&g->lock);
