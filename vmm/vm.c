@@ -142,8 +142,9 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 void vmm_pool_config(struct gmm_pool_config *pc, unsigned nr_vcpus, bool no_pin)
 {
 	memset(pc, 0, sizeof(*pc));
-	pc->prezero = true;
-	/* the pre-zeroing thread goes where no vCPU runs, if there is such a CPU */
+	/* the pre-zeroing thread goes where no vCPU runs: with no such CPU it
+	 * would only take time from vCPUs and fault threads */
+	pc->prezero = nr_vcpus < vmm_nr_cpus();
 	pc->prezero_cpu = no_pin ? -1 : vmm_vcpu_cpu(nr_vcpus);
 	/* one fault thread on each CPU that runs a vCPU */
 	pc->nr_fault_threads = MIN(MIN(nr_vcpus, vmm_nr_cpus()), (unsigned)GMM_MAX_FAULT_THREADS);
