@@ -55,6 +55,19 @@ struct run_opts {
 	unsigned nr_walks;
 };
 
+static int run_parse_walk(const char *arg, struct run_opts *o)
+{
+	char *end;
+
+	if (o->nr_walks == RUN_MAX_WALKS)
+		return vmm_usage_error("at most %d --walk options", RUN_MAX_WALKS);
+	errno = 0;
+	o->walks[o->nr_walks++] = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		return vmm_usage_error("bad address '%s' for --walk: e.g. 0x8000001000", arg);
+	return 0;
+}
+
 /* FILE[,size=SIZE][,keep] */
 static int run_parse_swap(const char *arg, struct run_opts *o)
 {
@@ -150,6 +163,59 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 	return 1;
 }
 
+/* Options of the guest and of the run. 0 if handled, 1 if not ours, 2 on error. */
+static int run_parse_guest(int c, const char *arg, struct run_opts *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'm':
+		if (vmm_parse_size(arg, &v))
+			return vmm_usage_error("bad size '%s' for --mem: use a number with an "
+					       "optional K, M, G or T suffix, e.g. 256M", arg);
+		if (v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
+			return vmm_usage_error("--mem %s: guest RAM must be a multiple of 4K "
+					       "between 4K and %lluG", arg, MV_RAM_MAX >> 30);
+		o->cfg.mem_size = v;
+		return 0;
+	case 'c':
+		if (vmm_parse_uint(arg, 1, MV_MAX_VCPUS, &v))
+			return vmm_usage_error("bad vCPU count '%s': use a number from 1 to %d",
+					       arg, MV_MAX_VCPUS);
+		o->cfg.nr_vcpus = (unsigned)v;
+		return 0;
+	case 't':
+		if (vmm_parse_duration(arg, &v) || v == 0)
+			return vmm_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
+					       "2.5s, 500ms or 1m", arg);
+		o->cfg.timeout_ns = v;
+		return 0;
+	case 'W':
+		return run_parse_walk(arg, o);
+	case 'J':
+		o->summary_json = arg;
+		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* Combinations that make no sense, once every option is known. */
+static int run_check(const struct run_opts *o)
+{
+	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
+			   o->no_prezero || o->swap_path))
+		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
+				       "--pool, --swap, --prefault, --fault-around, --install or --no-prezero");
+	if ((o->inject_write || o->inject_read) && !o->swap_path)
+		return vmm_usage_error("--inject-swap-error needs --swap");
+	if (o->swap_path && o->install == GMM_INSTALL_COPY)
+		return vmm_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
+	return 0;
+}
+
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
@@ -171,8 +237,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int dd = argc, c;
-	uint64_t v;
+	int dd = argc, c, ret;
 
 	/* everything after "--" belongs to the guest; options may come after GUEST */
 	for (int i = 1; i < argc; i++)
@@ -185,69 +250,24 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(dd, argv, ":m:c:p:s:t:qh", longopts, NULL)) != -1) {
-		int mm = run_parse_mm(c, optarg, o);
-
-		if (mm != 1) {
-			if (mm)
-				return mm;
-			continue;
-		}
-		switch (c) {
-		case 'W':
-			if (o->nr_walks == RUN_MAX_WALKS)
-				return vmm_usage_error("at most %d --walk options", RUN_MAX_WALKS);
-			char *end;
-			errno = 0;
-			o->walks[o->nr_walks++] = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end)
-				return vmm_usage_error("bad address '%s' for --walk: e.g. 0x8000001000",
-						       optarg);
-			break;
-		case 'm':
-			if (vmm_parse_size(optarg, &v))
-				return vmm_usage_error("bad size '%s' for --mem: use a number with an "
-						       "optional K, M, G or T suffix, e.g. 256M", optarg);
-			if (v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
-				return vmm_usage_error("--mem %s: guest RAM must be a multiple of 4K "
-						       "between 4K and %lluG", optarg, MV_RAM_MAX >> 30);
-			o->cfg.mem_size = v;
-			break;
-		case 'c':
-			if (vmm_parse_uint(optarg, 1, MV_MAX_VCPUS, &v))
-				return vmm_usage_error("bad vCPU count '%s': use a number from 1 to %d",
-						       optarg, MV_MAX_VCPUS);
-			o->cfg.nr_vcpus = (unsigned)v;
-			break;
-		case 't':
-			if (vmm_parse_duration(optarg, &v) || v == 0)
-				return vmm_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
-						       "2.5s, 500ms or 1m", optarg);
-			o->cfg.timeout_ns = v;
-			break;
-		case 'J':
-			o->summary_json = optarg;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'h':
+		if (c == 'h') {
 			fputs(run_usage, stdout);
 			exit(0);
-		case ':':
+		}
+		if (c == ':')
 			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
+		ret = run_parse_mm(c, optarg, o);
+		if (ret == 1)
+			ret = run_parse_guest(c, optarg, o);
+		if (ret == 1)
 			return vmm_usage_error("unknown option '%s' (see 'memvisor run --help')",
 					       argv[optind - 1]);
-		}
+		if (ret)
+			return ret;
 	}
-	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
-			   o->no_prezero || o->swap_path))
-		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
-				       "--pool, --swap, --prefault, --fault-around, --install or --no-prezero");
-	if ((o->inject_write || o->inject_read) && !o->swap_path)
-		return vmm_usage_error("--inject-swap-error needs --swap");
-	if (o->swap_path && o->install == GMM_INSTALL_COPY)
-		return vmm_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
+	ret = run_check(o);
+	if (ret)
+		return ret;
 	if (optind >= dd)
 		return vmm_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
