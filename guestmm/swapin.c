@@ -89,43 +89,39 @@ struct swapin_batch {
 
 /* A frame for a swap-in: its data will be copied into the guest, so a
  * pre-zeroed slot page would be a second host page for one frame. */
-/* Frames for a swap-in and its read-ahead: one buddy block when it can be,
- * so that neighbouring pages sit on neighbouring frames and reclaim can
- * later arm them in one move; else a single frame. *order gets its size. */
-static pfn_t swapin_frames(struct gmm_mm *mm, unsigned window, unsigned *order)
+static pfn_t swapin_frame(struct gmm_mm *mm)
 {
 	struct gmm_pool *p = mm->pool;
 	bool zeroed;
-	pfn_t pfn = GMM_NO_FRAME;
+	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
 
-	for (*order = 0; (2u << *order) <= window; (*order)++)
-		;
-	for (;; (*order)--) {
-		pfn = gmm_pool_alloc(p, *order, (uint16_t)(mm->slot + 1), &zeroed);
-		if (pfn != GMM_NO_FRAME || *order == 0)
-			break;
-	}
 	if (pfn != GMM_NO_FRAME && zeroed)
-		madvise(gmm_pool_slot(p, pfn), PAGE_SIZE << *order, MADV_DONTNEED);
+		madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);
 	return pfn;
 }
 
 /* Slots after s holding this guest's swapped-out pages, each with a frame to
  * read into, marked in flight. mm lock held. */
-static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned nframes, struct swapin_batch *b)
+static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, struct swapin_batch *b)
 {
 	struct gmm_pool *p = mm->pool;
 
-	for (uint64_t s2 = s + 1; s2 < s + nframes && s2 < p->swap->nr_slots; s2++) {
+	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots; s2++) {
 		struct gmm_slot_info *si = &p->slots[s2];
-		pfn_t pfn = b->pfn[0] + b->n;
 		uint64_t *e2;
+		pfn_t pfn;
 
 		if (si->owner != mm->slot + 1)
 			continue;
 		e2 = ept_lookup(&mm->ept, si->gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
 			continue;
+		/* readahead is a bet: not with the pool at its last reserve */
+		if (gmm_pool_nr_free(p) <= p->wmark_min)
+			break;
+		pfn = swapin_frame(mm);
+		if (pfn == GMM_NO_FRAME)
+			break;
 		*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
 		b->io[b->n] = (struct swapd_io){ .slot = s2, .buf = b->bounce + b->n * PAGE_SIZE };
 		b->pfn[b->n] = pfn;
@@ -210,25 +206,19 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	uint64_t s = ept_swp_offset(*e);
 	struct swapd_ring *ring = gmm_thread_ring();
 	struct swapin_batch b = { .n = 1, .bounce = gmm_thread_bounce() };
-	unsigned window, order, ret;
+	unsigned window, ret;
 	pfn_t pfn;
 
 	if (!ring || !b.bounce)
 		return GMM_FAULT_ERROR;
-	window = s == mm->swapin_next ? MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
-	/* readahead is a bet: not with the pool at its last reserve */
-	if (gmm_pool_nr_free(p) <= p->wmark_min)
-		window = 1;
-	pfn = swapin_frames(mm, window, &order);
+	pfn = swapin_frame(mm);
 	if (pfn == GMM_NO_FRAME)
 		return GMM_FAULT_RETRY;
+	window = s == mm->swapin_next ? MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
 	b.io[0] = (struct swapd_io){ .slot = s, .buf = b.bounce };
 	b.pfn[0] = pfn;
 	b.gpa[0] = gpa;
-	swapin_readahead(mm, s, 1u << order, &b);
-	/* frames of the block that no read-ahead page needed go back */
-	for (uint64_t i = b.n; i < (1ULL << order); i++)
-		gmm_pool_free(p, pfn + i, 0);
+	swapin_readahead(mm, s, window, &b);
 	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
 	pthread_mutex_unlock(&mm->lock);
 	swapd_read(p->swap, ring, b.io, b.n);
