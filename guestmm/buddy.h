@@ -21,14 +21,10 @@ enum {
 	GMM_PG_ALLOC     = 1u << 1, /* handed out by the allocator */
 	GMM_PG_LRU       = 1u << 2, /* on an LRU list */
 	GMM_PG_ACTIVE    = 1u << 3, /* on the active list */
-	GMM_PG_LOCKED    = 1u << 4, /* in a locked VMA: never reclaimed */
-	GMM_PG_DIRTY     = 1u << 5,
-	GMM_PG_SWAPCACHE = 1u << 6,
-	GMM_PG_POPULATED = 1u << 7, /* its pool slot holds a zeroed host page */
-	GMM_PG_ARMED     = 1u << 8, /* unmapped from the guest to watch for a refault */
+	GMM_PG_SWAPCACHE = 1u << 6, /* keeps the swap slot it was read from (frame->swap) */
 	GMM_PG_ISOLATED  = 1u << 9, /* taken off the LRU by reclaim, being worked on */
-	GMM_PG_WRITEBACK = 1u << 10, /* being written to swap */
 	GMM_PG_REFERENCED = 1u << 11, /* refaulted while isolated: put back active */
+	/* armed and writeback are states of the EPT entry, not of the frame */
 };
 
 /* One per pool frame: 32 bytes. */

@@ -176,7 +176,8 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	int ret;
 
 	for (;; order--) {
-		pfn = gmm_pool_alloc(mm->pool, order, (uint16_t)(mm->slot + 1), &zeroed);
+		pfn = gmm_pool_alloc(mm->pool, order, (uint16_t)(mm->slot + 1), mm->pool->use_move,
+				     &zeroed);
 		if (pfn != GMM_NO_FRAME || order == 0)
 			break;
 	}

@@ -188,7 +188,3 @@ uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa)
 	return v;
 }
 
-uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm)
-{
-	return (uint64_t)mm->ept.nr_tables << PAGE_SHIFT;
-}

@@ -123,7 +123,6 @@ void gmm_mm_destroy(struct gmm_mm *mm);
 bool gmm_mm_vma_at(struct gmm_mm *mm, gpa_t gpa, struct gmm_vma *out);
 /* The EPT entry for gpa (0 if none). Takes the mm lock. */
 uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa);
-uint64_t gmm_mm_pgtables_bytes(struct gmm_mm *mm);
 
 /* fault.c */
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);

@@ -135,16 +135,29 @@ void gmm_pool_destroy(struct gmm_pool *p)
 	memset(p, 0, sizeof(*p));
 }
 
-pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *zeroed)
+/* A block from the ready lists or the buddy, the preferred source first. Pool lock held. */
+static pfn_t pool_take(struct gmm_pool *p, unsigned order, bool want_zeroed, bool *zeroed)
+{
+	pfn_t pfn = GMM_NO_FRAME;
+
+	if (!want_zeroed)
+		pfn = gmm_buddy_alloc(&p->buddy, order);
+	if (pfn == GMM_NO_FRAME && order < GMM_READY_ORDERS)
+		pfn = gmm_ready_take(p, order);
+	*zeroed = pfn != GMM_NO_FRAME;
+	if (pfn == GMM_NO_FRAME && want_zeroed)
+		pfn = gmm_buddy_alloc(&p->buddy, order);
+	return pfn;
+}
+
+pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool want_zeroed,
+		     bool *zeroed)
 {
 	pfn_t pfn;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		pfn = order < GMM_READY_ORDERS ? gmm_ready_take(p, order) : GMM_NO_FRAME;
-		*zeroed = pfn != GMM_NO_FRAME;
-		if (pfn == GMM_NO_FRAME)
-			pfn = gmm_buddy_alloc(&p->buddy, order);
+		pfn = pool_take(p, order, want_zeroed, zeroed);
 		/* frames being pre-zeroed are free: wait for them rather than fail */
 		if (pfn != GMM_NO_FRAME || !p->nr_zeroing || p->zerod_exited)
 			break;
@@ -181,7 +194,6 @@ int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n)
 {
 	if (madvise(gmm_pool_slot(p, pfn), n << PAGE_SHIFT, MADV_POPULATE_WRITE))
 		return -errno;
-	__atomic_add_fetch(&p->populate_calls, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&p->populated_pages, n, __ATOMIC_RELAXED);
 	return 0;
 }

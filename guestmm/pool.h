@@ -55,7 +55,7 @@ struct gmm_pool {
 	uint64_t ready_target;    /* the pre-zeroing thread fills up to this */
 	uint64_t ready_hits, ready_misses; /* allocations served pre-zeroed, or not */
 	uint64_t prezeroed_pages; /* pages the thread populated */
-	uint64_t populate_calls, populated_pages; /* populates on the fault path */
+	uint64_t populated_pages; /* pages populated on the fault path (not pre-zeroed) */
 	uint64_t committed;       /* frames of guest RAM the pool backs, all guests (atomic) */
 
 	/* one userfaultfd for every guest of the pool, as one kernel serves all
@@ -95,8 +95,12 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 void gmm_pool_destroy(struct gmm_pool *p);
 
 /* 2^order frames for owner, or GMM_NO_FRAME; *zeroed tells whether their
- * slots already hold zeroed pages. Takes the pool lock. */
-pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool *zeroed);
+ * slots already hold zeroed pages. want_zeroed: the caller will move the
+ * slots' pages into a guest (pre-zeroed frames first); otherwise it will copy
+ * data in and the slots should be empty (pre-zeroed frames last, since their
+ * pages must then be dropped). Takes the pool lock. */
+pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool want_zeroed,
+		     bool *zeroed);
 /* Give back 2^order frames starting at pfn; their slots must be empty
  * (the pages went to a guest and were dropped there). Takes the pool lock. */
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
@@ -125,7 +129,6 @@ void gmm_uffd_close(struct gmm_pool *p);
 int gmm_prezero_start(struct gmm_pool *p, int cpu);
 void gmm_prezero_stop(struct gmm_pool *p);
 pfn_t gmm_ready_take(struct gmm_pool *p, unsigned order);
-void gmm_ready_drain(struct gmm_pool *p);
 
 static inline void *gmm_pool_slot(const struct gmm_pool *p, pfn_t pfn)
 {

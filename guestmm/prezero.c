@@ -48,19 +48,6 @@ pfn_t gmm_ready_take(struct gmm_pool *p, unsigned order)
 	return pfn;
 }
 
-/* Give every ready frame back to the buddy (teardown). Pool lock held. */
-void gmm_ready_drain(struct gmm_pool *p)
-{
-	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
-		while (p->ready[o] != GMM_NIL) {
-			pfn_t pfn = p->ready[o];
-
-			p->ready[o] = p->frames[pfn].next;
-			p->nr_ready -= 1ULL << o;
-			gmm_buddy_free(&p->buddy, pfn, o);
-		}
-}
-
 static bool zerod_has_work(const struct gmm_pool *p)
 {
 	/* nothing before the first allocation: a guest that never touches its

@@ -153,7 +153,7 @@ static void reclaim_free_frame(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t 
 
 	*ept_lookup(&mm->ept, gpa) = entry;
 	pthread_mutex_lock(&p->lock);
-	p->frames[pfn].flags &= ~(GMM_PG_SWAPCACHE | GMM_PG_ARMED);
+	p->frames[pfn].flags &= ~GMM_PG_SWAPCACHE;
 	p->frames[pfn].swap = 0;
 	pthread_mutex_unlock(&p->lock);
 	rc->release[rc->nr_release++] = (struct reclaim_wb){ mm, pfn, gpa };
@@ -230,7 +230,6 @@ static void reclaim_arm_run(struct gmm_pool *p, struct reclaim_wb *w, unsigned n
 	n = moved > 0 ? (unsigned)(moved >> PAGE_SHIFT) : 0;
 	for (unsigned i = 0; i < n; i++) {
 		*ept_lookup(&mm->ept, w[i].gpa) = gmm_ept_mk(GMM_EPT_ARMED, w[i].pfn);
-		p->frames[w[i].pfn].flags |= GMM_PG_ARMED;
 	}
 	gmm_count(p, armed, n);
 	gmm_count(p, arm_moves, n > 0);
@@ -349,7 +348,6 @@ void gmm_thread_io_exit(void)
 /* Give a queued page back: it stays resident, armed. mm lock held. */
 static void reclaim_unqueue(struct gmm_pool *p, struct gmm_mm *mm, pfn_t pfn)
 {
-	p->frames[pfn].flags &= ~GMM_PG_WRITEBACK;
 	pthread_cond_broadcast(&mm->wb_done);
 	reclaim_putback(p, pfn, GMM_LRU_INACTIVE);
 }
@@ -374,7 +372,6 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 .stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED),
 		.owner = (uint16_t)(w->mm->slot + 1), .gpa = w->gpa,
 	};
-	p->frames[w->pfn].flags &= ~GMM_PG_WRITEBACK;
 	reclaim_free_frame(rc, w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
 	pthread_cond_broadcast(&w->mm->wb_done);
 	gmm_count(p, pswpout, 1);
@@ -400,7 +397,6 @@ static void reclaim_write(struct reclaim_ctl *rc)
 		} else {
 			/* refaults wait for the write instead of racing it */
 			*ept_lookup(&w->mm->ept, w->gpa) = gmm_ept_mk(GMM_EPT_WB, w->pfn);
-			p->frames[w->pfn].flags |= GMM_PG_WRITEBACK;
 			io[i] = (struct swapd_io){ .slot = slots[i], .buf = gmm_pool_slot(p, w->pfn) };
 		}
 		pthread_mutex_unlock(&w->mm->lock);

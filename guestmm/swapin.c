@@ -31,7 +31,6 @@ static void swapin_activate(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru
 	struct gmm_frame *f = &p->frames[pfn];
 
 	pthread_mutex_lock(&p->lock);
-	f->flags &= ~GMM_PG_ARMED;
 	if (f->flags & GMM_PG_ISOLATED) {
 		/* reclaim holds it: tell it to put the frame back active */
 		if (lru == GMM_LRU_ACTIVE)
@@ -87,13 +86,14 @@ struct swapin_batch {
 	unsigned n;
 };
 
-/* A frame for a swap-in: its data will be copied into the guest, so a
- * pre-zeroed slot page would be a second host page for one frame. */
+/* A frame for a swap-in: its data will be copied into the guest, so the
+ * frame's slot should be empty; a pre-zeroed one (only when nothing else is
+ * free) drops its page, or the host would hold two pages for one frame. */
 static pfn_t swapin_frame(struct gmm_mm *mm)
 {
 	struct gmm_pool *p = mm->pool;
 	bool zeroed;
-	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), &zeroed);
+	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), false, &zeroed);
 
 	if (pfn != GMM_NO_FRAME && zeroed)
 		madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);

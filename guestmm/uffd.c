@@ -260,8 +260,9 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 	done = uffd_op(p, p->use_move, dst, src, len, &calls);
 	cost->calls += calls;
 	cost->retries += calls - 1;
-	/* COPY leaves pre-zeroed slots full: drop their pages, or the host
-	 * would hold two pages for one frame */
+	/* COPY leaves a pre-zeroed slot full (the allocator hands those out
+	 * last for COPY): drop its pages, or the host would hold two pages for
+	 * one frame */
 	if (!p->use_move && zeroed)
 		madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED);
 	cost->ns_populate += t1 - t0;

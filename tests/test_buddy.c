@@ -401,7 +401,7 @@ Test(buddy, alloc_hands_out_clean_descriptors)
 	p = gmm_buddy_alloc(&b, 2);
 	cr_assert_eq(p, 0);
 	for (unsigned i = 0; i < 4; i++) {
-		frames[p + i].flags |= GMM_PG_LRU | GMM_PG_DIRTY | GMM_PG_POPULATED;
+		frames[p + i].flags |= GMM_PG_LRU | GMM_PG_SWAPCACHE | GMM_PG_REFERENCED;
 		frames[p + i].owner = 7;
 		frames[p + i].gpa = 0x1234000;
 		frames[p + i].swap = 99;

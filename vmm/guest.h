@@ -95,7 +95,6 @@ struct vmm_guest {
 	uint64_t ram_size;
 	uint8_t *sys;            /* VMM-owned region at MV_SYS_GPA */
 	uint64_t sys_size;
-	uint64_t sys_used;
 	uint8_t *rom;            /* the image's read-only pages at MV_ROM_GPA */
 	uint64_t rom_size;
 	struct gmm_mm *mm;       /* VMAs, EPT table, counters, faults */

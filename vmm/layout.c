@@ -169,7 +169,6 @@ static int layout_map(struct vmm_guest *g, const void *elf)
 	/* RAM: accessed preset, dirty left to the guest so dirty tracking stays exact */
 	if (!ret)
 		ret = ept_gpt_map(&g->gpt, MV_RAM_GVA, MV_RAM_GPA, g->ram_size, GPT_W | GPT_A);
-	g->sys_used = pt_off + g->gpt.used;
 	return ret;
 }
 

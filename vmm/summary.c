@@ -182,6 +182,9 @@ static void summary_json_pool(const struct gmm_pool *p, struct vmm_json *j)
 	vmm_json_u64(j, "splits", p->buddy.splits);
 	vmm_json_u64(j, "merges", p->buddy.merges);
 	vmm_json_u64(j, "populated_pages", p->populated_pages);
+	vmm_json_u64(j, "prezeroed_pages", p->prezeroed_pages);
+	vmm_json_u64(j, "allocs_prezeroed", p->ready_hits);
+	vmm_json_u64(j, "allocs_not_prezeroed", p->ready_misses);
 	vmm_json_end(j, '}');
 }
 
