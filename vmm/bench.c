@@ -42,6 +42,22 @@ static double bench_pct(uint64_t *v, unsigned n, unsigned p)
 	return v[(n - 1) * p / 100] / 1e6;
 }
 
+int vmm_bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
+		    void **elf, size_t *len, struct vmm_kvm *kvm)
+{
+	char err[512];
+
+	*elf = NULL;
+	if (vmm_image_resolve(guest, path, pathlen, err, sizeof(err)) ||
+	    vmm_image_read(path, elf, len, err, sizeof(err)) || vmm_kvm_open(kvm, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: bench %s: %s\n", bench, err);
+		free(*elf);
+		*elf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* fork+exec argv with stdout and stderr to /dev/null; ns, or 0 on failure */
 static uint64_t bench_spawn(char *const argv[])
 {
@@ -131,7 +147,7 @@ static void bench_boot_print(const struct bench_opts *o, double boot, double p90
 static int bench_boot(const struct bench_opts *o)
 {
 	struct vmm_config cfg = { .name = "hello", .mem_size = o->mem_size, .nr_vcpus = 1 };
-	char path[4096], err[512], self[4096];
+	char path[4096], self[4096];
 	uint64_t *boot = calloc(o->runs, sizeof(uint64_t)), *tru = calloc(o->runs, sizeof(uint64_t));
 	uint64_t *exec = calloc(o->runs, sizeof(uint64_t));
 	char mem[32];
@@ -148,15 +164,8 @@ static int bench_boot(const struct bench_opts *o)
 	if (!boot || !tru || !exec || n <= 0)
 		goto out;
 	self[n] = '\0';
-	if (vmm_image_resolve("hello", path, sizeof(path), err, sizeof(err)) ||
-	    vmm_image_read(path, &elf, &len, err, sizeof(err))) {
-		fprintf(stderr, "memvisor: bench boot: %s\n", err);
+	if (vmm_bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &kvm))
 		goto out;
-	}
-	if (vmm_kvm_open(&kvm, err, sizeof(err))) {
-		fprintf(stderr, "memvisor: %s\n", err);
-		goto out;
-	}
 	cfg.path = path;
 	/* interleave the three so that machine noise hits them alike */
 	for (unsigned i = 0; i < o->runs; i++) {

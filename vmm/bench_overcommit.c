@@ -277,19 +277,19 @@ static int oc_measure(const struct oc_opts *o)
 {
 	struct oc_run runs[ARRAY_SIZE(oc_workloads) * 2], *r = runs;
 	uint64_t written = 0, write_ns = 0, freed = 0, reclaim_ns = 0, biggest = 0;
-	char path[4096], self[4096], err[512];
+	char path[4096], self[4096];
 	struct vmm_kvm kvm;
 	void *elf = NULL;
 	size_t len;
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	int ret = VMM_EXIT_RUNTIME;
 
-	if (sl <= 0 || vmm_image_resolve("touch", path, sizeof(path), err, sizeof(err)) ||
-	    vmm_image_read(path, &elf, &len, err, sizeof(err)) || vmm_kvm_open(&kvm, err, sizeof(err))) {
-		fprintf(stderr, "memvisor: bench overcommit: %s\n", sl <= 0 ? "cannot find myself" : err);
-		free(elf);
+	if (sl <= 0) {
+		fprintf(stderr, "memvisor: bench overcommit: cannot find my own executable\n");
 		return ret;
 	}
+	if (vmm_bench_setup("overcommit", "touch", path, sizeof(path), &elf, &len, &kvm))
+		return ret;
 	self[sl] = '\0';
 	for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
 		for (unsigned ratio = 2; (o->workload_mask & (1u << w)) && ratio <= 4; ratio *= 2, r++) {

@@ -161,7 +161,7 @@ static int paging_measure(const struct paging_opts *o)
 {
 	struct paging_sample *smp = calloc((size_t)o->runs * NR_MODES, sizeof(*smp));
 	struct paging_sample med[NR_MODES], *col = calloc(o->runs, sizeof(*col));
-	char path[4096], err[512];
+	char path[4096];
 	struct vmm_kvm kvm;
 	void *elf = NULL;
 	size_t len;
@@ -169,12 +169,8 @@ static int paging_measure(const struct paging_opts *o)
 
 	if (!smp || !col)
 		goto out;
-	if (vmm_image_resolve("touch", path, sizeof(path), err, sizeof(err)) ||
-	    vmm_image_read(path, &elf, &len, err, sizeof(err)) ||
-	    vmm_kvm_open(&kvm, err, sizeof(err))) {
-		fprintf(stderr, "memvisor: bench demand-paging: %s\n", err);
+	if (vmm_bench_setup("demand-paging", "touch", path, sizeof(path), &elf, &len, &kvm))
 		goto out;
-	}
 	for (unsigned r = 0; r < o->runs; r++)
 		for (int m = 0; m < NR_MODES; m++)
 			if (paging_run(&kvm, o, m, path, elf, len, &smp[r * NR_MODES + m]))
