@@ -21,6 +21,13 @@
  * added up at the end, under the lock again, since several threads may do
  * I/O on one device, each with its own ring.
  *
+ * Neither io_uring call ends a batch early by itself: both are retried on
+ * -EINTR (a signal to the thread), a short submission leaves the rest of
+ * the sqes in the SQ ring for the next one (and only what the kernel took
+ * is waited for), and -EAGAIN/-EBUSY from a full ring waits for some
+ * completions first. This holds on both paths, the vectored one below and
+ * the page-by-page one.
+ *
  * Should the ring itself fail (io_uring_submit or io_uring_wait_cqe with an
  * error that no retry helps), what is already in the kernel is still waited
  * for, everything else fails with that error, and the ring is torn down
@@ -32,8 +39,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 struct batch {
 	struct swapd *s;
@@ -67,6 +76,36 @@ void swapd_ring_exit(struct swapd_ring *r)
 	if (r->ready)
 		io_uring_queue_exit(&r->ring);
 	r->ready = false;
+}
+
+/*
+ * io_uring_submit(), or what the test hooks of swapd_ring_inject() make of
+ * it: a short one publishes every queued sqe, as io_uring_submit() does,
+ * but asks the kernel to take one, which leaves the rest in the SQ ring for
+ * the next submission, as a real short submission does.
+ */
+static int ring_submit(struct swapd_ring *r)
+{
+	struct io_uring_sq *sq = &r->ring.sq;
+	long ret;
+
+	if (r->inject_eintr) {
+		r->inject_eintr--;
+		return -EINTR;
+	}
+	if (!r->inject_short || io_uring_sq_ready(&r->ring) < 2)
+		return io_uring_submit(&r->ring);
+	r->inject_short--;
+	sq->sqe_head = sq->sqe_tail;
+	io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	ret = syscall(__NR_io_uring_enter, r->ring.ring_fd, 1, 0, 0, NULL, 0);
+	return ret < 0 ? -errno : (int)ret;
+}
+
+void swapd_ring_inject(struct swapd_ring *r, unsigned eintr, unsigned shorts)
+{
+	r->inject_eintr = eintr;
+	r->inject_short = shorts;
 }
 
 /* Each io either fails here (res < 0) or is made pending (res = 1). */
@@ -184,7 +223,7 @@ static int reap(struct batch *b)
 static int submit(struct batch *b)
 {
 	while (b->queued) {
-		int ret = io_uring_submit(&b->r->ring);
+		int ret = ring_submit(b->r);
 
 		if (ret > 0) {
 			b->queued -= (unsigned)ret < b->queued ? (unsigned)ret : b->queued;
@@ -283,11 +322,68 @@ static unsigned vec_find_runs(struct batch *b, struct vec_run *runs, unsigned ma
 	return nr;
 }
 
+/* Wait for one vectored completion (a signal is no reason to stop) and take it. */
+static int vec_reap(struct batch *b)
+{
+	struct io_uring_cqe *cqe;
+	struct vec_run *run;
+	int ret;
+
+	do
+		ret = io_uring_wait_cqe(&b->r->ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	run = io_uring_cqe_get_data(cqe);
+	if (cqe->res == (int)(run->count * SWAPD_PAGE_SIZE))
+		for (unsigned k = 0; k < run->count; k++)
+			b->io[run->first + k].res = 0;
+	io_uring_cqe_seen(&b->r->ring, cqe);
+	return 0;
+}
+
+/*
+ * Submit the nr runs queued and wait for them. The kernel may take fewer
+ * sqes than are queued (the rest stay in the SQ ring for the next call),
+ * and a signal may interrupt either call: neither ends the batch, and only
+ * what was taken is waited for. -errno if the ring broke, once whatever the
+ * kernel took has completed: the buffers are in its hands until then.
+ */
+static int vec_submit_wait(struct batch *b, unsigned nr)
+{
+	unsigned sent = 0, got = 0;
+	int ret = 0;
+
+	while (got < nr) {
+		if (sent < nr) {
+			ret = ring_submit(b->r);
+			if (ret > 0) {
+				sent = sent + (unsigned)ret < nr ? sent + (unsigned)ret : nr;
+				continue;
+			}
+			if (ret == -EINTR)
+				continue;
+			/* out of request memory or CQ backlog: room comes with completions */
+			if ((ret != -EAGAIN && ret != -EBUSY) || got == sent)
+				break;
+		}
+		ret = vec_reap(b);
+		if (ret)
+			break;
+		got++;
+	}
+	if (got == nr)
+		return 0;
+	while (got < sent && !vec_reap(b))
+		got++;
+	return ret ? ret : -EIO;
+}
+
 static void vectored(struct batch *b)
 {
 	struct vec_run *runs = malloc(b->r->depth * sizeof(*runs));
 	unsigned nr = runs ? vec_find_runs(b, runs, b->r->depth) : 0, left = nr;
-	struct io_uring_cqe *cqe;
+	int ret;
 
 	for (unsigned i = 0; i < nr; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&b->r->ring);
@@ -303,32 +399,12 @@ static void vectored(struct batch *b)
 			io_uring_prep_readv(sqe, b->s->fd, runs[i].iov, runs[i].count, off);
 		io_uring_sqe_set_data(sqe, &runs[i]);
 	}
-	if (left) {
-		int ret = io_uring_submit(&b->r->ring);
-
-		if (ret < 0) {
-			/* the ring is broken: the batch fails as on the page path */
-			free(runs);
-			abandon(b, ret);
-			return;
-		}
-	}
-	for (unsigned got = 0; got < left; got++) {
-		int ret = io_uring_wait_cqe(&b->r->ring, &cqe);
-
-		if (ret) {
-			free(runs);
-			abandon(b, ret);
-			return;
-		}
-		struct vec_run *run = io_uring_cqe_get_data(cqe);
-
-		if (cqe->res == (int)(run->count * SWAPD_PAGE_SIZE))
-			for (unsigned k = 0; k < run->count; k++)
-				b->io[run->first + k].res = 0;
-		io_uring_cqe_seen(&b->r->ring, cqe);
-	}
+	ret = left ? vec_submit_wait(b, left) : 0;
 	free(runs);
+	/* the ring is broken: the batch fails as on the page path (the runs
+	 * still queued go with the ring) */
+	if (ret)
+		abandon(b, ret);
 }
 
 static unsigned account(struct batch *b)

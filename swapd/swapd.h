@@ -68,6 +68,8 @@ struct swapd_ring {
 	struct io_uring ring;
 	unsigned depth;
 	bool ready;
+	/* test-only: submissions to fail with -EINTR, or to let take one sqe */
+	unsigned inject_eintr, inject_short;
 };
 
 /* Open or create path as a swap device of size bytes (rounded down to 4 KiB;
@@ -109,5 +111,9 @@ unsigned swapd_read(struct swapd *s, struct swapd_ring *r, struct swapd_io *io, 
 
 /* Test-only: make the nth next write (or read) fail with -EIO; 0 turns it off. */
 void swapd_inject(struct swapd *s, bool write, uint64_t nth);
+/* Test-only: the next eintr submissions on r fail with -EINTR before they
+ * reach the kernel, and the next shorts let the kernel take only one of the
+ * sqes queued (as it may); 0, 0 turns it off. */
+void swapd_ring_inject(struct swapd_ring *r, unsigned eintr, unsigned shorts);
 
 #endif
