@@ -18,6 +18,7 @@
  */
 #include "mm.h"
 
+#include "debug.h"
 #include "memvisor/log.h"
 
 #include <errno.h>
@@ -149,6 +150,7 @@ static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages
 
 		if (ret)
 			return ret;
+		GMM_BUG_ON(p->frames[pfn + i].owner != mm->slot + 1);
 		p->frames[pfn + i].gpa = gpa + (i << PAGE_SHIFT);
 	}
 	pthread_mutex_lock(&p->lock);
@@ -187,7 +189,8 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	npages = 1ULL << order;
 	ret = fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
 	if (ret) {
-		gmm_pool_free(mm->pool, pfn, order);
+		fault_mark(mm, gpa, npages, 0);
+		gmm_pool_release(mm->pool, pfn, npages);
 		return ret;
 	}
 	struct gmm_install_cost c = { 0 };
@@ -206,8 +209,9 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		/* what did get in is the guest's; the rest goes back */
 		fault_mark(mm, gpa + ((uint64_t)MAX(done, (int64_t)0) << PAGE_SHIFT),
 			   npages - (uint64_t)MAX(done, (int64_t)0), 0);
-		for (uint64_t i = (uint64_t)MAX(done, (int64_t)0); i < npages; i++)
-			gmm_pool_free(mm->pool, pfn + i, 0);
+		/* their slots may hold the zeroed pages that did not move */
+		gmm_pool_release(mm->pool, pfn + (uint64_t)MAX(done, (int64_t)0),
+				 npages - (uint64_t)MAX(done, (int64_t)0));
 		if (done <= 0)
 			return done < 0 ? done : -EIO;
 		npages = (uint64_t)done;

@@ -2,6 +2,9 @@
 /* A guest's mm: creation, VMAs, start (prefault, fault thread) and teardown. */
 #include "mm.h"
 
+#include "debug.h"
+#include "memvisor/log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,26 +110,35 @@ void gmm_mm_stop(struct gmm_mm *mm)
 	}
 }
 
-/* A frame the guest held goes back, with the slot it cached. */
-static void mm_free_frame(struct gmm_mm *mm, pfn_t pfn)
+/* A frame the guest held goes back, with the slot it cached. An armed
+ * frame's page is in its slot, with the guest's data: it is emptied first,
+ * or the next guest given the frame would find that data. */
+static void mm_free_frame(struct gmm_mm *mm, pfn_t pfn, bool armed)
 {
 	struct gmm_pool *p = mm->pool;
 	struct gmm_frame *f = &p->frames[pfn];
 
-	if (f->flags & GMM_PG_SWAPCACHE)
+	if (f->swap)
 		swapd_slot_put(p->swap, f->swap);
-	gmm_pool_free(p, pfn, 0);
+	f->swap = 0;
+	if (armed)
+		gmm_pool_release(p, pfn, 1);
+	else
+		gmm_pool_free(p, pfn, 0);
 	mm->rss--;
 }
 
+/* mm lock held, and reclaim_lock: no frame of the guest is isolated */
 static int mm_free_pte(uint64_t *pte, gpa_t addr, void *priv)
 {
 	struct gmm_mm *mm = priv;
 	struct gmm_pool *p = mm->pool;
 
 	(void)addr;
+	/* no fault and no reclaim is at work on a guest being torn down */
+	GMM_BUG_ON(*pte == GMM_EPT_PENDING || gmm_ept_wb(*pte));
 	if (ept_present(*pte) || gmm_ept_armed(*pte)) {
-		mm_free_frame(mm, ept_pfn(*pte));
+		mm_free_frame(mm, ept_pfn(*pte), gmm_ept_armed(*pte));
 	} else if (gmm_ept_slot(*pte)) {
 		swapd_slot_put(p->swap, ept_swp_offset(*pte));
 		mm->swap_ents--;
@@ -147,9 +159,21 @@ void gmm_mm_destroy(struct gmm_mm *mm)
 		pthread_rwlock_unlock(&mm->pool->mms_lock);
 	}
 	if (mm->pool && mm->ept.root) {
-		/* drop the guest's pages first, so no frame is free while its page lives */
-		madvise(mm->cfg.ram_hva, mm->cfg.ram_size, MADV_DONTNEED);
+		struct gmm_pool *p = mm->pool;
+
+		/* drop the guest's pages first, so no frame is free while its page
+		 * lives (a failure leaves pages in RAM that is unmapped next) */
+		if (madvise(mm->cfg.ram_hva, mm->cfg.ram_size, MADV_DONTNEED))
+			mv_warn("cannot drop guest RAM at teardown: %s", strerror(errno));
+		/* teardown is a reclaimer too: with reclaim_lock held no frame of
+		 * this guest is isolated while its frames are freed */
+		pthread_rwlock_rdlock(&p->mms_lock);
+		pthread_mutex_lock(&p->reclaim_lock);
+		pthread_mutex_lock(&mm->lock);
 		ept_walk_range(&mm->ept, 0, mm->cfg.ram_size, &free_ops, mm);
+		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&p->reclaim_lock);
+		pthread_rwlock_unlock(&p->mms_lock);
 	}
 	if (mm->pool)
 		gmm_uffd_unregister(mm);

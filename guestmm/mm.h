@@ -124,7 +124,17 @@ bool gmm_mm_vma_at(struct gmm_mm *mm, gpa_t gpa, struct gmm_vma *out);
 /* The EPT entry for gpa (0 if none). Takes the mm lock. */
 uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa);
 
-/* fault.c */
+/* access.c: memvisor reading guest RAM (hypercall arguments). Pages with
+ * no frame are faulted in, never touched through the userfaultfd. 0;
+ * -EFAULT outside RAM; -ENOMEM no frame could be had (the guest should end
+ * as out of memory); -EIO reading it from swap failed; -ESRCH the guest is
+ * stopped; -EAGAIN reclaim kept taking the page. */
+int gmm_mm_read(struct gmm_mm *mm, gpa_t gpa, void *buf, size_t len);
+
+/* describe.c: what an entry of this mm's EPT table means, in words */
+void gmm_ept_describe(uint64_t e, char *buf, size_t len);
+
+/* fault.c (mms_lock held for reading, as a fault thread holds it) */
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);

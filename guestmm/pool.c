@@ -14,6 +14,9 @@
  */
 #include "pool.h"
 
+#include "debug.h"
+#include "memvisor/log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +80,7 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 		goto err_frames;
 	}
 	pool_set_watermarks(p);
+	p->nr_free_pages = p->nr_frames;
 	p->vm.reclaim_prio_min = 12; /* GMM_DEF_PRIORITY: none needed yet */
 	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
 		p->ready[o] = GMM_NIL;
@@ -84,6 +88,7 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 		gmm_list_init(&p->lru[l]);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->reclaim_lock, NULL);
+	pthread_rwlock_init(&p->mms_lock, NULL);
 	pthread_cond_init(&p->kswapd_wake, NULL);
 	pthread_cond_init(&p->zerod_wake, NULL);
 	pthread_cond_init(&p->zerod_done, NULL);
@@ -131,6 +136,7 @@ void gmm_pool_destroy(struct gmm_pool *p)
 	pthread_cond_destroy(&p->zerod_done);
 	pthread_cond_destroy(&p->kswapd_wake);
 	pthread_mutex_destroy(&p->reclaim_lock);
+	pthread_rwlock_destroy(&p->mms_lock);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));
 }
@@ -142,9 +148,12 @@ static pfn_t pool_take(struct gmm_pool *p, unsigned order, bool want_zeroed, boo
 
 	if (!want_zeroed)
 		pfn = gmm_buddy_alloc(&p->buddy, order);
-	if (pfn == GMM_NO_FRAME && order < GMM_READY_ORDERS)
+	/* only a block from the ready lists has zeroed pages in its slots */
+	*zeroed = false;
+	if (pfn == GMM_NO_FRAME && order < GMM_READY_ORDERS) {
 		pfn = gmm_ready_take(p, order);
-	*zeroed = pfn != GMM_NO_FRAME;
+		*zeroed = pfn != GMM_NO_FRAME;
+	}
 	if (pfn == GMM_NO_FRAME && want_zeroed)
 		pfn = gmm_buddy_alloc(&p->buddy, order);
 	return pfn;
@@ -167,6 +176,7 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
 		*zeroed ? p->ready_hits++ : p->ready_misses++;
 		for (uint64_t i = 0; i < (1ULL << order); i++)
 			p->frames[pfn + i].owner = owner;
+		gmm_pool_sync_free(p);
 	}
 	if (p->zerod_running && p->nr_ready < p->ready_target / 2)
 		pthread_cond_signal(&p->zerod_wake);
@@ -180,14 +190,36 @@ void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 {
 	pthread_mutex_lock(&p->lock);
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		struct gmm_frame *f = &p->frames[pfn + i];
+
+		/* only a fresh or mapped frame's owner frees it: never one that
+		 * reclaim holds, nor one still caching a slot */
+		GMM_BUG_ON(!(f->flags & GMM_PG_ALLOC) || (f->flags & GMM_PG_ISOLATED) || f->swap);
 		gmm_lru_del(p, pfn + i);
-		p->frames[pfn + i].owner = 0;
-		p->frames[pfn + i].gpa = 0;
+		f->owner = 0;
+		f->gpa = 0;
 	}
 	gmm_buddy_free(&p->buddy, pfn, order);
+	gmm_pool_sync_free(p);
 	if (p->zerod_running)
 		pthread_cond_signal(&p->zerod_wake);
 	pthread_mutex_unlock(&p->lock);
+}
+
+int gmm_pool_release(struct gmm_pool *p, pfn_t pfn, uint64_t n)
+{
+	if (madvise(gmm_pool_slot(p, pfn), n << PAGE_SHIFT, MADV_DONTNEED)) {
+		int ret = -errno;
+
+		/* a frame whose page may still be there is never handed out again */
+		mv_warn("cannot empty %llu frames from %llu (%s): they are taken out of the pool",
+			(unsigned long long)n, (unsigned long long)pfn, strerror(-ret));
+		__atomic_add_fetch(&p->frames_lost, n, __ATOMIC_RELAXED);
+		return ret;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		gmm_pool_free(p, pfn + i, 0);
+	return 0;
 }
 
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n)
@@ -226,4 +258,16 @@ uint64_t gmm_pool_free_frames(struct gmm_pool *p)
 	n = p->buddy.nr_free + p->nr_ready + p->nr_zeroing;
 	pthread_mutex_unlock(&p->lock);
 	return n;
+}
+
+void gmm_pool_sync_free(struct gmm_pool *p)
+{
+	__atomic_store_n(&p->nr_free_pages, p->buddy.nr_free + p->nr_ready + p->nr_zeroing,
+			 __ATOMIC_RELAXED);
+}
+
+void gmm_bug(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "memvisor: BUG at %s:%d: %s\n", file, line, cond);
+	abort();
 }

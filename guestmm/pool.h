@@ -27,8 +27,6 @@ enum gmm_install {
 	GMM_INSTALL_COPY,
 };
 
-struct gmm_mm;
-
 struct gmm_pool_config {
 	bool prezero;                /* run the pre-zeroing thread */
 	int prezero_cpu;             /* pin it here; -1: no pinning */
@@ -37,15 +35,41 @@ struct gmm_pool_config {
 	int fault_cpu[GMM_MAX_FAULT_THREADS]; /* pin fault thread i here; -1: no pinning */
 };
 
+struct gmm_mm;
+struct gmm_pool;
+
+/* Test-only: points where a test may act in the middle of reclaim. */
+enum gmm_test_point {
+	GMM_TEST_WRITEBACK,   /* a page is queued for writing, no lock held but reclaim_lock */
+};
+typedef void gmm_test_hook_fn(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
+			      gpa_t gpa, void *arg);
+
+/*
+ * Lock order, outermost first (as mm/rmap.c writes Linux's):
+ *
+ *   mms_lock (read; write only to add, stop or remove a guest)
+ *     reclaim_lock        (one reclaimer at a time: kswapd, direct reclaim, teardown)
+ *       mm->lock          (one guest's VMAs, EPT table, counters)
+ *         p->lock         (buddy, ready lists, LRU, frame flags)
+ *           swapd->lock   (the slot map)
+ *
+ * A fault holds mms_lock for reading from the moment its event is routed
+ * until it is handled, so direct reclaim, called from a fault, never takes
+ * mms_lock again: it runs under the reader's hold it already has (a
+ * writer queued in between would otherwise deadlock a writer-preferring
+ * rwlock). kswapd takes mms_lock, then reclaim_lock, in that order too.
+ */
 struct gmm_pool {
-	uint8_t *base;            /* slot of frame i: base + i * PAGE_SIZE */
+	uint8_t *base;            /* slot of frame i: base + i * PAGE_SIZE (set at init) */
 	uint8_t *zero;            /* GMM_ZERO_BYTES never written: the source of UFFDIO_COPY */
 	uint64_t nr_frames;
-	struct gmm_frame *frames;
-	/* watermarks in free frames, as in Linux's zone watermarks */
+	struct gmm_frame *frames; /* see struct gmm_frame for who may change what */
+	/* watermarks in free frames, as in Linux's zone watermarks (set at init) */
 	uint64_t wmark_min, wmark_low, wmark_high;
 
-	pthread_mutex_t lock;     /* protects buddy, ready lists, frame owner/gpa, counters below */
+	pthread_mutex_t lock;     /* protects buddy, ready lists, LRU, frame flags and owner,
+				   * and the fields below up to committed */
 	struct gmm_buddy buddy;   /* free frames whose slots are empty */
 	/* free frames whose slots hold zeroed pages: blocks taken from the buddy
 	 * by the pre-zeroing thread, linked through frames[].next, by order */
@@ -55,8 +79,12 @@ struct gmm_pool {
 	uint64_t ready_target;    /* the pre-zeroing thread fills up to this */
 	uint64_t ready_hits, ready_misses; /* allocations served pre-zeroed, or not */
 	uint64_t prezeroed_pages; /* pages the thread populated */
-	uint64_t populated_pages; /* pages populated on the fault path (not pre-zeroed) */
+	/* written under the lock, read without it (atomic): free frames of every
+	 * kind (buddy + ready + zeroing), as Linux's NR_FREE_PAGES */
+	uint64_t nr_free_pages;
+	uint64_t populated_pages; /* pages populated on the fault path (atomic) */
 	uint64_t committed;       /* frames of guest RAM the pool backs, all guests (atomic) */
+	uint64_t frames_lost;     /* frames that could not be emptied, never reused (atomic) */
 
 	/* one userfaultfd for every guest of the pool, as one kernel serves all
 	 * processes: guest RAM registered for missing pages, the pool's own
@@ -66,25 +94,30 @@ struct gmm_pool {
 	bool use_move;
 	pthread_t fault_thread[GMM_MAX_FAULT_THREADS];
 	unsigned nr_fault_threads;
-	pthread_rwlock_t mms_lock;  /* protects mms[]; held for reading while a fault is handled */
+	uint64_t inject_uffd_error; /* test-only: the nth read of fault events fails (atomic) */
+	int fault_error;            /* a fault thread stopped on this errno: no new guests (atomic) */
+	pthread_rwlock_t mms_lock;  /* protects mms[] and each mm's stopped/dying */
 	struct gmm_mm *mms[GMM_MAX_GUESTS];
 
-	/* reclaim: the LRU, the swap device, kswapd; all under lock */
+	/* reclaim: the LRU (pool lock), the swap device and slot info (set
+	 * before any guest runs), kswapd */
 	struct gmm_list lru[GMM_NR_LRU];
 	struct swapd *swap;            /* NULL: no swap, nothing to reclaim to */
-	struct gmm_slot_info *slots;   /* per swap slot */
-	uint64_t nonresident_age;      /* evictions + activations, for refault distance */
-	uint64_t reclaim_batches;
-	struct gmm_vmstat vm;
-	pthread_mutex_t reclaim_lock;  /* one reclaimer at a time (kswapd or direct) */
+	struct gmm_slot_info *slots;   /* per swap slot: the mm lock of the owning guest */
+	uint64_t nonresident_age;      /* evictions + activations, for refault distance (atomic) */
+	uint64_t reclaim_batches;      /* pool lock */
+	struct gmm_vmstat vm;          /* every field atomic: gmm_count(), gmm_vmstat_read() */
+	pthread_mutex_t reclaim_lock;  /* one reclaimer at a time (kswapd, direct, teardown) */
+	gmm_test_hook_fn *test_hook;   /* test-only, set before any guest runs */
+	void *test_arg;
 	pthread_t kswapd;
-	pthread_cond_t kswapd_wake;
-	bool kswapd_running, kswapd_stop;
+	pthread_cond_t kswapd_wake;    /* with the pool lock */
+	bool kswapd_running, kswapd_stop; /* kswapd_stop: pool lock */
 
 	pthread_t zerod;
 	pthread_cond_t zerod_wake;
 	pthread_cond_t zerod_done; /* a block went from zeroing to ready */
-	bool zerod_running, zerod_stop, zerod_exited;
+	bool zerod_running, zerod_stop, zerod_exited; /* stop, exited: pool lock */
 	int zerod_cpu;
 };
 
@@ -102,8 +135,17 @@ void gmm_pool_destroy(struct gmm_pool *p);
 pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool want_zeroed,
 		     bool *zeroed);
 /* Give back 2^order frames starting at pfn; their slots must be empty
- * (the pages went to a guest and were dropped there). Takes the pool lock. */
+ * (the pages went to a guest and were dropped there), and the caller must
+ * own them (fresh, or mapped and taken off the guest under its mm lock).
+ * Takes the pool lock. */
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
+/* Empty the slots of n frames from pfn (their pages, a guest's data, are
+ * dropped), then free them: for frames whose pages are in their slots
+ * (armed, or populated and never installed). If the slots cannot be
+ * emptied the frames are never reused (frames_lost) and -errno returned. */
+int gmm_pool_release(struct gmm_pool *p, pfn_t pfn, uint64_t n);
+/* Publish the free count for lock-free readers. Pool lock held. */
+void gmm_pool_sync_free(struct gmm_pool *p);
 /* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 
@@ -115,8 +157,13 @@ void gmm_kswapd_stop(struct gmm_pool *p);
 struct swapd_ring *gmm_thread_ring(void);
 uint8_t *gmm_thread_bounce(void);   /* GMM_BOUNCE_PAGES page-aligned pages */
 void gmm_thread_io_exit(void);      /* a thread that did swap I/O ends */
-/* Reclaim up to nr frames now (direct reclaim); returns frames freed. */
+/* Reclaim up to nr frames now (direct reclaim); returns frames freed. The
+ * caller holds mms_lock for reading (a fault does); gmm_reclaim_pool takes
+ * it, for callers outside a fault (tests acting between guest stages). */
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
+uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr);
+/* A consistent-enough copy of the counters (each read atomically). */
+void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out);
 /* Put a frame on an LRU list / take it off (pool lock held). */
 void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru);
 void gmm_lru_del(struct gmm_pool *p, pfn_t pfn);
@@ -138,9 +185,7 @@ static inline void *gmm_pool_slot(const struct gmm_pool *p, pfn_t pfn)
 /* Free frames, pre-zeroed or not. The locked variant takes the pool lock. */
 static inline uint64_t gmm_pool_nr_free(const struct gmm_pool *p)
 {
-	return __atomic_load_n(&p->buddy.nr_free, __ATOMIC_RELAXED) +
-	       __atomic_load_n(&p->nr_ready, __ATOMIC_RELAXED) +
-	       __atomic_load_n(&p->nr_zeroing, __ATOMIC_RELAXED);
+	return __atomic_load_n(&p->nr_free_pages, __ATOMIC_RELAXED);
 }
 uint64_t gmm_pool_free_frames(struct gmm_pool *p);
 /* The buddy's consistency check plus the ready lists'. Takes the pool lock. */

@@ -12,6 +12,8 @@
  */
 #include "pool.h"
 
+#include "memvisor/thread.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -74,6 +76,7 @@ static void *zerod_thread(void *arg)
 	struct gmm_pool *p = arg;
 
 	pthread_setname_np(pthread_self(), "mv-zerod");
+	mv_block_stop_signals();
 	if (p->zerod_cpu >= 0) {
 		cpu_set_t set;
 
@@ -93,6 +96,7 @@ static void *zerod_thread(void *arg)
 		if (pfn == GMM_NO_FRAME)
 			continue;
 		p->nr_zeroing = 1ULL << order;
+		gmm_pool_sync_free(p);
 		pthread_mutex_unlock(&p->lock);
 		int ret = madvise(gmm_pool_slot(p, pfn), PAGE_SIZE << order, MADV_POPULATE_WRITE);
 		pthread_mutex_lock(&p->lock);
@@ -101,6 +105,7 @@ static void *zerod_thread(void *arg)
 			gmm_buddy_free(&p->buddy, pfn, order);
 		else
 			ready_push(p, pfn, order);
+		gmm_pool_sync_free(p);
 		p->prezeroed_pages += ret ? 0 : 1ULL << order;
 		pthread_cond_broadcast(&p->zerod_done);
 		if (ret)

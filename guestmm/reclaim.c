@@ -18,11 +18,16 @@
  *
  * kswapd wakes below the low watermark and reclaims to the high one; an
  * allocation that finds nothing reclaims directly. One reclaimer runs at a
- * time (reclaim_lock). Lock order: mms_lock (read) -> mm lock -> pool lock.
+ * time (reclaim_lock); the lock order is written in pool.h. A frame taken
+ * off the LRU is the reclaimer's alone until it goes back or is freed
+ * (struct gmm_frame); every decision about its page is taken again under
+ * the guest's mm lock, since a refault may have mapped it meanwhile.
  */
 #include "mm.h"
 
+#include "debug.h"
 #include "memvisor/log.h"
+#include "memvisor/thread.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -58,6 +63,7 @@ void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 {
 	struct gmm_frame *f = &p->frames[pfn];
 
+	GMM_BUG_ON(!(f->flags & GMM_PG_ALLOC) || (f->flags & (GMM_PG_LRU | GMM_PG_ISOLATED)));
 	f->flags |= GMM_PG_LRU;
 	if (lru == GMM_LRU_ACTIVE)
 		f->flags |= GMM_PG_ACTIVE;
@@ -113,6 +119,7 @@ static unsigned reclaim_isolate(struct gmm_pool *p, pfn_t *out, unsigned n)
 static void reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 {
 	pthread_mutex_lock(&p->lock);
+	GMM_BUG_ON(!(p->frames[pfn].flags & GMM_PG_ISOLATED));
 	p->frames[pfn].flags &= ~GMM_PG_ISOLATED;
 	if (p->frames[pfn].flags & GMM_PG_REFERENCED)
 		lru = GMM_LRU_ACTIVE;
@@ -152,10 +159,7 @@ static void reclaim_free_frame(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t 
 	struct gmm_pool *p = mm->pool;
 
 	*ept_lookup(&mm->ept, gpa) = entry;
-	pthread_mutex_lock(&p->lock);
-	p->frames[pfn].flags &= ~GMM_PG_SWAPCACHE;
 	p->frames[pfn].swap = 0;
-	pthread_mutex_unlock(&p->lock);
 	rc->release[rc->nr_release++] = (struct reclaim_wb){ mm, pfn, gpa };
 	if (ept_is_swp(entry) && !gmm_ept_zero(entry))
 		mm->swap_ents++;
@@ -177,13 +181,24 @@ static void reclaim_release(struct reclaim_ctl *rc)
 	struct reclaim_wb *f = rc->release;
 	unsigned i = 0;
 
+	bool emptied[SWAP_CLUSTER_MAX];
+
 	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
 	while (i < rc->nr_release) {
 		unsigned n = 1;
+		bool ok;
 
 		while (i + n < rc->nr_release && f[i + n].pfn == f[i].pfn + n)
 			n++;
-		madvise(gmm_pool_slot(p, f[i].pfn), (uint64_t)n << PAGE_SHIFT, MADV_DONTNEED);
+		ok = !madvise(gmm_pool_slot(p, f[i].pfn), (uint64_t)n << PAGE_SHIFT, MADV_DONTNEED);
+		if (!ok) {
+			/* the guest's data may still be there: never hand these out */
+			mv_warn("cannot empty %u evicted frames (%s): they leave the pool", n,
+				strerror(errno));
+			__atomic_add_fetch(&p->frames_lost, n, __ATOMIC_RELAXED);
+		}
+		for (unsigned j = 0; j < n; j++)
+			emptied[i + j] = ok;
 		i += n;
 	}
 	for (i = 0; i < rc->nr_release; i++) {
@@ -191,7 +206,8 @@ static void reclaim_release(struct reclaim_ctl *rc)
 		pthread_mutex_lock(&p->lock);
 		p->frames[f[i].pfn].flags &= ~GMM_PG_ISOLATED;
 		pthread_mutex_unlock(&p->lock);
-		gmm_pool_free(p, f[i].pfn, 0);
+		if (emptied[i])
+			gmm_pool_free(p, f[i].pfn, 0);
 		f[i].mm->rss--;
 		pthread_mutex_unlock(&f[i].mm->lock);
 	}
@@ -294,13 +310,13 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	if (*e != gmm_ept_mk(GMM_EPT_ARMED, pfn))
 		return RECLAIM_KEEP;
 	if (reclaim_page_is_zero(gmm_pool_slot(p, pfn))) {
-		if (f->flags & GMM_PG_SWAPCACHE)
+		if (f->swap)
 			swapd_slot_put(p->swap, f->swap);
 		reclaim_free_frame(rc, mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
 		gmm_count(p, zero_elided, 1);
 		return RECLAIM_FREED;
 	}
-	if (f->flags & GMM_PG_SWAPCACHE) {
+	if (f->swap) {
 		if (reclaim_clean(mm, gpa, rc->batch)) {
 			swp = ept_mk_swp(GMM_SWP_FILE, f->swap);
 			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
@@ -310,7 +326,6 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 		}
 		/* written since it was read: the slot's copy is stale */
 		swapd_slot_put(p->swap, f->swap);
-		f->flags &= ~GMM_PG_SWAPCACHE;
 		f->swap = 0;
 	}
 	rc->wb[rc->nr_wb++] = (struct reclaim_wb){ mm, pfn, gpa };
@@ -358,6 +373,8 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 	struct gmm_pool *p = rc->p;
 	uint64_t *e = ept_lookup(&w->mm->ept, w->gpa);
 
+	/* refaults wait for the write (the entry says writeback) */
+	GMM_BUG_ON(!e || *e != gmm_ept_mk(GMM_EPT_WB, w->pfn));
 	*e = gmm_ept_mk(GMM_EPT_ARMED, w->pfn);
 	if (res) {
 		swapd_slot_retire(p->swap, slot);
@@ -378,36 +395,65 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 	rc->freed++;
 }
 
+/*
+ * Mark a queued page writeback, unless a refault mapped it since reclaim_one
+ * queued it (the mm lock was dropped in between): then it is in use and goes
+ * back to the LRU, its frame with it. mm lock held.
+ */
+static bool reclaim_start_write(struct reclaim_ctl *rc, struct reclaim_wb *w)
+{
+	uint64_t *e = ept_lookup(&w->mm->ept, w->gpa);
+
+	if (!e || *e != gmm_ept_mk(GMM_EPT_ARMED, w->pfn)) {
+		reclaim_unqueue(rc->p, w->mm, w->pfn);
+		return false;
+	}
+	/* refaults wait for the write instead of racing it */
+	*e = gmm_ept_mk(GMM_EPT_WB, w->pfn);
+	return true;
+}
+
 /* Write the queued pages to neighbouring slots in one io_uring batch. */
 static void reclaim_write(struct reclaim_ctl *rc)
 {
 	struct gmm_pool *p = rc->p;
 	struct swapd_ring *ring = gmm_thread_ring();
+	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
 	uint64_t slots[SWAP_CLUSTER_MAX];
 	struct swapd_io io[SWAP_CLUSTER_MAX];
-	unsigned got = ring ? swapd_slot_alloc(p->swap, slots, rc->nr_wb) : 0;
+	unsigned n = 0, got;
 
+	for (unsigned i = 0; i < rc->nr_wb; i++)
+		if (p->test_hook)
+			p->test_hook(p, GMM_TEST_WRITEBACK, rc->wb[i].mm, rc->wb[i].gpa, p->test_arg);
 	for (unsigned i = 0; i < rc->nr_wb; i++) {
 		struct reclaim_wb *w = &rc->wb[i];
 
 		pthread_mutex_lock(&w->mm->lock);
-		if (i >= got) {
-			gmm_count(p, swap_full, 1);
-			reclaim_unqueue(p, w->mm, w->pfn);
-		} else {
-			/* refaults wait for the write instead of racing it */
-			*ept_lookup(&w->mm->ept, w->gpa) = gmm_ept_mk(GMM_EPT_WB, w->pfn);
-			io[i] = (struct swapd_io){ .slot = slots[i], .buf = gmm_pool_slot(p, w->pfn) };
-		}
+		if (reclaim_start_write(rc, w))
+			wb[n++] = *w;
 		pthread_mutex_unlock(&w->mm->lock);
+	}
+	got = ring && n ? swapd_slot_alloc(p->swap, slots, n) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (i < got) {
+			io[i] = (struct swapd_io){ .slot = slots[i], .buf = gmm_pool_slot(p, wb[i].pfn) };
+			continue;
+		}
+		/* no slot: the page stays, armed */
+		pthread_mutex_lock(&wb[i].mm->lock);
+		*ept_lookup(&wb[i].mm->ept, wb[i].gpa) = gmm_ept_mk(GMM_EPT_ARMED, wb[i].pfn);
+		gmm_count(p, swap_full, 1);
+		reclaim_unqueue(p, wb[i].mm, wb[i].pfn);
+		pthread_mutex_unlock(&wb[i].mm->lock);
 	}
 	if (!got)
 		return;
 	swapd_write(p->swap, ring, io, got);
 	for (unsigned i = 0; i < got; i++) {
-		pthread_mutex_lock(&rc->wb[i].mm->lock);
-		reclaim_write_done(rc, &rc->wb[i], slots[i], io[i].res);
-		pthread_mutex_unlock(&rc->wb[i].mm->lock);
+		pthread_mutex_lock(&wb[i].mm->lock);
+		reclaim_write_done(rc, &wb[i], slots[i], io[i].res);
+		pthread_mutex_unlock(&wb[i].mm->lock);
 	}
 }
 
@@ -446,13 +492,13 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 	return n;
 }
 
+/* Reclaim up to nr frames. mms_lock held for reading (lock order, pool.h). */
 static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 {
 	struct reclaim_ctl rc = { .p = p, .direct = direct };
 	uint64_t t0 = gmm_thread_ns();
 
 	pthread_mutex_lock(&p->reclaim_lock);
-	pthread_rwlock_rdlock(&p->mms_lock);
 	/*
 	 * Scan control as in Linux's shrink_node: at priority prio scan the
 	 * LRU >> prio frames (at least a batch), and while less than the
@@ -471,21 +517,20 @@ static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 			scanned += n;
 		}
 		rc.scanned += scanned;
-		p->vm.reclaim_prio_min = MIN(p->vm.reclaim_prio_min, (uint64_t)prio);
+		/* one reclaimer at a time (reclaim_lock): no other writer */
+		if ((uint64_t)prio < __atomic_load_n(&p->vm.reclaim_prio_min, __ATOMIC_RELAXED))
+			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
 		if (!scanned)
 			break; /* nothing on the LRU */
 	}
-	pthread_rwlock_unlock(&p->mms_lock);
-	pthread_mutex_lock(&p->lock);
 	if (direct) {
-		p->vm.pgscan_direct += rc.scanned;
-		p->vm.pgsteal_direct += rc.freed;
+		gmm_count(p, pgscan_direct, rc.scanned);
+		gmm_count(p, pgsteal_direct, rc.freed);
 	} else {
-		p->vm.pgscan_kswapd += rc.scanned;
-		p->vm.pgsteal_kswapd += rc.freed;
+		gmm_count(p, pgscan_kswapd, rc.scanned);
+		gmm_count(p, pgsteal_kswapd, rc.freed);
 	}
-	p->vm.reclaim_ns += gmm_thread_ns() - t0;
-	pthread_mutex_unlock(&p->lock);
+	gmm_count(p, reclaim_ns, gmm_thread_ns() - t0);
 	pthread_mutex_unlock(&p->reclaim_lock);
 	return rc.freed;
 }
@@ -494,8 +539,27 @@ uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
 {
 	if (!p->swap)
 		return 0;
-	__atomic_add_fetch(&p->vm.direct_reclaims, 1, __ATOMIC_RELAXED);
+	gmm_count(p, direct_reclaims, 1);
 	return reclaim_shrink(p, nr, true);
+}
+
+void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out)
+{
+	const uint64_t *src = (const uint64_t *)&p->vm;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)
+{
+	uint64_t freed;
+
+	pthread_rwlock_rdlock(&p->mms_lock);
+	freed = gmm_reclaim_direct(p, nr);
+	pthread_rwlock_unlock(&p->mms_lock);
+	return freed;
 }
 
 static void *kswapd_thread(void *arg)
@@ -504,6 +568,7 @@ static void *kswapd_thread(void *arg)
 	bool stuck = false;
 
 	pthread_setname_np(pthread_self(), "mv-kswapd");
+	mv_block_stop_signals();
 	pthread_mutex_lock(&p->lock);
 	while (!p->kswapd_stop) {
 		if (gmm_pool_nr_free(p) >= p->wmark_low || stuck) {
@@ -523,13 +588,16 @@ static void *kswapd_thread(void *arg)
 			stuck = false;
 			continue;
 		}
-		p->vm.kswapd_wakeups++;
+		gmm_count(p, kswapd_wakeups, 1);
 		pthread_mutex_unlock(&p->lock);
-		while (!p->kswapd_stop && gmm_pool_nr_free(p) < p->wmark_high)
+		pthread_rwlock_rdlock(&p->mms_lock);
+		while (!__atomic_load_n(&p->kswapd_stop, __ATOMIC_RELAXED) &&
+		       gmm_pool_nr_free(p) < p->wmark_high)
 			if (!reclaim_shrink(p, SWAP_CLUSTER_MAX, false)) {
 				stuck = true;
 				break;
 			}
+		pthread_rwlock_unlock(&p->mms_lock);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -575,7 +643,7 @@ void gmm_kswapd_stop(struct gmm_pool *p)
 {
 	if (p->kswapd_running) {
 		pthread_mutex_lock(&p->lock);
-		p->kswapd_stop = true;
+		__atomic_store_n(&p->kswapd_stop, true, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&p->kswapd_wake);
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->kswapd, NULL);

@@ -26,14 +26,15 @@ static inline bool gmm_ept_zero(uint64_t e) { return ept_is_swp(e) && ept_swp_ty
 static inline bool gmm_ept_slot(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_FILE; }
 
 /* What guestmm knows of one slot (the swap-cache side is the frame's: its
- * swap field and GMM_PG_SWAPCACHE). */
+ * swap field). */
 struct gmm_slot_info {
 	uint32_t stamp;    /* nonresident age at eviction, for refault distance */
 	uint16_t owner;    /* guest (mm slot + 1) whose page it holds */
 	gpa_t gpa;
 };
 
-/* Counters in the spirit of /proc/vmstat, per pool. */
+/* Counters in the spirit of /proc/vmstat, per pool. Only uint64_t fields:
+ * each is written with gmm_count() (atomic) and read with gmm_vmstat_read(). */
 struct gmm_vmstat {
 	uint64_t pgmajfault;         /* faults that read from swap */
 	uint64_t pgscan_kswapd, pgscan_direct;   /* inactive frames looked at */
@@ -50,7 +51,8 @@ struct gmm_vmstat {
 	uint64_t workingset_activate;/* of which recent enough to go straight to active */
 	uint64_t readahead;          /* pages read with a swap-in they were not faulted for */
 	uint64_t swap_full;          /* evictions given up: no free slot */
-	uint64_t write_errors, read_errors;
+	uint64_t write_errors, read_errors;  /* read_errors: demand swap-ins that failed */
+	uint64_t readahead_errors;   /* read-ahead reads that failed: dropped, the page stays on swap */
 	uint64_t kswapd_wakeups, direct_reclaims, allocstall;
 	uint64_t reclaim_ns;         /* CPU time spent reclaiming (thread CPU time) */
 	uint64_t reclaim_prio_min;   /* the highest priority (lowest number) reclaim needed */

@@ -4,7 +4,9 @@
  * armed page (unmapped by aging, its frame kept) is moved back and activated,
  * a minor fault with no I/O; a swapped-out page is read from its slot
  * through io_uring together with readahead of the next slots of the same
- * guest when swap-ins are sequential. Read-ahead pages are mapped at once, as
+ * guest when swap-ins are sequential. A read-ahead read that fails is
+ * dropped and counted (readahead_errors): its page stays on swap, and only
+ * a demand read of it, should the guest touch it, ends the guest on error. Read-ahead pages are mapped at once, as
  * fault-around maps neighbours (a fault for each would cost a round trip),
  * so a swap-in never finds its page in memory: pages under writeback are
  * waited for instead. The swap cache here is the slot a swapped-in frame
@@ -70,7 +72,7 @@ unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	swapin_activate(p, pfn, GMM_LRU_ACTIVE);
 	gmm_count(p, activate, 1);
 	__atomic_add_fetch(&p->nonresident_age, 1, __ATOMIC_RELAXED); /* activations age it too */
-	if (p->frames[pfn].flags & GMM_PG_SWAPCACHE)
+	if (p->frames[pfn].swap)
 		gmm_count(p, swapcache_hit, 1);
 	mm->fs.refaults++;
 	return GMM_FAULT_NOPAGE;
@@ -95,8 +97,13 @@ static pfn_t swapin_frame(struct gmm_mm *mm)
 	bool zeroed;
 	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), false, &zeroed);
 
-	if (pfn != GMM_NO_FRAME && zeroed)
-		madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED);
+	if (pfn != GMM_NO_FRAME && zeroed && madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED)) {
+		/* it would hold two pages for one frame: out of the pool instead */
+		mv_warn("cannot empty frame %llu for a swap-in: %s", (unsigned long long)pfn,
+			strerror(errno));
+		__atomic_add_fetch(&p->frames_lost, 1, __ATOMIC_RELAXED);
+		return GMM_NO_FRAME;
+	}
 	return pfn;
 }
 
@@ -144,16 +151,16 @@ static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i
 		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], 1);
 	if (b->io[i].res || gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i],
 					   (uintptr_t)b->io[i].buf, PAGE_SIZE) != (int64_t)PAGE_SIZE) {
-		/* not read: it stays on disk, nothing lost */
+		/* not read: a bet that did not come off, not the guest's loss. The
+		 * page stays on disk for a demand read, which reports any error */
 		*e = ept_mk_swp(GMM_SWP_FILE, s);
-		gmm_count(p, read_errors, b->io[i].res != 0);
+		gmm_count(p, readahead_errors, b->io[i].res != 0);
 		gmm_pool_free(p, b->pfn[i], 0);
 		return;
 	}
 	*e = ept_mk_pte(b->pfn[i], EPT_RWX | EPT_A);
 	f->gpa = b->gpa[i];
 	f->swap = s;
-	f->flags |= GMM_PG_SWAPCACHE;
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
@@ -185,7 +192,6 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	*e = ept_mk_pte(pfn, EPT_RWX | EPT_A);
 	f->gpa = gpa;
 	f->swap = s;
-	f->flags |= GMM_PG_SWAPCACHE;
 	mm->swap_ents--;
 	if (++mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
@@ -236,7 +242,6 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 		if (ret != GMM_FAULT_NOPAGE) {
 			/* not installed: the page stays on disk */
 			*e = ept_mk_swp(GMM_SWP_FILE, s);
-			p->frames[pfn].flags &= ~GMM_PG_SWAPCACHE;
 			gmm_pool_free(p, pfn, 0);
 		}
 	}

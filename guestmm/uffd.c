@@ -17,6 +17,9 @@
  */
 #include "mm.h"
 
+#include "memvisor/log.h"
+#include "memvisor/thread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -78,17 +81,21 @@ static int uffd_api(struct gmm_pool *p, enum gmm_install install, char *err, siz
 		return 0;
 	}
 	if (!want_move || install == GMM_INSTALL_MOVE) {
+		int e = errno;
+
 		snprintf(err, errlen, "userfaultfd API handshake failed%s: %s",
-			 want_move ? " (UFFDIO_MOVE asked for)" : "", strerror(errno));
-		return -errno;
+			 want_move ? " (UFFDIO_MOVE asked for)" : "", strerror(e));
+		return -e;
 	}
 	/* a failed UFFDIO_API leaves the descriptor unusable: start again */
 	close(p->uffd);
 	p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	api = (struct uffdio_api){ .api = UFFD_API };
 	if (p->uffd < 0 || ioctl(p->uffd, UFFDIO_API, &api)) {
-		snprintf(err, errlen, "userfaultfd API handshake failed: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "userfaultfd API handshake failed: %s", strerror(e));
+		return -e;
 	}
 	p->use_move = false;
 	return 0;
@@ -109,14 +116,15 @@ int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *e
 {
 	int ret;
 
-	pthread_rwlock_init(&p->mms_lock, NULL);
 	p->stop_fd = -1;
 	/* no UFFD_USER_MODE_ONLY: KVM's faults come from the kernel */
 	p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (p->uffd < 0) {
-		snprintf(err, errlen, "cannot create a userfaultfd: %s%s", strerror(errno),
-			 errno == EPERM ? " (needs root or vm.unprivileged_userfaultfd=1)" : "");
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot create a userfaultfd: %s%s", strerror(e),
+			 e == EPERM ? " (needs root or vm.unprivileged_userfaultfd=1)" : "");
+		return -e;
 	}
 	ret = uffd_api(p, cfg->install, err, errlen);
 	if (ret)
@@ -131,8 +139,10 @@ int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *e
 	}
 	p->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (p->stop_fd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "eventfd: %s", strerror(e));
+		return -e;
 	}
 	ret = uffd_start_threads(p, cfg);
 	if (ret)
@@ -143,8 +153,13 @@ int gmm_uffd_open(struct gmm_pool *p, const struct gmm_pool_config *cfg, char *e
 int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen)
 {
 	struct gmm_pool *p = mm->pool;
-	int ret = uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size, UFFDIO_REGISTER_MODE_MISSING);
+	int ret = __atomic_load_n(&p->fault_error, __ATOMIC_RELAXED);
 
+	if (ret) {
+		snprintf(err, errlen, "the frame pool's fault thread has stopped: %s", strerror(ret));
+		return -ret;
+	}
+	ret = uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size, UFFDIO_REGISTER_MODE_MISSING);
 	if (ret) {
 		snprintf(err, errlen, "cannot register guest RAM with userfaultfd: %s", strerror(-ret));
 		return ret;
@@ -178,7 +193,10 @@ void gmm_uffd_unregister(struct gmm_mm *mm)
 	if (mm->registered) {
 		struct uffdio_range r = { .start = (uintptr_t)mm->cfg.ram_hva, .len = mm->cfg.ram_size };
 
-		ioctl(p->uffd, UFFDIO_UNREGISTER, &r);
+		/* harmless if it fails: the range is unmapped next, which ends the
+		 * registration; but it should not, so say so */
+		if (ioctl(p->uffd, UFFDIO_UNREGISTER, &r))
+			mv_warn("cannot unregister guest RAM from userfaultfd: %s", strerror(errno));
 		mm->registered = false;
 	}
 }
@@ -263,8 +281,11 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 	/* COPY leaves a pre-zeroed slot full (the allocator hands those out
 	 * last for COPY): drop its pages, or the host would hold two pages for
 	 * one frame */
-	if (!p->use_move && zeroed)
-		madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED);
+	if (!p->use_move && zeroed && madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED)) {
+		mv_warn("cannot empty %llu frames after a copy: %s", (unsigned long long)npages,
+			strerror(errno));
+		__atomic_add_fetch(&p->frames_lost, npages, __ATOMIC_RELAXED);
+	}
 	cost->ns_populate += t1 - t0;
 	cost->ns_install += gmm_thread_ns() - t1;
 	return done < 0 ? done : done >> PAGE_SHIFT;
@@ -328,6 +349,40 @@ static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 	pthread_rwlock_unlock(&p->mms_lock);
 }
 
+/*
+ * The fault thread cannot read fault events any more: every guest it serves
+ * would sleep forever in a fault. End them all, each with the reason, and
+ * take no more guests (gmm_uffd_register refuses them).
+ */
+static void uffd_fatal(struct gmm_pool *p, const char *what, int err)
+{
+	char reason[160];
+
+	snprintf(reason, sizeof(reason), "memvisor's fault thread stopped: %s failed (%s)", what,
+		 strerror(err));
+	pthread_rwlock_rdlock(&p->mms_lock);
+	__atomic_store_n(&p->fault_error, err, __ATOMIC_RELAXED);
+	for (int i = 0; i < GMM_MAX_GUESTS; i++) {
+		struct gmm_mm *mm = p->mms[i];
+
+		if (mm && !mm->stopped)
+			mm->cfg.ops->kill(mm->cfg.guest, GMM_KILL_FAULT, reason);
+	}
+	pthread_rwlock_unlock(&p->mms_lock);
+}
+
+/* read() of fault events, or -errno; the test-only injection fails the nth. */
+static ssize_t uffd_read(struct gmm_pool *p, struct uffd_msg *msgs, size_t len)
+{
+	uint64_t nth = __atomic_load_n(&p->inject_uffd_error, __ATOMIC_RELAXED);
+
+	if (nth && __atomic_sub_fetch(&p->inject_uffd_error, 1, __ATOMIC_RELAXED) == 0)
+		return -EIO;
+	ssize_t n = read(p->uffd, msgs, len);
+
+	return n < 0 ? -errno : n;
+}
+
 struct uffd_thread_arg {
 	struct gmm_pool *p;
 	int cpu;
@@ -345,17 +400,21 @@ static void *uffd_thread(void *arg)
 
 	free(arg);
 	pthread_setname_np(pthread_self(), "mv-fault");
+	mv_block_stop_signals();
 	uffd_pin(a.cpu);
 	for (;;) {
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+			uffd_fatal(p, "poll on the userfaultfd", errno);
 			break;
+		}
 		if (fds[1].revents)
 			break;
-		ssize_t n = read(p->uffd, msgs, sizeof(msgs));
+		ssize_t n = uffd_read(p, msgs, sizeof(msgs));
 
+		if (n == -EAGAIN || n == -EINTR)
+			continue; /* another fault thread took the events */
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
+			uffd_fatal(p, "reading fault events", (int)-n);
 			break;
 		}
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
@@ -403,5 +462,4 @@ void gmm_uffd_close(struct gmm_pool *p)
 	if (p->uffd >= 0)
 		close(p->uffd);
 	p->stop_fd = p->uffd = -1;
-	pthread_rwlock_destroy(&p->mms_lock);
 }

@@ -62,6 +62,8 @@ struct run_spec {
 	uint64_t swap_size;         /* non-zero: swap to a fresh file of this size */
 	uint64_t inject_write, inject_read;
 	const char *label;          /* console prefix, as when several guests share a terminal */
+	int (*on_sync)(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg);
+	void *sync_arg;
 };
 
 /* Host pages resident in [p, p + len): mincore, one byte a page. */
@@ -77,6 +79,30 @@ static inline uint64_t resident_pages(const void *p, uint64_t len)
 	return count;
 }
 
+/* Every guest page the host holds is one the EPT table maps, and every
+ * mapped entry has its page in guest RAM: a page the guest can reach
+ * without a frame would be memory outside the pool (mm lock held). */
+static inline void check_ept_matches_host(struct vmm_guest *g)
+{
+	uint64_t n = g->ram_size >> PAGE_SHIFT, bad = 0, first = 0, entry = 0;
+	unsigned char *vec = malloc(n);
+
+	cr_assert(vec && mincore(g->ram, g->ram_size, vec) == 0);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t *e = ept_lookup(&g->mm->ept, i << PAGE_SHIFT);
+		bool present = e && ept_present(*e);
+
+		if (present != (bool)(vec[i] & 1) && !bad++) {
+			first = i;
+			entry = e ? *e : 0;
+		}
+	}
+	free(vec);
+	cr_assert_eq(bad, 0, "%llu guest pages where the host and the EPT table disagree, first GPA "
+		     "0x%llx: entry 0x%llx", (unsigned long long)bad, (unsigned long long)(first << PAGE_SHIFT),
+		     (unsigned long long)entry);
+}
+
 /* The pool's books must balance against the guest: frames in use = rss. */
 static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm_pool *pool)
 {
@@ -88,6 +114,7 @@ static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm
 	o->resident = resident_pages(g->ram, g->ram_size) +
 		      resident_pages(pool->base, pool->nr_frames << PAGE_SHIFT);
 	o->rss = g->mm->rss;
+	check_ept_matches_host(g);
 	pthread_mutex_unlock(&g->mm->lock);
 	cr_assert_eq(o->pool_used, o->rss, "pool frames in use %llu != guest rss %llu",
 		     (unsigned long long)o->pool_used, (unsigned long long)o->rss);
@@ -116,6 +143,27 @@ static inline void open_swap(struct gmm_pool *pool, struct swapd *swap, char *pa
 		swapd_inject(swap, true, r->inject_write);
 	if (r->inject_read)
 		swapd_inject(swap, false, r->inject_read);
+}
+
+/* A pool of pool_bytes with a swap file of swap_bytes, for guests run in turn or together. */
+static inline void shared_pool_init(struct gmm_pool *pool, struct swapd *swap, char *path,
+				    uint64_t pool_bytes, uint64_t swap_bytes)
+{
+	struct gmm_pool_config pc;
+	struct run_spec r = { .swap_size = swap_bytes };
+	char err[512];
+
+	vmm_pool_config(&pc, 1, false);
+	cr_assert_eq(gmm_pool_init(pool, pool_bytes, &pc, err, sizeof(err)), 0, "%s", err);
+	open_swap(pool, swap, path, &r);
+}
+
+static inline void shared_pool_destroy(struct gmm_pool *pool, struct swapd *swap)
+{
+	cr_assert_eq(swap->inuse, swap->stats.retired, "%llu slots still in use after the guests",
+		     (unsigned long long)(swap->inuse - swap->stats.retired));
+	gmm_pool_destroy(pool);
+	swapd_close(swap);
 }
 
 static inline void run_spec(struct outcome *o, const struct run_spec *r)
@@ -151,7 +199,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
 		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
 		.pool = pool, .prefault = r->prefault, .label = r->label,
-		.fault_around = r->fault_around,
+		.fault_around = r->fault_around, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
 	};
 	cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
 	o->status = vmm_guest_run(g);
@@ -187,7 +235,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 		cr_assert_eq(gmm_pool_check(pool), 0);
 	}
 	if (pool == &own && pool->swap) {
-		o->vm = pool->vm;
+		gmm_vmstat_read(pool, &o->vm);
 		o->swap = swap.stats;
 		o->swap_retired = swap.stats.retired;
 		/* every slot given back (retired ones stay out of use) */

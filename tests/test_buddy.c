@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "guestmm/buddy.h"
+#include "guestmm/pool.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -401,7 +402,7 @@ Test(buddy, alloc_hands_out_clean_descriptors)
 	p = gmm_buddy_alloc(&b, 2);
 	cr_assert_eq(p, 0);
 	for (unsigned i = 0; i < 4; i++) {
-		frames[p + i].flags |= GMM_PG_LRU | GMM_PG_SWAPCACHE | GMM_PG_REFERENCED;
+		frames[p + i].flags |= GMM_PG_LRU | GMM_PG_ACTIVE | GMM_PG_REFERENCED;
 		frames[p + i].owner = 7;
 		frames[p + i].gpa = 0x1234000;
 		frames[p + i].swap = 99;
@@ -909,4 +910,23 @@ Test(buddy, check_catches_a_total_no_list_holds)
 	b.nr_free++;
 	frames[5].flags = 0;	/* so that the allocated count still agrees */
 	cr_assert_eq(gmm_buddy_check(&b), -EINVAL);
+}
+
+/* Only a block from the ready lists has zeroed pages in its slots: a buddy
+ * frame said to be zeroed makes every copy install drop a page it never had. */
+Test(pool, buddy_frames_are_not_handed_out_as_prezeroed)
+{
+	struct gmm_pool p;
+	char err[128];
+	bool zeroed = true;
+
+	cr_assert_eq(gmm_pool_init(&p, 1 << 20, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_neq(gmm_pool_alloc(&p, 0, 1, false, &zeroed), GMM_NO_FRAME);
+	cr_assert_not(zeroed, "a buddy frame for a copy was said to be zeroed");
+	zeroed = true;
+	cr_assert_neq(gmm_pool_alloc(&p, 2, 1, true, &zeroed), GMM_NO_FRAME);
+	cr_assert_not(zeroed, "a buddy block for a move was said to be zeroed");
+	cr_assert_eq(p.ready_hits, 0);
+	cr_assert_eq(p.ready_misses, 2);
+	gmm_pool_destroy(&p);
 }

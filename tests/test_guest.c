@@ -396,3 +396,66 @@ Test(guest, console_lines_carry_the_guest_label)
 	cr_assert(strstr(o.console, "[g1] vCPU 0 of 2 passed the barrier\n"), "%s", o.console);
 	cr_assert(strstr(o.console, "[g1] vCPU 1 of 2 passed the barrier\n"), "%s", o.console);
 }
+
+/* memvisor reads a hypercall buffer itself; with the pool full and no swap
+ * that read must end the guest as out of memory, never fault forever. */
+Test(guest, hypercall_buffer_in_untouched_ram_with_the_pool_full_is_an_oom_kill, .timeout = 60)
+{
+	struct outcome o;
+	char *argv[] = { "--mode=hcall-untouched", "--touch=8M" };
+	struct run_spec r = { .path = TESTGUEST, .mem = 64 << 20, .vcpus = 1, .pool = 8 << 20,
+			      .timeout_ns = 5ULL * 1000000000ULL, .argc = 2, .argv = argv };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.end, VMM_END_OOM, "end %d: %s", o.end, o.reason);
+	cr_assert_eq(o.status, VMM_EXIT_OOM);
+	cr_assert(strstr(o.reason, "out of memory"), "%s", o.reason);
+}
+
+/* A fault thread that cannot read fault events ends the guests it serves,
+ * each with the reason, instead of leaving their vCPUs asleep forever. */
+Test(guest, a_fault_thread_that_fails_ends_its_guests, .timeout = 60)
+{
+	struct gmm_pool pool;
+	struct gmm_pool_config pc;
+	struct outcome o;
+	char err[256];
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 16 << 20, .vcpus = 1, .shared = &pool };
+
+	vmm_pool_config(&pc, 1, false);
+	cr_assert_eq(gmm_pool_init(&pool, 16 << 20, &pc, err, sizeof(err)), 0, "%s", err);
+	pool.inject_uffd_error = 1;
+	run_spec(&o, &r);
+	cr_assert_eq(o.end, VMM_END_CRASH, "end %d: %s", o.end, o.reason);
+	cr_assert(strstr(o.reason, "fault thread stopped: reading fault events failed"), "%s", o.reason);
+	gmm_pool_destroy(&pool);
+}
+
+/* guestmm says what its own entries mean; --walk prints that */
+Test(guest, ept_entries_are_described_by_guestmm)
+{
+	static const struct { uint64_t e; const char *want; } cases[] = {
+		{ 0, "empty: not faulted in yet" },
+		{ GMM_EPT_PENDING, "pending: a fault thread is installing" },
+		{ GMM_EPT_ARMED | (7ULL << PAGE_SHIFT), "armed: frame 7, unmapped by aging" },
+		{ GMM_EPT_WB | (9ULL << PAGE_SHIFT), "under I/O: frame 9" },
+		{ 0, "evicted all-zero page: no slot" },
+		{ 0, "swapped out to slot 42" },
+		{ 0, "mapped: frame 5, RWX, accessed" },
+	};
+	char buf[160];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t e = cases[i].e;
+
+		if (i == 4)
+			e = ept_mk_swp(GMM_SWP_ZERO, 0);
+		else if (i == 5)
+			e = ept_mk_swp(GMM_SWP_FILE, 42);
+		else if (i == 6)
+			e = ept_mk_pte(5, EPT_RWX | EPT_A);
+		gmm_ept_describe(e, buf, sizeof(buf));
+		cr_assert(strstr(buf, cases[i].want), "entry 0x%llx: '%s', want '%s'",
+			  (unsigned long long)e, buf, cases[i].want);
+	}
+}

@@ -124,3 +124,159 @@ Test(swap, a_read_error_stops_the_guest_naming_the_gpa)
 		  "%s", o.reason);
 	cr_assert_geq(o.vm.read_errors, 1);
 }
+
+/* Armed pages live in their frames' slots: a guest that ends with pages
+ * armed must leave those slots empty, or the next guest is handed its data. */
+Test(swap, armed_frames_are_empty_when_the_next_guest_gets_them)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX";
+	struct outcome o;
+	char *zero[] = { "--mode=zero" };
+	uint64_t nonzero;
+
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 64 * MIB);
+	struct run_spec a = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1, .shared = &pool };
+	struct run_spec b = { .path = TESTGUEST, .mem = 16 * MIB, .vcpus = 1, .shared = &pool,
+			      .argc = 1, .argv = zero };
+
+	run_spec(&o, &a); /* ends with pages mapped, armed and swapped out */
+	expect_memtest_ok(&o, 1, 16384);
+	run_spec(&o, &b); /* every frame of the pool, another guest */
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert(report_value(&o, 0, "nonzero_words", &nonzero));
+	cr_assert_eq(nonzero, 0, "the second guest saw %llu non-zero words", (unsigned long long)nonzero);
+	shared_pool_destroy(&pool, &swap);
+}
+
+/* zipf keeps refaulting armed pages while reclaim queues them for writing:
+ * a refault in between must win (checked after the run: every page the guest
+ * holds is mapped in the EPT table, and the books balance). */
+Test(swap, refaults_racing_writeback_keep_the_books)
+{
+	struct outcome o;
+	char *argv[] = { "--pattern", "zipf", "--passes", "2" };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 128 * MIB, .vcpus = 1,
+			      .pool = 32 * MIB, .swap_size = 128 * MIB, .argc = 4, .argv = argv };
+
+	for (int i = 0; i < 3; i++) {
+		run_spec(&o, &r);
+		cr_assert_eq(o.status, 0, "%s", o.reason);
+	}
+}
+
+struct refault_hook {
+	int left;
+	uint64_t refaulted;
+};
+
+/* The guest touches the page again just as reclaim is about to write it:
+ * the refault must win, and the write of that page be abandoned. */
+static void refault_before_write(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
+				 gpa_t gpa, void *arg)
+{
+	struct refault_hook *h = arg;
+
+	(void)p;
+	if (pt != GMM_TEST_WRITEBACK || h->left <= 0)
+		return;
+	h->left--;
+	/* reclaim holds mms_lock for reading, as a fault thread would */
+	if (gmm_handle_fault(mm, gpa) & GMM_FAULT_NOPAGE)
+		h->refaulted++;
+}
+
+Test(swap, a_refault_between_queueing_and_writeback_wins)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX";
+	struct refault_hook h = { .left = 64 };
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1 };
+
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 64 * MIB);
+	pool.test_hook = refault_before_write;
+	pool.test_arg = &h;
+	r.shared = &pool;
+	run_spec(&o, &r); /* check_pool: every page the guest holds is mapped */
+	expect_memtest_ok(&o, 1, 16384);
+	cr_assert_eq(h.refaulted, 64, "refaulted %llu", (unsigned long long)h.refaulted);
+	shared_pool_destroy(&pool, &swap);
+}
+
+/* A read-ahead read that fails is a bet lost, not the guest's loss: the
+ * page stays on swap, a demand read brings it in later, and it is counted. */
+Test(swap, a_failed_readahead_read_is_dropped_and_counted)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .inject_read = 3 };
+
+	run_spec(&o, &r);
+	expect_memtest_ok(&o, 1, 16384);
+	cr_assert_eq(o.swap.injected, 1);
+	cr_assert_eq(o.vm.readahead_errors, 1, "readahead_errors %llu, read_errors %llu",
+		     (unsigned long long)o.vm.readahead_errors, (unsigned long long)o.vm.read_errors);
+	cr_assert_eq(o.vm.read_errors, 0);
+}
+
+struct stage_check {
+	struct gmm_pool *pool;
+	uint64_t rss_before, rss_after, swapped_gpa0;
+	char walk[2048];
+};
+
+/* At stage 1 the guest has written every page: take them all away, then
+ * check what the books and the EPT table say, before the guest verifies. */
+static int reclaim_at_stage(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct stage_check *c = arg;
+	uint64_t e;
+	char what[160];
+	FILE *w;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	c->rss_before = __atomic_load_n(&g->mm->rss, __ATOMIC_RELAXED);
+	/* aging arms on one pass and evicts on the next */
+	for (int i = 0; i < 4; i++)
+		gmm_reclaim_pool(c->pool, c->rss_before);
+	c->rss_after = __atomic_load_n(&g->mm->rss, __ATOMIC_RELAXED);
+	e = gmm_mm_ept_entry(g->mm, 0);
+	gmm_ept_describe(e, what, sizeof(what));
+	c->swapped_gpa0 = strstr(what, "swapped out to slot") != NULL;
+	w = fmemopen(c->walk, sizeof(c->walk) - 1, "w");
+	vmm_walk_gva(g, MV_RAM_GVA, w);
+	fclose(w);
+	return 0;
+}
+
+Test(swap, host_forces_reclaim_between_guest_stages)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX";
+	struct stage_check c = { .pool = &pool };
+	struct outcome o;
+	char *argv[] = { "--mode=stages" };
+	struct run_spec r = { .path = TESTGUEST, .mem = 16 * MIB, .vcpus = 1, .argc = 1, .argv = argv,
+			      .on_sync = reclaim_at_stage, .sync_arg = &c };
+	uint64_t bad;
+
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 16 * MIB);
+	r.shared = &pool;
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	cr_assert(report_value(&o, 0, "mismatches", &bad));
+	cr_assert_eq(bad, 0);
+	cr_assert_eq(o.last_sync, 2);
+	cr_assert_geq(c.rss_before, 4096, "rss %llu", (unsigned long long)c.rss_before);
+	cr_assert_lt(c.rss_after, c.rss_before / 4, "rss %llu -> %llu",
+		     (unsigned long long)c.rss_before, (unsigned long long)c.rss_after);
+	cr_assert(c.swapped_gpa0);
+	cr_assert(strstr(c.walk, ": swapped out to slot "), "%s", c.walk);
+	shared_pool_destroy(&pool, &swap);
+}

@@ -4,7 +4,9 @@
  * addresses; each is translated through the guest's own page tables, page by
  * page, and must land in guest RAM or the guest's image, stacks or boot info.
  * Anything else is -EFAULT and the caller ends the guest: memvisor never
- * reads host memory on a guest's say-so.
+ * reads host memory on a guest's say-so. RAM is read through the memory
+ * manager (gmm_mm_read), never touched directly: a page with no frame
+ * would make memvisor wait on its own fault path.
  */
 #include "guest.h"
 
@@ -30,15 +32,33 @@ void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len)
 	return NULL;
 }
 
-/* Host pointer for the bytes of gva up to the end of its page; NULL if unmapped. */
-static const uint8_t *gmem_page(struct vmm_guest *g, gva_t gva, size_t *avail)
+/* The GPA of gva, and how many bytes of its page follow; -EFAULT if the
+ * guest's page tables do not map it for user access. */
+static int gmem_translate(struct vmm_guest *g, gva_t gva, gpa_t *gpa, size_t *avail)
 {
 	struct ept_gpt_walk w;
 
 	if (ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w) || !w.user)
-		return NULL;
+		return -EFAULT;
+	*gpa = w.gpa;
 	*avail = w.page_size - (gva & (w.page_size - 1));
-	return vmm_gpa_host(g, w.gpa, *avail);
+	return 0;
+}
+
+/* n bytes at gpa: RAM through the memory manager (which faults pages in
+ * rather than touching them, and says -ENOMEM when it cannot), the
+ * VMM-owned regions directly. */
+static int gmem_read(struct vmm_guest *g, gpa_t gpa, void *dst, size_t n)
+{
+	const void *src;
+
+	if (gpa < g->ram_size)
+		return gmm_mm_read(g->mm, gpa, dst, n);
+	src = vmm_gpa_host(g, gpa, n);
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, n);
+	return 0;
 }
 
 int vmm_copy_from_guest(struct vmm_guest *g, void *dst, gva_t src, size_t len)
@@ -47,12 +67,14 @@ int vmm_copy_from_guest(struct vmm_guest *g, void *dst, gva_t src, size_t len)
 
 	while (len) {
 		size_t avail;
-		const uint8_t *p = gmem_page(g, src, &avail);
+		gpa_t gpa;
+		int ret = gmem_translate(g, src, &gpa, &avail);
 
-		if (!p)
-			return -EFAULT;
+		if (!ret)
+			ret = gmem_read(g, gpa, d, MIN(avail, len));
+		if (ret)
+			return ret;
 		avail = MIN(avail, len);
-		memcpy(d, p, avail);
 		d += avail;
 		src += avail;
 		len -= avail;
@@ -66,15 +88,17 @@ int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max
 
 	while (n < max) {
 		size_t avail;
-		const uint8_t *p = gmem_page(g, src + n, &avail);
+		gpa_t gpa;
+		int ret = gmem_translate(g, src + n, &gpa, &avail);
 
-		if (!p)
-			return -EFAULT;
-		for (size_t i = 0; i < avail && n < max; i++, n++) {
-			dst[n] = p[i];
-			if (!p[i])
+		avail = MIN(avail, max - n);
+		if (!ret)
+			ret = gmem_read(g, gpa, dst + n, avail);
+		if (ret)
+			return ret;
+		for (size_t i = 0; i < avail; i++, n++)
+			if (!dst[n])
 				return (int)n;
-		}
 	}
 	dst[max - 1] = '\0';
 	return -ENAMETOOLONG;

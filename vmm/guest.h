@@ -43,6 +43,8 @@ enum vmm_end {
 #define VMM_MAX_REPORTS     64
 #define VMM_LINE_MAX        256
 
+struct vmm_guest;
+
 struct vmm_config {
 	const char *name;        /* shown in reports and the summary */
 	const char *path;        /* the ELF file it came from */
@@ -58,6 +60,12 @@ struct vmm_config {
 	bool populate;           /* host-managed RAM populated before the run (a baseline) */
 	bool no_pin;             /* leave vCPU and fault threads unpinned */
 	const char *label;       /* prefix for console lines when several guests run */
+	/* Called on the vCPU's thread when the guest calls sync(stage), the
+	 * guest paused there until it returns, as the KVM selftests' host loop
+	 * acts on GUEST_SYNC: a test can force reclaim between two guest steps.
+	 * Non-zero ends the guest (a crash naming the stage). */
+	int (*on_sync)(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg);
+	void *sync_arg;
 };
 
 struct vmm_stats {

@@ -36,6 +36,15 @@ static int hcall_bad_pointer(struct vmm_vcpu *v, unsigned nr, const char *arg, g
 {
 	char where[160];
 
+	if (err == -ENOMEM || err == -EIO) {
+		/* the buffer is guest RAM that could not be brought in */
+		vmm_guest_end(v->g, err == -ENOMEM ? VMM_END_OOM : VMM_END_CRASH, NULL,
+			      "guest %s killed: %s for the %s of hypercall %s at GVA 0x%llx", v->g->cfg.name,
+			      err == -ENOMEM ? "out of memory: no frame could be had" :
+					       "reading its page back from swap failed (I/O error)",
+			      arg, vmm_hcall_name(nr), (unsigned long long)gva);
+		return 1;
+	}
 	vmm_describe_gva(v->g, gva, where, sizeof(where));
 	if (err == -ENAMETOOLONG)
 		vmm_vcpu_crash(v, "hypercall %s: %s at 0x%llx is not a string of at most %d bytes",
@@ -112,6 +121,20 @@ static int hcall_report(struct vmm_vcpu *v, const struct kvm_regs *regs)
 	return 0;
 }
 
+static int hcall_sync(struct vmm_vcpu *v, const struct kvm_regs *regs)
+{
+	struct vmm_guest *g = v->g;
+
+	v->last_sync = regs->rdi;
+	v->synced = true;
+	if (g->cfg.on_sync && g->cfg.on_sync(g, v->index, regs->rdi, g->cfg.sync_arg)) {
+		vmm_vcpu_crash(v, "the host's check at sync stage %llu failed",
+			       (unsigned long long)regs->rdi);
+		return 1;
+	}
+	return 0;
+}
+
 static int hcall_write(struct vmm_vcpu *v, const struct kvm_regs *regs)
 {
 	char buf[MV_HC_WRITE_MAX];
@@ -148,9 +171,7 @@ int vmm_hcall(struct vmm_vcpu *v, uint32_t nr)
 	case MV_HC_ASSERT:
 		return hcall_assert(v, &regs);
 	case MV_HC_SYNC:
-		v->last_sync = regs.rdi;
-		v->synced = true;
-		return 0;
+		return hcall_sync(v, &regs);
 	case MV_HC_REPORT:
 		return hcall_report(v, &regs);
 	default:

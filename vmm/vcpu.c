@@ -8,11 +8,13 @@
 #include "layout.h"
 
 #include "memvisor/abi.h"
+#include "memvisor/thread.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,6 +34,23 @@
 #define X86_RFLAGS_IOPL3 (3ULL << 12)
 #define X86_RFLAGS_FIXED (1ULL << 1)
 
+/* "what: strerror(errno)" into err and -errno, errno read before anything
+ * (snprintf included) can change it */
+__attribute__((format(printf, 3, 4)))
+static int vcpu_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	int e = errno;
+	size_t off;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	off = strlen(err);
+	snprintf(err + off, errlen - off, ": %s", strerror(e));
+	return -e;
+}
+
 static void vcpu_kick_handler(int sig)
 {
 	(void)sig; /* only here to interrupt KVM_RUN */
@@ -42,7 +61,10 @@ static void vcpu_install_kick_once(void)
 	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
 
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: KVM_RUN returns EINTR */
+	/* no SA_RESTART: KVM_RUN returns EINTR. It cannot fail with these
+	 * arguments; if it did, a kick would kill the process, so stop here */
+	if (sigaction(SIGUSR1, &sa, NULL))
+		abort();
 }
 
 static void vcpu_install_kick(void)
@@ -59,21 +81,16 @@ int vmm_vcpu_create(struct vmm_guest *g, unsigned index, char *err, size_t errle
 	v->g = g;
 	v->index = index;
 	v->fd = ioctl(g->vm_fd, KVM_CREATE_VCPU, index);
-	if (v->fd < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VCPU %u failed: %s", index, strerror(errno));
-		return -errno;
-	}
+	if (v->fd < 0)
+		return vcpu_error(err, errlen, "KVM_CREATE_VCPU %u failed", index);
 	v->run = mmap(NULL, g->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
-		snprintf(err, errlen, "mmap of vCPU %u state failed: %s", index, strerror(errno));
-		return -errno;
+		return vcpu_error(err, errlen, "mmap of vCPU %u state failed", index);
 	}
 	/* the guest's CPUID must report long mode before EFER.LME can be set */
-	if (ioctl(v->fd, KVM_SET_CPUID2, g->kvm->cpuid)) {
-		snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(errno));
-		return -errno;
-	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, g->kvm->cpuid))
+		return vcpu_error(err, errlen, "KVM_SET_CPUID2 failed");
 	if (index == 0) {
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 
@@ -128,8 +145,7 @@ int vmm_vcpu_reset(struct vmm_vcpu *v, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "setting up vCPU %u registers failed: %s", v->index, strerror(errno));
-	return -errno;
+	return vcpu_error(err, errlen, "setting up vCPU %u registers failed", v->index);
 }
 
 void vmm_vcpu_kick(struct vmm_vcpu *v)
@@ -253,6 +269,7 @@ void *vmm_vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "mv-vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
+	mv_block_stop_signals();
 	/* the fault thread sits on vCPU 0's CPU: a fault round trip stays on one CPU */
 	if (!g->cfg.no_pin && vmm_vcpu_cpu(v->index) >= 0) {
 		cpu_set_t set;

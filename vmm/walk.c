@@ -21,6 +21,7 @@ static void walk_flags(uint64_t e, char *buf, size_t len)
 static void walk_ept(struct vmm_guest *g, gpa_t gpa, const struct gmm_vma *vma, FILE *f)
 {
 	uint64_t e = gmm_mm_ept_entry(g->mm, gpa);
+	char what[160];
 
 	if (vma->kind != GMM_VMA_RAM) {
 		fprintf(f, "  no EPT entry: %s memory is memvisor's own, host address 0x%llx\n",
@@ -33,17 +34,11 @@ static void walk_ept(struct vmm_guest *g, gpa_t gpa, const struct gmm_vma *vma, 
 			(unsigned long long)(vma->hva + (gpa - vma->start)));
 		return;
 	}
+	gmm_ept_describe(e, what, sizeof(what));
+	fprintf(f, "  EPT entry 0x%016llx: %s", (unsigned long long)e, what);
 	if (ept_present(e))
-		fprintf(f, "  EPT entry 0x%016llx: frame %llu, %s%s%s, %s%s -> host 0x%llx\n",
-			(unsigned long long)e, (unsigned long long)ept_pfn(e),
-			e & EPT_R ? "R" : "-", e & EPT_W ? "W" : "-", e & EPT_X ? "X" : "-",
-			e & EPT_A ? "accessed" : "not accessed", e & EPT_D ? ", dirty" : "",
-			(unsigned long long)(vma->hva + (gpa - vma->start)));
-	else if (ept_is_swp(e))
-		fprintf(f, "  EPT entry 0x%016llx: swapped out, type %u slot %llu\n",
-			(unsigned long long)e, ept_swp_type(e), (unsigned long long)ept_swp_offset(e));
-	else
-		fprintf(f, "  EPT entry empty: not faulted in yet (the next access faults)\n");
+		fprintf(f, " -> host 0x%llx", (unsigned long long)(vma->hva + (gpa - vma->start)));
+	fputc('\n', f);
 }
 
 void vmm_walk_gva(struct vmm_guest *g, gva_t gva, FILE *f)

@@ -4,6 +4,7 @@
 
 static volatile uint64_t arrived;
 static volatile uint64_t *volatile null_target = (volatile uint64_t *)0x10;
+static volatile uint64_t *volatile zero_target = (volatile uint64_t *)0;
 
 static volatile int depth_limit = 1 << 30; /* never reached: the guard page is */
 
@@ -41,7 +42,7 @@ static void bad_hcall(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const known[] = { "mode", "code", "passes", NULL };
+	static const char *const known[] = { "mode", "code", "passes", "touch", NULL };
 	const char *mode = mv_opt(argc, argv, "mode");
 
 	mv_opts_check(argc, argv, known);
@@ -83,6 +84,27 @@ int main(int argc, char **argv)
 		mv_report("mismatches", bad);
 		return bad != 0;
 	}
+	if (!strcmp(mode, "hcall-untouched")) { /* fill the pool, then hand memvisor an untouched page */
+		uint64_t touch = mv_opt_size(argc, argv, "touch", mv_ram_size() / 2);
+		const char *untouched = (const char *)mv_ram() + mv_ram_size() - 4096;
+
+		for (uint64_t off = 0; off < touch && off < mv_ram_size() - 4096; off += 4096)
+			mv_ram()[off] = 1;
+		mv_write(untouched, 16);
+		return 0;
+	}
+	if (!strcmp(mode, "stages")) { /* write, let the host act, verify: as the KVM selftests do */
+		uint64_t *w = (uint64_t *)mv_ram(), n = mv_ram_size() / 8, bad = 0;
+
+		for (uint64_t i = 0; i < n; i += 512 / 8)
+			w[i] = mv_hash64(i) | 1;
+		mv_sync(1);
+		for (uint64_t i = 0; i < n; i += 512 / 8)
+			bad += w[i] != (mv_hash64(i) | 1);
+		mv_report("mismatches", bad);
+		mv_sync(2);
+		return bad != 0;
+	}
 	if (!strcmp(mode, "stack"))
 		return recurse(0);
 	if (!strcmp(mode, "badptr"))
@@ -109,6 +131,22 @@ int main(int argc, char **argv)
 		mv_write("no newline", 10);
 		return 0;
 	}
+	if (!strcmp(mode, "null0")) /* address 0 itself */
+		*zero_target = 1;
+	if (!strcmp(mode, "ud")) /* an exception other than a page fault */
+		__asm__ volatile("ud2");
+	if (!strcmp(mode, "evilconsole")) { /* terminal controls, raw and UTF-8, and good UTF-8 */
+		static const char text[] = "red\x1b[31m csi\x9b" "2J utf8csi\xc2\x9b" "2J del\x7f "
+					   "nul\0 bell\x07 ok:\xc3\xa9\xe2\x82\xac\n";
+
+		mv_write(text, sizeof(text) - 1);
+		mv_write("split \xc2", 7); /* a UTF-8 CSI over two writes */
+		mv_write("\x9b" "2J end\n", 7);
+		return 0;
+	}
+	if (!strcmp(mode, "evilassert")) /* strings that would forge a memvisor line */
+		mv_assert_fail("evil.c\nmemvisor: forged file line\x1b[2J", 7,
+			       "boom\r\nmemvisor: forged message line \x9b" "31m \xc2\x9b" "31m\x7f");
 	mv_printf("testguest: unknown mode '%s'\n", mode);
 	return 3;
 }
