@@ -17,7 +17,8 @@
  *
  * Checks and fault injection come first, under s->lock: an I/O with a bad
  * slot or buffer, or the one picked by swapd_inject(), fails without
- * reaching the file, and the rest of the batch goes ahead. The counters are
+ * reaching the file, and the rest of the batch goes ahead. A write that
+ * passes marks its slot in s->written, for the wipe at close. The counters are
  * added up at the end, under the lock again, since several threads may do
  * I/O on one device, each with its own ring.
  *
@@ -126,6 +127,9 @@ static void precheck(struct batch *b)
 			s->stats.injected++;
 		} else {
 			io->res = 1;
+			/* whatever becomes of it, the slot may hold data now */
+			if (b->write && s->written)
+				s->written[io->slot / 64] |= 1ULL << (io->slot % 64);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);

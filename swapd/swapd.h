@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * swapd: the swap device. A host file that memvisor owns (created 0600 and
- * fully allocated up front, or an existing one), a slot map in the spirit of
+ * swapd: the swap device. A host file that memvisor owns (made 0600 and
+ * fully allocated up front, or an existing memvisor swap file), a slot map in the spirit of
  * Linux's swap_map (a use count per 4 KiB slot, slots grouped in clusters so
  * that a batch of evictions lands in neighbouring slots), and batched I/O
  * through io_uring. Slots and I/O only: which page goes where is guestmm's
@@ -23,8 +23,9 @@
 #define SWAPD_MAP_MAX        0xfe      /* highest use count */
 
 enum {
-	SWAPD_KEEP    = 1u << 0, /* leave the file in place at close */
+	SWAPD_KEEP     = 1u << 0, /* a new file gets a name and a header, and stays */
 	SWAPD_BUFFERED = 1u << 1, /* do not try O_DIRECT */
+	SWAPD_NO_TMPFILE = 1u << 2, /* test-only: as if the filesystem had no O_TMPFILE */
 };
 
 struct swapd_stats {
@@ -39,11 +40,11 @@ struct swapd_stats {
 struct swapd {
 	int fd;
 	char *path;
-	bool created;            /* we made the file (and remove it unless KEEP) */
-	bool unlinked;           /* removed from its directory at open: it dies with the fd */
+	bool created;            /* made by this open, not an existing file */
+	bool unlinked;           /* made without a name (no KEEP): it dies with the fd */
 	bool direct;             /* O_DIRECT in use (else buffered, and reported) */
 	unsigned flags;
-	uint64_t nr_slots;       /* file size / 4 KiB; slot 0 unused */
+	uint64_t nr_slots;       /* size in use / 4 KiB; slot 0 unused */
 
 	pthread_mutex_t lock;    /* protects the slot map, clusters, counters */
 	uint8_t *swap_map;       /* per-slot use count; SWAPD_MAP_BAD = retired */
@@ -52,6 +53,9 @@ struct swapd {
 	uint64_t nr_clusters;
 	uint64_t cur_cluster;    /* where the next allocation looks first */
 	struct swapd_stats stats;
+	/* a bit per slot a write was sent to, wiped at close; NULL when the
+	 * file dies with the fd (unlinked) */
+	uint64_t *written;
 	/* test-only fault injection: fail the n-th next write / read (1-based; 0 = off) */
 	uint64_t inject_write, inject_read;
 };
@@ -72,15 +76,45 @@ struct swapd_ring {
 	unsigned inject_eintr, inject_short;
 };
 
-/* Open or create path as a swap device of size bytes (rounded down to 4 KiB;
- * for an existing file 0 means its size). A new file is created 0600 and
- * fully allocated (fallocate, else written); an existing file must be a
- * regular file of at least 2 slots and not readable by others. -errno with
- * one line in err. */
+/*
+ * Open or make path as a swap device of size bytes (rounded down to 4 KiB).
+ * Guest memory goes into it, and memvisor runs as root, so:
+ *
+ *  - path, when it exists, is used only if it is a regular file (not a
+ *    symbolic link, which is never followed, nor a FIFO or device, which
+ *    are never waited on), owned by the caller's uid, of mode exactly 0600,
+ *    with the header of a memvisor swap file and not in use by another run.
+ *    size 0 means the size its header gives; a larger size extends it, a
+ *    smaller one uses only the start. A file a run left with guest data in
+ *    it (killed before swapd_close) is wiped before it is used.
+ *  - path, when it does not exist, needs size (at least 2 slots). A new file
+ *    is made without a name (O_TMPFILE, or a fresh name removed at once),
+ *    0600 whatever the umask, fully allocated. Without SWAPD_KEEP it never
+ *    gets one: it dies with the descriptor, however the process ends. With
+ *    SWAPD_KEEP it gets a header and is linked at path, whole, as the last
+ *    step; should a file appear at path meanwhile, that one is used as an
+ *    existing file instead (and is then most likely in use).
+ *  - the file is locked (an OFD lock, whole file) before anything is written
+ *    to it, until swapd_close().
+ *
+ * 0, or -errno with one line in err naming path: -ELOOP a symbolic link;
+ * -EISDIR a directory; -EINVAL not a regular file, or too small; -EPERM
+ * another owner or a mode other than 0600; -EEXIST a file without a
+ * memvisor header; -EPROTO, -EUCLEAN a header of another version, or
+ * damaged; -EBUSY in use by another run; -ENOENT no file and no size, or no
+ * directory; -ENOSPC, -EDQUOT, -EFBIG no room for size; -EAGAIN a file kept
+ * appearing at path and going again; else the errno of the step that
+ * failed. On failure nothing is left: a new file is gone, an existing one
+ * is cut back to its old size (only a run's leftover guest data, wiped,
+ * stays wiped).
+ */
 int swapd_open(struct swapd *s, const char *path, uint64_t size, unsigned flags,
 	       char *err, size_t errlen);
-/* Close; remove the file if created here and not SWAPD_KEEP (such a file
- * is unlinked at open already, so that nothing outlives the process). */
+/* Close. A file that outlives the run (kept or existing) has every slot
+ * that was written to punched out (or zeroed) and its header marked clean,
+ * so that no guest data stays on disk; should that fail, the header still
+ * says in use and the next swapd_open() wipes every slot. A file without a
+ * name just goes with the descriptor. Safe to call twice. */
 void swapd_close(struct swapd *s);
 
 /* Allocate n slots with count 1, preferring neighbours in the current

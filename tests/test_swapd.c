@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for the swap device (swapd/): opening and creating the file
- * (mode, allocation, removal, refusals and their messages, O_DIRECT), the
- * slot map (neighbours, clusters, a full device, counts, retired slots),
- * batched io_uring I/O checked byte for byte against the file itself, fault
- * injection, and a randomized run of the slot map against a model.
+ * (mode, allocation, refusals and their messages, O_DIRECT), the slot map
+ * (neighbours, clusters, a full device, counts, retired slots), batched
+ * io_uring I/O checked byte for byte against the file itself (signals and
+ * short submissions included), fault injection, whose file it is and what
+ * stays on disk (symbolic links, owners, headers, locks, runs racing and
+ * killed, the wipe at close), and a randomized run of the slot map against a
+ * model.
  *
  * Every test works in its own mkdtemp() directory under /tmp, which the
  * suite's fini removes whatever the test left in it.
@@ -13,18 +16,24 @@
 
 #include "swapd/swapd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PG	SWAPD_PAGE_SIZE
@@ -32,7 +41,7 @@
 
 static char dir[64];
 static char err[256];
-static struct swapd s;
+static struct swapd s, s2;
 
 static void setup(void)
 {
@@ -51,6 +60,8 @@ static void teardown(void)
 {
 	if (s.path)
 		swapd_close(&s);
+	if (s2.path)
+		swapd_close(&s2);
 	if (dir[0])
 		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -97,15 +108,85 @@ static void open_ok(const char *p, uint64_t size, unsigned flags)
 }
 
 /* A refusal: the error, one line, naming the path and saying what. */
-static void open_refused(const char *p, uint64_t size, int want, const char *what)
+static void open_refused_with(const char *p, uint64_t size, unsigned flags, int want, const char *what)
 {
-	int ret = swapd_open(&s, p, size, 0, err, sizeof(err));
+	int ret = swapd_open(&s, p, size, flags, err, sizeof(err));
 
 	cr_assert_eq(ret, want, "swapd_open(%s) = %d, want %d (%s)", p, ret, want, err);
 	cr_assert_not_null(strstr(err, what), "message \"%s\" lacks \"%s\"", err, what);
 	cr_assert_null(strchr(err, '\n'), "message is not one line: %s", err);
 	cr_assert_eq(s.path, NULL);
 	cr_assert_eq(s.fd, -1);
+}
+
+static void open_refused(const char *p, uint64_t size, int want, const char *what)
+{
+	open_refused_with(p, size, 0, want, what);
+}
+
+/* A swap file as memvisor keeps it: made with SWAPD_KEEP and closed. */
+static void make_kept(const char *p, uint64_t size)
+{
+	struct swapd k;
+	int ret = swapd_open(&k, p, size, SWAPD_KEEP, err, sizeof(err));
+
+	cr_assert_eq(ret, 0, "swapd_open(%s, keep): %d: %s", p, ret, err);
+	swapd_close(&k);
+}
+
+/* The whole file at p; *len its size. */
+static unsigned char *slurp_file(const char *p, size_t *len)
+{
+	struct stat st;
+	unsigned char *data;
+	int fd = open(p, O_RDONLY | O_NOFOLLOW);
+
+	cr_assert(fd >= 0, "open %s: %s", p, strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	data = malloc(st.st_size + 1);
+	cr_assert_not_null(data);
+	cr_assert_eq(pread(fd, data, st.st_size, 0), st.st_size);
+	close(fd);
+	*len = st.st_size;
+	return data;
+}
+
+static void assert_file_is(const char *p, const unsigned char *want, size_t len)
+{
+	size_t got_len;
+	unsigned char *got = slurp_file(p, &got_len);
+
+	cr_assert_eq(got_len, len, "%s: %zu bytes, was %zu", p, got_len, len);
+	cr_assert_eq(memcmp(got, want, len), 0, "%s was changed", p);
+	free(got);
+}
+
+/* Names in the test directory, " a b" (empty when there are none). */
+static const char *dir_names(void)
+{
+	static char names[1024];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	cr_assert_not_null(d);
+	names[0] = '\0';
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s", e->d_name);
+	closedir(d);
+	return names;
+}
+
+/* Every byte of the file at p from offset from on is zero. */
+static void assert_zero_from(const char *p, size_t from)
+{
+	size_t len;
+	unsigned char *data = slurp_file(p, &len);
+
+	for (size_t i = from; i < len; i++)
+		cr_assert_eq(data[i], 0, "%s: byte %zu (slot %zu) is 0x%02x: guest data left on disk",
+			     p, i, i / PG, data[i]);
+	free(data);
 }
 
 /* --- the file --- */
@@ -178,13 +259,30 @@ Test(swapd, kept_with_keep_then_reused)
 	cr_assert(exists(path("swap")));
 }
 
+/* A kept file of size bytes whose slots 1.. hold byte i = i * 7 (as make_file). */
+static void make_kept_with_data(const char *p, size_t size)
+{
+	unsigned char *data = malloc(size);
+	int fd;
+
+	make_kept(p, size);
+	cr_assert_not_null(data);
+	for (size_t i = PG; i < size; i++)
+		data[i] = (unsigned char)(i * 7);
+	fd = open(p, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, data + PG, size - PG, PG), (ssize_t)(size - PG));
+	close(fd);
+	free(data);
+}
+
 Test(swapd, existing_used_and_not_removed)
 {
 	struct swapd_ring r;
 	unsigned char *buf = aligned_alloc(PG, PG);
 	struct swapd_io io = { .slot = 3, .buf = buf };
 
-	make_file(path("swap"), 40960, 0600);
+	make_kept_with_data(path("swap"), 40960);
 	open_ok(path("swap"), 0, 0);
 	cr_assert_not(s.created);
 	cr_assert_eq(s.nr_slots, 10);
@@ -207,7 +305,7 @@ Test(swapd, existing_extended_to_size)
 	unsigned char b;
 	int fd;
 
-	make_file(path("swap"), 16384, 0600);
+	make_kept_with_data(path("swap"), 16384);
 	open_ok(path("swap"), 65536, 0);
 	cr_assert_not(s.created);
 	cr_assert_eq(s.nr_slots, 16);
@@ -221,18 +319,23 @@ Test(swapd, existing_extended_to_size)
 	cr_assert_eq(pread(fd, &b, 1, 40000), 1);
 	cr_assert_eq(b, 0);
 	close(fd);
+	/* the header has the new size */
+	open_ok(path("swap"), 0, 0);
+	cr_assert_eq(s.nr_slots, 16);
 }
 
 Test(swapd, existing_smaller_size_uses_part)
 {
 	struct stat st;
 
-	make_file(path("swap"), 65536, 0600);
+	make_kept(path("swap"), 65536);
 	open_ok(path("swap"), 16384, 0);
 	cr_assert_eq(s.nr_slots, 4);
 	swapd_close(&s);
 	cr_assert_eq(stat(path("swap"), &st), 0);
 	cr_assert_eq(st.st_size, 65536);
+	open_ok(path("swap"), 0, 0); /* the header kept its size */
+	cr_assert_eq(s.nr_slots, 16);
 }
 
 Test(swapd, refuses_directory)
@@ -248,7 +351,7 @@ Test(swapd, refuses_file_others_can_access)
 	static const mode_t bad[] = { 0644, 0604, 0620, 0601, 0610 };
 	struct stat st;
 
-	make_file(path("swap"), 65536, 0600);
+	make_kept(path("swap"), 65536);
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(chmod(path("swap"), bad[i]), 0);
 		open_refused(path("swap"), 0, -EPERM, "chmod 600");
@@ -262,9 +365,10 @@ Test(swapd, refuses_file_others_can_access)
 
 Test(swapd, refuses_too_small)
 {
-	make_file(path("small"), 4096, 0600);
-	open_refused(path("small"), 0, -EINVAL, "too small");
-	cr_assert_not_null(strstr(err, path("small")), "%s", err);
+	/* an existing file used in part, but not in a part too small */
+	make_kept(path("small"), 64 * PG);
+	open_refused(path("small"), 4096, -EINVAL, "too small");
+	cr_assert_not_null(strstr(err, "4096"), "%s", err);
 	cr_assert(exists(path("small")));
 	/* a new file below two slots is not created at all */
 	open_refused(path("new"), 8191, -EINVAL, "too small");
@@ -282,8 +386,15 @@ Test(swapd, refuses_missing_parent)
 
 Test(swapd, refuses_fifo_without_hanging)
 {
+	struct timespec t0, t1;
+
 	cr_assert_eq(mkfifo(path("fifo"), 0600), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	open_refused(path("fifo"), 1 << 20, -EINVAL, "not a regular file");
+	cr_assert_not_null(strstr(err, path("fifo")), "%s", err);
+	open_refused_with(path("fifo"), 0, SWAPD_KEEP, -EINVAL, "not a regular file");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 2, "took %lld s", (long long)(t1.tv_sec - t0.tv_sec));
 }
 
 Test(swapd, too_large_removes_partial_file)
@@ -1040,6 +1151,458 @@ Test(swapd, io_two_threads)
 	cr_assert_eq(s.stats.reads, 2 * 20 * 16);
 	cr_assert_eq(s.stats.write_batches, 40);
 	cr_assert_eq(s.stats.read_batches, 40);
+}
+
+/* --- whose file it is, and what stays on disk --- */
+
+/* Write n pages of pattern (seed + i) to slots first.., through swapd. */
+static void write_slots(struct swapd *d, uint64_t first, unsigned n, uint64_t seed)
+{
+	struct swapd_ring r;
+	struct swapd_io io[16];
+	void *bufs = pages(n);
+
+	cr_assert_leq(n, 16u);
+	for (unsigned i = 0; i < n; i++) {
+		io[i] = (struct swapd_io){ .slot = first + i, .buf = page_of(bufs, i) };
+		fill_page(io[i].buf, seed + i);
+	}
+	cr_assert_eq(swapd_ring_init(&r, 4), 0);
+	cr_assert_eq(swapd_write(d, &r, io, n), 0);
+	swapd_ring_exit(&r);
+	free(bufs);
+}
+
+Test(swapd, refuses_symlink_to_a_file)
+{
+	static const unsigned flags[] = { 0, SWAPD_KEEP };
+	static const uint64_t sizes[] = { 0, 1 << 20 };
+	size_t len;
+	unsigned char *before;
+
+	make_file(path("victim"), 65536, 0600);
+	before = slurp_file(path("victim"), &len);
+	cr_assert_eq(symlink(path("victim"), path("swap")), 0);
+	for (unsigned f = 0; f < 2; f++)
+		for (unsigned z = 0; z < 2; z++) {
+			open_refused_with(path("swap"), sizes[z], flags[f], -ELOOP,
+					  "is a symbolic link: refused");
+			cr_assert_not_null(strstr(err, path("swap")), "%s", err);
+		}
+	/* not a byte of what it points to was touched */
+	assert_file_is(path("victim"), before, len);
+	free(before);
+}
+
+Test(swapd, refuses_dangling_symlink)
+{
+	const char *p = path("swap");
+	uint64_t size = 0;
+
+	cr_assert_eq(symlink(path("nowhere"), p), 0);
+	/* what vmm/run.c does: no file there, so a size to create one */
+	if (!size && access(p, F_OK))
+		size = 64 << 20;
+	open_refused_with(p, size, SWAPD_KEEP, -ELOOP, "is a symbolic link: refused");
+	cr_assert_not_null(strstr(err, p), "%s", err);
+	cr_assert_null(strstr(err, "too small"), "%s", err);
+	open_refused(p, 0, -ELOOP, "is a symbolic link: refused");
+	cr_assert_not(exists(path("nowhere")), "created through the symlink");
+}
+
+Test(swapd, refuses_file_of_another_user)
+{
+	size_t len;
+	unsigned char *before;
+
+	make_kept(path("swap"), 64 * PG);
+	cr_assert_eq(chown(path("swap"), 65534, 65534), 0);
+	before = slurp_file(path("swap"), &len);
+	open_refused(path("swap"), 0, -EPERM, "belongs to uid 65534");
+	cr_assert_not_null(strstr(err, path("swap")), "%s", err);
+	open_refused(path("swap"), 128 * PG, -EPERM, "belongs to uid 65534");
+	assert_file_is(path("swap"), before, len);
+	free(before);
+}
+
+Test(swapd, refuses_file_without_header)
+{
+	size_t len;
+	unsigned char *before;
+
+	/* a typo in -s: an ordinary private file */
+	make_file(path("notes"), 65536, 0600);
+	before = slurp_file(path("notes"), &len);
+	open_refused(path("notes"), 0, -EEXIST, "is not a memvisor swap file (no header)");
+	cr_assert_not_null(strstr(err, path("notes")), "%s", err);
+	cr_assert_not_null(strstr(err, "remove it or choose a new path"), "%s", err);
+	open_refused_with(path("notes"), 1 << 20, SWAPD_KEEP, -EEXIST, "not a memvisor swap file");
+	assert_file_is(path("notes"), before, len);
+	free(before);
+	/* an empty one (what a killed set-up used to leave) too */
+	close(open(path("empty"), O_WRONLY | O_CREAT | O_EXCL, 0600));
+	open_refused(path("empty"), 1 << 20, -EEXIST, "not a memvisor swap file");
+	free(slurp_file(path("empty"), &len));
+	cr_assert_eq(len, 0);
+}
+
+Test(swapd, refuses_mode_not_exactly_0600)
+{
+	static const mode_t bad[] = { 0700, 0400, 0200, 01600, 04600, 02600 };
+	struct stat st;
+
+	make_kept(path("swap"), 64 * PG);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(chmod(path("swap"), bad[i]), 0);
+		open_refused(path("swap"), 0, -EPERM, "not 0600: chmod 600 it");
+		cr_assert_not_null(strstr(err, path("swap")), "%s", err);
+		cr_assert_eq(stat(path("swap"), &st), 0);
+		cr_assert_eq(st.st_mode & 07777, bad[i]);
+	}
+}
+
+Test(swapd, kept_file_in_use_by_another_run)
+{
+	make_kept(path("swap"), 64 * PG);
+	open_ok(path("swap"), 0, 0);
+	cr_assert_eq(swapd_open(&s2, path("swap"), 0, 0, err, sizeof(err)), -EBUSY, "%s", err);
+	cr_assert_not_null(strstr(err, "is in use by another memvisor run"), "%s", err);
+	cr_assert_not_null(strstr(err, path("swap")), "%s", err);
+	cr_assert_eq(swapd_open(&s2, path("swap"), 128 * PG, SWAPD_KEEP, err, sizeof(err)), -EBUSY,
+		     "%s", err);
+	cr_assert_eq(s2.path, NULL);
+	swapd_close(&s);
+	/* free again once the first run is done */
+	cr_assert_eq(swapd_open(&s2, path("swap"), 0, 0, err, sizeof(err)), 0, "%s", err);
+	swapd_close(&s2);
+	/* a new kept file is locked from the moment it appears */
+	open_ok(path("new"), 64 * PG, SWAPD_KEEP);
+	cr_assert_eq(swapd_open(&s2, path("new"), 0, 0, err, sizeof(err)), -EBUSY, "%s", err);
+}
+
+/* Two runs that start at the same moment on one path. */
+struct racer {
+	struct swapd d;
+	const char *path;
+	unsigned flags;
+	pthread_barrier_t *go;
+	int ret;
+	char err[256];
+};
+
+static void *racer_open(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->go);
+	r->ret = swapd_open(&r->d, r->path, 64 * PG, r->flags, r->err, sizeof(r->err));
+	return NULL;
+}
+
+static void race(struct racer *r, unsigned flags)
+{
+	pthread_barrier_t go;
+	pthread_t t[2];
+
+	cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		r[i] = (struct racer){ .path = path("swap"), .flags = flags, .go = &go };
+		cr_assert_eq(pthread_create(&t[i], NULL, racer_open, &r[i]), 0);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&go);
+}
+
+Test(swapd, concurrent_new_path_two_private_files)
+{
+	static char zero[PG];
+	char got[PG];
+
+	for (unsigned round = 0; round < 20; round++) {
+		struct racer r[2];
+		struct stat a, b;
+
+		race(r, 0);
+		cr_assert_eq(r[0].ret, 0, "round %u: %s", round, r[0].err);
+		cr_assert_eq(r[1].ret, 0, "round %u: %s", round, r[1].err);
+		cr_assert_eq(fstat(r[0].d.fd, &a), 0);
+		cr_assert_eq(fstat(r[1].d.fd, &b), 0);
+		cr_assert(a.st_ino != b.st_ino, "round %u: both runs got one file", round);
+		/* what one writes never shows in the other */
+		write_slots(&r[0].d, 5, 2, round);
+		cr_assert_eq(pread(r[1].d.fd, got, PG, 5 * PG), (ssize_t)PG);
+		cr_assert_eq(memcmp(got, zero, PG), 0, "round %u", round);
+		cr_assert_str_empty(dir_names(), "round %u: left in the directory:%s", round, dir_names());
+		swapd_close(&r[0].d);
+		swapd_close(&r[1].d);
+		cr_assert_str_empty(dir_names(), "round %u: left behind:%s", round, dir_names());
+	}
+}
+
+Test(swapd, concurrent_new_kept_path_one_run_wins)
+{
+	for (unsigned round = 0; round < 20; round++) {
+		struct racer r[2];
+		unsigned loser;
+
+		race(r, SWAPD_KEEP);
+		cr_assert((r[0].ret == 0) != (r[1].ret == 0), "round %u: %d (%s), %d (%s)", round,
+			  r[0].ret, r[0].err, r[1].ret, r[1].err);
+		loser = r[0].ret == 0;
+		cr_assert_eq(r[loser].ret, -EBUSY, "round %u: %s", round, r[loser].err);
+		cr_assert_not_null(strstr(r[loser].err, "in use by another memvisor run"), "%s",
+				   r[loser].err);
+		swapd_close(&r[!loser].d);
+		cr_assert_str_eq(dir_names(), " swap");
+		cr_assert_eq(unlink(path("swap")), 0);
+	}
+}
+
+/* An inotify watch on the test directory: what happened in it, by name. */
+static int watch_dir(void)
+{
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	cr_assert(in >= 0);
+	cr_assert(inotify_add_watch(in, dir, IN_ALL_EVENTS & ~(IN_ACCESS | IN_OPEN |
+			IN_CLOSE_NOWRITE)) >= 0);
+	return in;
+}
+
+static const char *event_name(uint32_t mask)
+{
+	static const struct { uint32_t mask; const char *name; } names[] = {
+		{ IN_CREATE, "CREATE" }, { IN_DELETE, "DELETE" }, { IN_MODIFY, "MODIFY" },
+		{ IN_ATTRIB, "ATTRIB" }, { IN_MOVED_TO, "MOVED_TO" }, { IN_MOVED_FROM, "MOVED_FROM" },
+		{ IN_CLOSE_WRITE, "CLOSE_WRITE" },
+	};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (mask & names[i].mask)
+			return names[i].name;
+	return "OTHER";
+}
+
+/*
+ * The events seen, "CREATE:swap MODIFY:swap ...", but those of a file made
+ * O_TMPFILE: inotify names its dentry "#inode", which is no name in the
+ * directory (no one can open it there).
+ */
+static const char *dir_events(int in)
+{
+	static char out[4096];
+	char buf[8192] __attribute__((aligned(8)));
+	ssize_t n;
+
+	out[0] = '\0';
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			p += sizeof(*e) + e->len;
+			if (e->len && e->name[0] == '#')
+				continue;
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s:%s",
+				 out[0] ? " " : "", event_name(e->mask), e->len ? e->name : "");
+		}
+	return out;
+}
+
+Test(swapd, new_file_never_in_directory)
+{
+	int in = watch_dir();
+	const char *ev;
+
+	open_ok(path("swap"), 1 << 20, 0);
+	/* not for a moment, half-made or whole */
+	ev = dir_events(in);
+	cr_assert_str_empty(ev, "the directory saw: %s", ev);
+	cr_assert_str_empty(dir_names(), "left in the directory:%s", dir_names());
+	cr_assert_eq(fcntl(s.fd, F_GETFL) & O_TMPFILE, O_TMPFILE, "not made with O_TMPFILE");
+	swapd_close(&s);
+	cr_assert_str_empty(dir_events(in));
+	close(in);
+}
+
+Test(swapd, kept_new_file_appears_complete)
+{
+	int in = watch_dir();
+	const char *ev;
+
+	open_ok(path("swap"), 1 << 20, SWAPD_KEEP);
+	/* one event: its name appeared, with nothing done to it afterwards */
+	ev = dir_events(in);
+	cr_assert_str_eq(ev, "CREATE:swap", "the directory saw: %s", ev);
+	cr_assert_str_eq(dir_names(), " swap");
+	swapd_close(&s);
+	open_ok(path("swap"), 0, 0); /* it has its header */
+	cr_assert_eq(s.nr_slots, 256);
+	close(in);
+}
+
+/* Drop CAP_DAC_READ_SEARCH from this process's effective set. */
+static void drop_dac_read_search(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	cr_assert_eq(syscall(SYS_capget, &h, d), 0);
+	d[CAP_DAC_READ_SEARCH / 32].effective &= ~(1u << (CAP_DAC_READ_SEARCH % 32));
+	cr_assert_eq(syscall(SYS_capset, &h, d), 0);
+}
+
+/*
+ * A kept file made without CAP_DAC_READ_SEARCH, as by a user other than
+ * root. Before Linux 6.10 linkat(AT_EMPTY_PATH) then fails and the link goes
+ * through /proc/self/fd; since, the opener of the file may link it itself.
+ */
+Test(swapd, kept_file_linked_without_cap_dac_read_search)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		drop_dac_read_search();
+		if (swapd_open(&s, path("swap"), 64 * PG, SWAPD_KEEP, err, sizeof(err)))
+			_exit(1);
+		swapd_close(&s);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+	cr_assert_str_eq(dir_names(), " swap");
+	open_ok(path("swap"), 0, 0);
+	cr_assert_eq(s.nr_slots, 64);
+}
+
+/* Where the filesystem has no O_TMPFILE: a fresh name, removed at once. */
+Test(swapd, without_tmpfile_new_file_never_at_path)
+{
+	int in = watch_dir();
+	void *want = pages(1);
+	const char *ev;
+
+	open_ok(path("swap"), 1 << 20, SWAPD_NO_TMPFILE);
+	cr_assert_neq(fcntl(s.fd, F_GETFL) & O_TMPFILE, O_TMPFILE);
+	cr_assert(s.created && s.unlinked);
+	ev = dir_events(in);
+	cr_assert_null(strstr(ev, ":swap"), "the path was used: %s", ev);
+	cr_assert_not_null(strstr(ev, "DELETE:.memvisor-swap-"), "%s", ev);
+	cr_assert_str_empty(dir_names(), "left in the directory:%s", dir_names());
+	write_slots(&s, 1, 2, 70);
+	fill_page(want, 71);
+	assert_slot_holds(2, want); /* the I/O works on it */
+	free(want);
+	swapd_close(&s);
+	cr_assert_str_empty(dir_names());
+	close(in);
+}
+
+Test(swapd, without_tmpfile_kept_file_appears_complete)
+{
+	int in = watch_dir();
+	const char *ev;
+
+	open_ok(path("swap"), 1 << 20, SWAPD_KEEP | SWAPD_NO_TMPFILE);
+	ev = dir_events(in);
+	cr_assert_not_null(strstr(ev, "CREATE:swap"), "%s", ev);
+	cr_assert_null(strstr(strstr(ev, "CREATE:swap"), "MODIFY"), "changed once in place: %s", ev);
+	cr_assert_str_eq(dir_names(), " swap", "in the directory:%s", dir_names());
+	write_slots(&s, 1, 2, 80);
+	swapd_close(&s);
+	assert_zero_from(path("swap"), PG);
+	open_ok(path("swap"), 0, 0);
+	cr_assert_eq(s.nr_slots, 256);
+	close(in);
+}
+
+/* A header this memvisor cannot read is refused, and the file left alone. */
+Test(swapd, refuses_other_header_version_or_damaged)
+{
+	uint32_t v = 99;
+	uint64_t slots = 1;
+	int fd;
+
+	make_kept(path("swap"), 64 * PG);
+	fd = open(path("swap"), O_WRONLY);
+	cr_assert_eq(pwrite(fd, &v, sizeof(v), 16), (ssize_t)sizeof(v)); /* the version */
+	open_refused(path("swap"), 0, -EPROTO, "has a header of version 99, not 1");
+	cr_assert_not_null(strstr(err, "remove it or choose a new path"), "%s", err);
+	v = 1;
+	cr_assert_eq(pwrite(fd, &v, sizeof(v), 16), (ssize_t)sizeof(v));
+	cr_assert_eq(pwrite(fd, &slots, sizeof(slots), 24), (ssize_t)sizeof(slots)); /* nr_slots 1 */
+	open_refused(path("swap"), 0, -EUCLEAN, "has a damaged header");
+	close(fd);
+}
+
+/* A run killed at any point of its set-up leaves nothing in the directory. */
+Test(swapd, killed_setup_leaves_nothing)
+{
+	srand(getpid());
+	for (unsigned round = 0; round < 30; round++) {
+		int status;
+		pid_t pid = fork();
+
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			for (;;) {
+				if (swapd_open(&s, path("swap"), 64 << 20, 0, err, sizeof(err)))
+					_exit(1);
+				swapd_close(&s);
+			}
+		}
+		usleep(1000 + rand() % 20000);
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFSIGNALED(status), "round %u: the child failed: %d", round, status);
+		cr_assert_str_empty(dir_names(), "round %u: left behind:%s", round, dir_names());
+	}
+}
+
+Test(swapd, kept_file_wiped_at_close)
+{
+	struct stat st;
+
+	open_ok(path("swap"), 64 * PG, SWAPD_KEEP);
+	write_slots(&s, 1, 4, 10);  /* one vectored run */
+	write_slots(&s, 9, 1, 20);
+	write_slots(&s, 63, 1, 30); /* the last slot */
+	swapd_close(&s);
+	cr_assert_eq(stat(path("swap"), &st), 0);
+	cr_assert_eq(st.st_size, 64 * PG);
+	assert_zero_from(path("swap"), PG);
+	/* the header stays: used again, and wiped again */
+	open_ok(path("swap"), 0, 0);
+	cr_assert_eq(s.nr_slots, 64);
+	write_slots(&s, 30, 8, 40);
+	swapd_close(&s);
+	assert_zero_from(path("swap"), PG);
+	open_ok(path("swap"), 0, SWAPD_KEEP);
+	swapd_close(&s);
+}
+
+/* A kept run killed before swapd_close: the next open wipes what it left. */
+Test(swapd, killed_kept_run_wiped_at_next_open)
+{
+	int status;
+	pid_t pid;
+
+	make_kept(path("swap"), 64 * PG);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (swapd_open(&s, path("swap"), 0, 0, err, sizeof(err)))
+			_exit(1);
+		write_slots(&s, 1, 8, 50);
+		write_slots(&s, 40, 3, 60);
+		_exit(0); /* as if killed: no swapd_close */
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+	open_ok(path("swap"), 0, 0);
+	assert_zero_from(path("swap"), PG);
 }
 
 /* --- the slot map against a model --- */
