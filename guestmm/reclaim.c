@@ -2,7 +2,7 @@
 /*
  * Reclaim: LRU aging by "unmap and watch", eviction to swap, kswapd.
  *
- * Nothing here tells which guest pages were read (PLATFORM.md), so a page's
+ * Nothing here tells which guest pages were read (docs/platform.md), so a page's
  * use is learned by unmapping it and watching for the refault. New and
  * refaulted pages enter the active list. When the inactive list is short,
  * frames move from the active tail to the inactive head as they are. Reclaim

@@ -12,7 +12,7 @@
  *
  * There is one fault thread per CPU that runs vCPUs, pinned there: on these
  * machines a round trip costs ~40 us with the handler on the vCPU's CPU and
- * twice that elsewhere (PLATFORM.md). The threads read the same descriptor;
+ * twice that elsewhere (docs/platform.md). The threads read the same descriptor;
  * EPT entries marked pending keep two of them from installing one page.
  */
 #include "mm.h"

@@ -69,7 +69,7 @@ static void layout_gdt(struct vmm_guest *g)
 
 	gdt[1] = 0x00af9b000000ffffULL; /* 0x08 kernel code, 64-bit */
 	gdt[2] = 0x00cf93000000ffffULL; /* 0x10 kernel data */
-	gdt[5] = 0x00cff3000000ffffULL; /* 0x28 user data: the 0x2b of PLATFORM.md */
+	gdt[5] = 0x00cff3000000ffffULL; /* 0x28 user data: selector 0x2b (docs/platform.md) */
 	gdt[6] = 0x00affb000000ffffULL; /* 0x30 user code, 64-bit: 0x33 */
 	/* 0x40: 64-bit TSS, busy (it is loaded in TR), two slots */
 	gdt[8] = (limit & 0xffff) | ((tss & 0xffffff) << 16) | (0xbULL << 40) | (1ULL << 47) |

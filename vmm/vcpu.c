@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vCPUs: creation, the CPL3 long-mode entry state of PLATFORM.md, and the run
+ * vCPUs: creation, the CPL3 long-mode entry state of docs/platform.md, and the run
  * loop. Each exit is handed to exactly one handler; whatever nobody handles
  * ends the guest with a crash report, never a hang.
  */

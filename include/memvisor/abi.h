@@ -4,7 +4,7 @@
  * VMM builds, the boot-info page, and the hypercall numbers. This is the only
  * header guests share with the VMM, so it uses nothing but fixed-width types.
  *
- * Guests run at CPL3 in 64-bit mode (see PLATFORM.md). They talk to memvisor
+ * Guests run at CPL3 in 64-bit mode (see docs/platform.md). They talk to memvisor
  * through port I/O only: a byte console on MV_PORT_CONSOLE and hypercalls on
  * MV_PORT_HCALL ("outl %eax, $MV_PORT_HCALL" with the number in eax and the
  * arguments in rdi, rsi, rdx, rcx).
