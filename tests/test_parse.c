@@ -5,8 +5,10 @@
 #include "vmm/parse.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdint.h>
 #include <string.h>
+#include <wchar.h>
 
 #define SENTINEL 0x5a5a5a5a5a5a5a5aULL
 
@@ -398,4 +400,147 @@ Test(parse, format_round_trip)
 		cr_assert_eq(back, sizes[i], "\"%s\" parsed as %llu", compact,
 			     (unsigned long long)back);
 	}
+}
+
+/* ---- bounded durations: --timeout ---- */
+
+/* Regression: --timeout 18446744073 parsed, and the deadline (now + timeout)
+ * wrapped past 2^64 ns, ending the run at once. A year is the bound. */
+Test(parse, duration_in_bounds)
+{
+	uint64_t v = SENTINEL;
+
+	cr_assert_eq(vmm_parse_duration_in("1", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, 1000000000ULL);
+	cr_assert_eq(vmm_parse_duration_in("0.000000001s", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, 1);
+	cr_assert_eq(vmm_parse_duration_in("525600m", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, VMM_TIMEOUT_MAX_NS);
+	cr_assert_eq(vmm_parse_duration_in("31536000", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, VMM_TIMEOUT_MAX_NS);
+	cr_assert_lt(VMM_TIMEOUT_MAX_NS, UINT64_MAX / 2, "now + the longest timeout must not wrap");
+}
+
+Test(parse, duration_out_of_bounds)
+{
+	static const char *const bad[] = { "0", "0s", "31536000.000000001", "31536001",
+					   "525601m", "18446744073", "18446744073s" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t v = SENTINEL;
+		int ret = vmm_parse_duration_in(bad[i], 1, VMM_TIMEOUT_MAX_NS, &v);
+
+		cr_assert_eq(ret, -ERANGE, "\"%s\" gave %d", bad[i], ret);
+		cr_assert_eq(v, SENTINEL, "\"%s\" wrote its output", bad[i]);
+	}
+	cr_assert_eq(vmm_parse_duration_in("soon", 1, VMM_TIMEOUT_MAX_NS, &(uint64_t){ 0 }), -EINVAL);
+	cr_assert_eq(vmm_parse_duration_in("99999999999999999999", 1, VMM_TIMEOUT_MAX_NS,
+					   &(uint64_t){ 0 }), -ERANGE);
+}
+
+/* ---- guest text escaping ---- */
+
+static void esc_is(const char *src, size_t len, const char *want)
+{
+	char buf[256];
+	size_t n;
+
+	memset(buf, 'z', sizeof(buf));
+	n = vmm_escape_text(buf, sizeof(buf), src, len);
+	cr_assert_str_eq(buf, want, "escaping %zu bytes gave \"%s\", want \"%s\"", len, buf, want);
+	cr_assert_eq(n, strlen(want));
+}
+
+#define ESC_IS(lit, want) esc_is(lit, sizeof(lit) - 1, want)
+
+Test(parse, escape_passes_text)
+{
+	ESC_IS("plain text, 100% ok ~{}[]", "plain text, 100% ok ~{}[]");
+	ESC_IS("tab\there", "tab\there");
+	ESC_IS("back\\slash", "back\\slash");
+	ESC_IS("", "");
+	/* UTF-8 of U+00A0 and up: NBSP, é, €, U+FFFD, an emoji, U+10FFFF */
+	ESC_IS("\xc2\xa0\xc3\xa9\xe2\x82\xac\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+	       "\xc2\xa0\xc3\xa9\xe2\x82\xac\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf");
+}
+
+Test(parse, escape_controls)
+{
+	ESC_IS("a\nmemvisor: forged", "a\\x0amemvisor: forged");
+	ESC_IS("\r\x1b[2J\x07\x08\x0b\x0c", "\\x0d\\x1b[2J\\x07\\x08\\x0b\\x0c");
+	ESC_IS("del\x7f", "del\\x7f");
+	ESC_IS("nul\0here", "nul\\x00here");
+}
+
+Test(parse, escape_c1_raw_and_utf8)
+{
+	ESC_IS("\x9b" "31m", "\\x9b31m");          /* 8-bit CSI */
+	ESC_IS("\x80\x9f\x90", "\\x80\\x9f\\x90");
+	ESC_IS("\xc2\x9b" "2J", "\\xc2\\x9b2J");    /* CSI as UTF-8 */
+	ESC_IS("\xc2\x85", "\\xc2\\x85");          /* NEL: a new line on some terminals */
+	ESC_IS("\xc2\x80\xc2\x9f", "\\xc2\\x80\\xc2\\x9f");
+}
+
+Test(parse, escape_malformed_utf8)
+{
+	ESC_IS("\xc0\x9b", "\\xc0\\x9b");                   /* overlong ESC-ish */
+	ESC_IS("\xc1\xbf", "\\xc1\\xbf");
+	ESC_IS("\xe0\x82\x9b", "\\xe0\\x82\\x9b");           /* overlong U+009B */
+	ESC_IS("\xf0\x80\x82\x9b", "\\xf0\\x80\\x82\\x9b");   /* overlong U+009B */
+	ESC_IS("\xed\xa0\x80", "\\xed\\xa0\\x80");           /* a surrogate */
+	ESC_IS("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");   /* past U+10FFFF */
+	ESC_IS("\xf5\xff\xfe", "\\xf5\\xff\\xfe");
+	ESC_IS("\xe2\x82", "\\xe2\\x82");                   /* cut short at the end */
+	ESC_IS("\xe2\x82x", "\\xe2\\x82x");
+	ESC_IS("\xc3(", "\\xc3(");
+	ESC_IS("\xe2\x82\xac\x82", "\xe2\x82\xac\\x82");    /* a stray continuation byte */
+}
+
+/* Output is cut before an escape or a character that does not fit whole. */
+Test(parse, escape_truncates_whole_units)
+{
+	char buf[8];
+
+	memset(buf, 'z', sizeof(buf));
+	cr_assert_eq(vmm_escape_text(buf, 5, "ab\x1b", 3), 2);
+	cr_assert_str_eq(buf, "ab");
+	cr_assert_eq(vmm_escape_text(buf, 6, "a\x1b", 2), 5);
+	cr_assert_str_eq(buf, "a\\x1b");
+	cr_assert_eq(vmm_escape_text(buf, 4, "ab\xe2\x82\xac", 5), 2);
+	cr_assert_str_eq(buf, "ab");
+	cr_assert_eq(vmm_escape_text(buf, 1, "abc", 3), 0);
+	cr_assert_str_eq(buf, "");
+	cr_assert_eq(vmm_escape_text(buf, 4, "abcdef", 6), 3);
+	cr_assert_str_eq(buf, "abc");
+}
+
+/* Every two bytes, escaped, are well-formed UTF-8 (as glibc decodes it) with
+ * no control character a terminal acts on: none of C0 but tab, DEL or C1. */
+Test(parse, escape_every_pair_is_safe)
+{
+	char src[3], out[VMM_ESCAPED_SIZE(3)];
+
+	cr_assert_not_null(setlocale(LC_CTYPE, "C.UTF-8"), "no C.UTF-8 locale");
+	for (unsigned a = 0; a < 256; a++)
+		for (unsigned b = 0; b < 256; b++) {
+			mbstate_t st = { 0 };
+			size_t n = 3, left;
+
+			src[0] = (char)a;
+			src[1] = (char)b;
+			src[2] = 'x';
+			left = vmm_escape_text(out, sizeof(out), src, n);
+			for (const char *p = out; left;) {
+				wchar_t wc;
+				size_t k = mbrtowc(&wc, p, left, &st);
+
+				cr_assert(k != (size_t)-1 && k != (size_t)-2 && k != 0,
+					  "%02x %02x escaped to malformed UTF-8: %s", a, b, out);
+				cr_assert(!(wc < 0x20 && wc != '\t') && wc != 0x7f &&
+					  !(wc >= 0x80 && wc <= 0x9f),
+					  "%02x %02x escaped to control U+%04x", a, b, (unsigned)wc);
+				p += k;
+				left -= k;
+			}
+		}
 }
