@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <locale.h>
+#include <wchar.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,4 +415,72 @@ Test(cli, bench_boot_json)
 	cr_assert(r.out[0] == '{', "%s", r.out);
 	cr_assert(strstr(r.out, "\"median_ms\":") && strstr(r.out, "\"true_median_ms\":") &&
 		  strstr(r.out, "\"ratio\":"), "%s", r.out);
+}
+
+/* s is well-formed UTF-8 with no control a terminal acts on: no C0 but tab
+ * and newline, no DEL, no C1 (raw bytes are malformed UTF-8). */
+static void assert_terminal_safe(const char *s)
+{
+	mbstate_t st = { 0 };
+	size_t left = strlen(s);
+
+	cr_assert_not_null(setlocale(LC_CTYPE, "C.UTF-8"), "no C.UTF-8 locale");
+	for (const char *p = s; left;) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, p, left, &st);
+
+		cr_assert(k != (size_t)-1 && k != (size_t)-2, "malformed UTF-8 at offset %zu: %s",
+			  (size_t)(p - s), s);
+		cr_assert((wc >= 0x20 || wc == '\t' || wc == '\n') && wc != 0x7f &&
+			  !(wc >= 0x80 && wc <= 0x9f), "control U+%04x reached the terminal: %s",
+			  (unsigned)wc, s);
+		p += k;
+		left -= k;
+	}
+}
+
+/* Item: guest console text passed C1 controls (0x9b, "\xc2\x9b") through. */
+Test(cli, console_text_is_escaped)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=evilconsole", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	assert_terminal_safe(r.out);
+	cr_assert(strstr(r.out, "red\\x1b[31m csi\\x9b2J utf8csi\\xc2\\x9b2J del\\x7f nul\\x00 "
+			 "bell\\x07 ok:\xc3\xa9\xe2\x82\xac\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "split \\xc2\\x9b2J end\n"), "%s", r.out);
+}
+
+/* Item: an assertion's file and message reached stderr raw: a guest could
+ * start lines that look like memvisor's own, or drive the terminal. */
+Test(cli, assert_strings_are_escaped)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=evilassert", NULL });
+	cr_assert_eq(r.status, 121, "%s", r.err);
+	assert_terminal_safe(r.err);
+	cr_assert_eq(count_lines(r.err), 1, "the guest started a line of its own: %s", r.err);
+	cr_assert(strstr(r.err, "assertion failed on vCPU 0: evil.c\\x0amemvisor: forged file "
+			 "line\\x1b[2J:7: boom\\x0d\\x0amemvisor: forged message line \\x9b31m "
+			 "\\xc2\\x9b31m\\x7f\n"), "%s", r.err);
+}
+
+/* Item: a crash at address 0 got no CR2 line ("null page"). */
+Test(cli, crash_at_address_zero)
+{
+	struct result r;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=null0", NULL });
+	cr_assert_eq(r.status, 120, "%s", r.err);
+	cr_assert(strstr(r.err, "  CR2 0x0 (the faulting address) in the unmapped low 4 MiB: "
+			 "a null or small pointer"), "%s", r.err);
+	/* no page fault: CR2 (0) says nothing */
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=ud", NULL });
+	cr_assert_eq(r.status, 120, "%s", r.err);
+	cr_assert(!strstr(r.err, "CR2"), "%s", r.err);
 }

@@ -1,26 +1,32 @@
 // SPDX-License-Identifier: MIT
 /*
  * The console: guest text to memvisor's stdout, one line at a time. Each vCPU
- * buffers its own line so that vCPUs never interleave within a line; a line
- * is written whole under the guest lock, prefixed with the guest's label when
- * several guests share the terminal. Control bytes other than tab are shown
- * as '.', so a guest cannot drive the user's terminal.
+ * buffers its own line, as the guest wrote it, so that vCPUs never interleave
+ * within a line; a line is escaped (vmm_escape_text: control bytes, DEL, C1
+ * controls raw or UTF-8-encoded, malformed UTF-8 become \xNN), so a guest
+ * cannot drive the user's terminal, and written whole under the guest lock,
+ * prefixed with the guest's label when several guests share the terminal.
+ * The escaping is done on the whole line rather than byte by byte because a
+ * UTF-8 character may arrive split over two writes.
  */
 #include "guest.h"
+#include "parse.h"
 
 #include <string.h>
 
 static void console_emit(struct vmm_vcpu *v)
 {
 	struct vmm_guest *g = v->g;
+	char text[VMM_ESCAPED_SIZE(sizeof(v->line))];
+	size_t len = vmm_escape_text(text, sizeof(text), v->line, v->line_len);
 
 	pthread_mutex_lock(&g->lock);
-	memcpy(g->last_line, v->line, v->line_len);
-	g->last_line[v->line_len] = '\0';
+	/* what a crash report quotes: escaped, cut at a whole character */
+	vmm_escape_text(g->last_line, sizeof(g->last_line), v->line, v->line_len);
 	if (g->cfg.console) {
 		if (g->cfg.label)
 			fprintf(g->cfg.console, "[%s] ", g->cfg.label);
-		fwrite(v->line, 1, v->line_len, g->cfg.console);
+		fwrite(text, 1, len, g->cfg.console);
 		fputc('\n', g->cfg.console);
 		fflush(g->cfg.console);
 	}
@@ -32,7 +38,7 @@ void vmm_console_write(struct vmm_vcpu *v, const char *buf, size_t len)
 {
 	v->stats.console_bytes += len;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
+		char c = buf[i];
 
 		if (c == '\n') {
 			console_emit(v);
@@ -40,11 +46,7 @@ void vmm_console_write(struct vmm_vcpu *v, const char *buf, size_t len)
 		}
 		if (c == '\r')
 			continue;
-		if (c < 0x20 && c != '\t')
-			c = '.';
-		else if (c == 0x7f)
-			c = '.';
-		v->line[v->line_len++] = (char)c;
+		v->line[v->line_len++] = c;
 		if (v->line_len == sizeof(v->line) - 1)
 			console_emit(v); /* a long line is split rather than lost */
 	}

@@ -6,6 +6,7 @@
  * stage, the last console line.
  */
 #include "guest.h"
+#include "parse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,25 @@ static size_t crash_append(char *buf, size_t len, size_t off, const char *fmt, .
 	return n < 0 ? off : off + (size_t)n;
 }
 
+#define X86_PF_VECTOR 14
+
+/*
+ * Whether CR2 holds the address of the fault that ended the guest. Only a page
+ * fault writes CR2, and any fault ends the guest (it has no IDT), so a
+ * non-zero CR2 is that address. Zero is a fault at address 0 or no page fault
+ * at all (a #UD, a #GP): the exception KVM delivered last tells them apart.
+ */
+static bool crash_cr2_valid(const struct vmm_vcpu *v, const struct kvm_sregs *sregs)
+{
+	struct kvm_vcpu_events ev;
+
+	if (!sregs || v->run->exit_reason != KVM_EXIT_SHUTDOWN)
+		return false;
+	if (sregs->cr2)
+		return true;
+	return ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0 && ev.exception.nr == X86_PF_VECTOR;
+}
+
 static void crash_detail(struct vmm_vcpu *v, const struct kvm_regs *regs,
 			 const struct kvm_sregs *sregs, char *buf, size_t len)
 {
@@ -42,7 +62,7 @@ static void crash_detail(struct vmm_vcpu *v, const struct kvm_regs *regs,
 				   (unsigned long long)regs->rip, where, (unsigned long long)regs->rsp);
 	}
 	/* CR2 means something after a page fault, which is what most triple faults are */
-	if (sregs && sregs->cr2 && v->run->exit_reason == KVM_EXIT_SHUTDOWN) {
+	if (crash_cr2_valid(v, sregs)) {
 		vmm_describe_gva(g, sregs->cr2, where, sizeof(where));
 		off = crash_append(buf, len, off, "  CR2 0x%llx (the faulting address) %s\n",
 				   (unsigned long long)sregs->cr2, where);
@@ -51,10 +71,12 @@ static void crash_detail(struct vmm_vcpu *v, const struct kvm_regs *regs,
 		off = crash_append(buf, len, off, "  last sync stage on vCPU %u: %llu\n", v->index,
 				   (unsigned long long)v->last_sync);
 	pthread_mutex_lock(&g->lock);
-	if (v->line_len)
-		off = crash_append(buf, len, off, "  last console output: \"%.*s\"\n",
-				   (int)v->line_len, v->line);
-	else if (g->last_line[0])
+	if (v->line_len) {
+		char text[VMM_ESCAPED_SIZE(sizeof(v->line))];
+
+		vmm_escape_text(text, sizeof(text), v->line, v->line_len);
+		off = crash_append(buf, len, off, "  last console output: \"%s\"\n", text);
+	} else if (g->last_line[0])
 		off = crash_append(buf, len, off, "  last console line: \"%s\"\n", g->last_line);
 	pthread_mutex_unlock(&g->lock);
 	if (off && off <= len && buf[MIN(off, len) - 1] == '\n')

@@ -6,6 +6,7 @@
  * ends the guest with a report naming the hypercall and the address.
  */
 #include "guest.h"
+#include "parse.h"
 
 #include "memvisor/abi.h"
 
@@ -74,6 +75,7 @@ static int hcall_done(struct vmm_vcpu *v, const struct kvm_regs *regs)
 static int hcall_assert(struct vmm_vcpu *v, const struct kvm_regs *regs)
 {
 	char file[MV_HC_STR_MAX], msg[MV_HC_STR_MAX];
+	char file_text[VMM_ESCAPED_SIZE(sizeof(file))], msg_text[VMM_ESCAPED_SIZE(sizeof(msg))];
 	int ret = vmm_strncpy_from_guest(v->g, file, regs->rdi, sizeof(file));
 
 	if (ret < 0)
@@ -82,8 +84,12 @@ static int hcall_assert(struct vmm_vcpu *v, const struct kvm_regs *regs)
 	if (ret < 0)
 		return hcall_bad_pointer(v, MV_HC_ASSERT, "message", regs->rdx, ret);
 	vmm_console_flush(v);
+	/* the guest's strings go into memvisor's own line: escaped, newlines too,
+	 * so that they can neither start a line of their own nor drive the terminal */
+	vmm_escape_text(file_text, sizeof(file_text), file, strlen(file));
+	vmm_escape_text(msg_text, sizeof(msg_text), msg, strlen(msg));
 	vmm_guest_end(v->g, VMM_END_ASSERT, NULL, "guest %s assertion failed on vCPU %u: %s:%llu: %s",
-		      v->g->cfg.name, v->index, file, (unsigned long long)regs->rsi, msg);
+		      v->g->cfg.name, v->index, file_text, (unsigned long long)regs->rsi, msg_text);
 	return 1;
 }
 
