@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* CLI tests: run the built memvisor binary as a user would and check what it says. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
@@ -33,11 +35,31 @@ static void slurp(int fd, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* Run memvisor with argv (NULL-ended), capturing stdout and stderr in files. */
-static void run(struct result *r, char *const argv[])
+/* Wait at most ms milliseconds for pid to end: false, with pid killed, if it did not. */
+static bool wait_within(pid_t pid, int *status, int ms)
+{
+	for (int waited = 0;; waited++) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+
+		cr_assert(w >= 0, "waitpid: %s", strerror(errno));
+		if (w == pid)
+			return true;
+		if (waited >= ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, status, 0);
+			return false;
+		}
+		usleep(1000);
+	}
+}
+
+/* Run memvisor with argv (NULL-ended), capturing stdout and stderr in files;
+ * false if it had not ended after ms milliseconds (it is killed). */
+static bool run_within(struct result *r, char *const argv[], int ms)
 {
 	char out[] = "/tmp/mvcli-out-XXXXXX", err[] = "/tmp/mvcli-err-XXXXXX";
 	int fo = mkstemp(out), fe = mkstemp(err), status;
+	bool ended;
 	pid_t pid;
 
 	cr_assert(fo >= 0 && fe >= 0);
@@ -49,9 +71,9 @@ static void run(struct result *r, char *const argv[])
 		execv(MEMVISOR, argv);
 		_exit(127);
 	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status), "memvisor died by a signal");
-	r->status = WEXITSTATUS(status);
+	ended = wait_within(pid, &status, ms);
+	cr_assert(!ended || WIFEXITED(status), "memvisor died by a signal");
+	r->status = ended ? WEXITSTATUS(status) : -1;
 	lseek(fo, 0, SEEK_SET);
 	lseek(fe, 0, SEEK_SET);
 	slurp(fo, r->out, sizeof(r->out));
@@ -60,6 +82,31 @@ static void run(struct result *r, char *const argv[])
 	close(fe);
 	unlink(out);
 	unlink(err);
+	return ended;
+}
+
+static void run(struct result *r, char *const argv[])
+{
+	cr_assert(run_within(r, argv, 240000), "memvisor still running after 240 s");
+}
+
+static void read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	slurp(fd, buf, len);
+	close(fd);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	chmod(path, mode);
 }
 
 static void need_kvm(void)
@@ -188,8 +235,8 @@ Test(cli, summary_json)
 	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", path, "memtest", "-m", "4M",
 			    NULL });
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	slurp(fd, buf, sizeof(buf));
 	close(fd);
+	read_file(path, buf, sizeof(buf)); /* a new file took the name */
 	unlink(path);
 	cr_assert(buf[0] == '{' && strstr(buf, "}\n"), "%s", buf);
 	cr_assert(strstr(buf, "\"guest\":\"memtest\""), "%s", buf);
@@ -417,6 +464,75 @@ Test(cli, bench_boot_json)
 		  strstr(r.out, "\"ratio\":"), "%s", r.out);
 }
 
+/*
+ * Item: a signal in memvisor's first milliseconds killed it with the default
+ * action (SIGTERM: status 143, no line). memvisor is started with SIGINT,
+ * SIGTERM and SIGHUP blocked, as a parent may leave them: a signal sent before
+ * its main runs (when no program can have a handler yet) is then held, not
+ * fatal, and memvisor must take it once it is ready. sig comes delay_us after
+ * the exec.
+ */
+static int signal_early(int sig, unsigned delay_us, bool *hung, char *err, size_t errlen)
+{
+	char errfile[] = "/tmp/mvcli-early-XXXXXX", c;
+	int fe = mkstemp(errfile), pfd[2], status;
+	pid_t pid;
+
+	cr_assert(fe >= 0 && pipe2(pfd, O_CLOEXEC) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		close(pfd[0]);
+		dup2(null, 1);
+		dup2(fe, 2);
+		execv(MEMVISOR, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=spin",
+					    NULL });
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (read(pfd[0], &c, 1) > 0)
+		; /* the pipe closes at exec */
+	close(pfd[0]);
+	if (delay_us)
+		usleep(delay_us);
+	kill(pid, sig);
+	*hung = !wait_within(pid, &status, 20000);
+	lseek(fe, 0, SEEK_SET);
+	slurp(fe, err, errlen);
+	close(fe);
+	unlink(errfile);
+	return status;
+}
+
+Test(cli, signal_in_the_first_milliseconds)
+{
+	char err[8192];
+
+	need_kvm();
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+	for (unsigned i = 0; i < 24; i++) {
+		int sig = sigs[i % 3], status;
+		unsigned delay = (i / 3) % 6 * 1000; /* 0 to 5 ms */
+		bool hung;
+
+		status = signal_early(sig, delay, &hung, err, sizeof(err));
+		cr_assert(!hung, "signal %d after %u us: memvisor did not end", sig, delay);
+		cr_assert(!WIFSIGNALED(status), "signal %d after %u us killed memvisor", sig, delay);
+		cr_assert_eq(WEXITSTATUS(status), 130, "signal %d after %u us: %s", sig, delay, err);
+		cr_assert_eq(count_lines(err), 1, "signal %d after %u us: %s", sig, delay, err);
+		cr_assert(strstr(err, "interrupted by a signal"), "%s", err);
+	}
+}
+
 /* s is well-formed UTF-8 with no control a terminal acts on: no C0 but tab
  * and newline, no DEL, no C1 (raw bytes are malformed UTF-8). */
 static void assert_terminal_safe(const char *s)
@@ -469,6 +585,103 @@ Test(cli, assert_strings_are_escaped)
 			 "\\xc2\\x9b31m\\x7f\n"), "%s", r.err);
 }
 
+/* Item: a FIFO as the guest or as --summary-json hung memvisor in open(). */
+Test(cli, fifo_is_refused_not_waited_on)
+{
+	char dir[] = "/tmp/mvcli-fifo-XXXXXX", fifo[64];
+	struct result r;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert(run_within(&r, (char *[]){ "memvisor", "run", fifo, NULL }, 10000),
+		  "memvisor waits on a FIFO given as the guest");
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "fifo: not a regular file"), "%s", r.err);
+	cr_assert(run_within(&r, (char *[]){ "memvisor", "run", "--summary-json", fifo, "hello",
+					     NULL }, 10000),
+		  "memvisor waits on a FIFO given to --summary-json");
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "cannot write the summary to") && strstr(r.err, "not a regular file"),
+		  "%s", r.err);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* Item: --timeout 18446744073 overflowed the deadline and ended the run at once. */
+Test(cli, timeout_is_bounded)
+{
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--timeout", "18446744073", NULL }, 2,
+			"--timeout 18446744073: a duration must be above 0 and at most a year");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-t", "31536001", NULL }, 2,
+			"at most a year");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-t", "0", NULL }, 2,
+			"must be above 0");
+}
+
+static int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+
+	cr_assert(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Item: --summary-json FILE emptied FILE before the run; a run that failed
+ * left it empty. FILE is replaced only by a complete summary. */
+Test(cli, summary_json_replaced_only_when_complete)
+{
+	char dir[] = "/tmp/mvcli-json-XXXXXX", file[64], link[64], fresh[64], buf[16384];
+	struct result r;
+	struct stat st;
+	mode_t mask = umask(0);
+
+	umask(mask);
+	cr_assert(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/s.json", dir);
+	snprintf(link, sizeof(link), "%s/link.json", dir);
+	snprintf(fresh, sizeof(fresh), "%s/new.json", dir);
+	write_file(file, "old contents\n", 0640);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", file, "/etc/passwd", NULL });
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	read_file(file, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "old contents\n", "a failed run changed the summary file");
+	cr_assert_eq(dir_entries(dir), 1, "a temporary file was left behind");
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", file, "hello", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	read_file(file, buf, sizeof(buf));
+	cr_assert(buf[0] == '{' && strstr(buf, "\"end\":\"done\"") && strstr(buf, "}\n"), "%s", buf);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640, "mode %o", st.st_mode & 07777);
+	cr_assert_eq(dir_entries(dir), 1);
+
+	/* a link to FILE stays a link; a new FILE gets the mode fopen would give */
+	cr_assert_eq(symlink("s.json", link), 0);
+	write_file(file, "old contents\n", 0640);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", link, "hello", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+	read_file(file, buf, sizeof(buf));
+	cr_assert(buf[0] == '{', "%s", buf);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", fresh, "hello", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(stat(fresh, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0666 & ~mask, "mode %o", st.st_mode & 07777);
+	cr_assert_eq(dir_entries(dir), 3);
+	unlink(fresh);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+}
+
 /* Item: a crash at address 0 got no CR2 line ("null page"). */
 Test(cli, crash_at_address_zero)
 {
@@ -483,4 +696,56 @@ Test(cli, crash_at_address_zero)
 	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--mode=ud", NULL });
 	cr_assert_eq(r.status, 120, "%s", r.err);
 	cr_assert(!strstr(r.err, "CR2"), "%s", r.err);
+}
+
+/* Item: guest exit codes 120-255 passed through and looked like memvisor's
+ * own statuses (122: out of memory). */
+Test(cli, guest_exit_code_out_of_range)
+{
+	char path[] = "/tmp/mvcli-code-XXXXXX", buf[16384];
+	int fd = mkstemp(path);
+	struct result r;
+
+	cr_assert(fd >= 0);
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--code=200", NULL });
+	cr_assert_eq(r.status, 125, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "exited with code 200"), "%s", r.err);
+	run(&r, (char *[]){ "memvisor", "run", "--summary-json", path, TESTGUEST, "--", "--code=122",
+			    NULL });
+	cr_assert_eq(r.status, 125, "%s", r.err);
+	cr_assert(strstr(r.err, ": done, exit status 125 (guest exit code 122), after "), "%s", r.err);
+	close(fd);
+	read_file(path, buf, sizeof(buf));
+	unlink(path);
+	cr_assert(strstr(buf, "\"exit_status\":125,\"guest_exit_code\":122,"), "%s", buf);
+	run(&r, (char *[]){ "memvisor", "run", "-q", TESTGUEST, "--", "--code=119", NULL });
+	cr_assert_eq(r.status, 119, "%s", r.err);
+	cr_assert_str_eq(r.err, "");
+	run(&r, (char *[]){ "memvisor", "run", "--help", NULL });
+	cr_assert(strstr(r.out, "125 guest exit code out of range"), "%s", r.out);
+}
+
+/* Item: usage errors that gave status 1 (too many or too long guest
+ * arguments, --prefault all with a pool smaller than RAM), and guest
+ * arguments missing from 'memvisor guests'. */
+Test(cli, more_usage_errors)
+{
+	char *argv[80] = { "memvisor", "run", "hello", "--" }, *big = malloc(8001);
+	struct result r;
+
+	for (int i = 4; i < 4 + 65; i++)
+		argv[i] = "a";
+	argv[4 + 65] = NULL;
+	expect_one_line(argv, 2, "too many guest arguments (65; at most 64)");
+	memset(big, 'x', 8000);
+	big[8000] = '\0';
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--", big, NULL }, 2,
+			"guest arguments too long");
+	free(big);
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "-m", "8M", "-p", "4M", "--prefault",
+				    "all", NULL }, 2, "--pool (4 MiB) must be at least --mem (8 MiB)");
+	run(&r, (char *[]){ "memvisor", "guests", NULL });
+	cr_assert(strstr(r.out, "[--read|--write]") && strstr(r.out, "[--shared]"), "%s", r.out);
 }

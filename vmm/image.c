@@ -15,9 +15,9 @@
 const struct vmm_builtin vmm_builtins[] = {
 	{ "hello", "greets, tells its vCPU and RAM, echoes its arguments", "[ARGS...]" },
 	{ "touch", "touches guest RAM and reports pages/s",
-	  "[--size S] [--pattern seq|random|zipf|phased] [--read] [--passes N] [--seed N]" },
+	  "[--size S] [--pattern seq|random|zipf|phased] [--read|--write] [--passes N] [--seed N]" },
 	{ "memtest", "writes a pattern to every page of RAM, verifies it, reports mismatches",
-	  "[--size S] [--passes N] [--seed N]" },
+	  "[--size S] [--passes N] [--seed N] [--shared]" },
 	{ NULL, NULL, NULL },
 };
 
@@ -67,18 +67,40 @@ unknown:
 	return -ENOENT;
 }
 
+/*
+ * Only a regular file is a guest image. stat refuses anything else before it
+ * is opened (opening a device can have effects of its own); the open is
+ * O_NONBLOCK, so that if the path changes to a FIFO in between, open returns
+ * at once instead of waiting for a writer, and fstat refuses it. O_NOCTTY: a
+ * terminal never becomes memvisor's.
+ */
+static int image_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	return fd;
+}
+
 int vmm_image_read(const char *path, void **buf, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	void *data = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = image_open(path, err, errlen);
 	int ret = 0;
 
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return ret;
-	}
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		ret = -EINVAL;
@@ -103,7 +125,7 @@ int vmm_image_read(const char *path, void **buf, size_t *len, char *err, size_t 
 		if (r <= 0) {
 			ret = r < 0 ? -errno : -EIO;
 			snprintf(err, errlen, "%s: read failed: %s", path,
-				 r < 0 ? strerror(errno) : "file shrank");
+				 r < 0 ? strerror(-ret) : "file shrank");
 			free(data);
 			data = NULL;
 			goto out;

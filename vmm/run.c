@@ -9,10 +9,13 @@
 #include "memvisor/abi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char run_usage[] =
@@ -31,12 +34,17 @@ static const char run_usage[] =
 	"      --walk GVA          after the run, show how GVA translates (repeatable)\n"
 	"      --no-pin            leave vCPU and fault threads unpinned\n"
 	"      --no-prezero        no pre-zeroing of free frames on a spare CPU\n"
-	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m)\n"
-	"      --summary-json FILE write the end-of-run summary as JSON to FILE\n"
+	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m; at most a year)\n"
+	"      --summary-json FILE write the end-of-run summary as JSON to FILE (a regular file,\n"
+	"                          replaced once the summary is complete; untouched if the run fails)\n"
 	"  -q, --quiet             no summary on stderr\n"
 	"  -h, --help              this text\n"
-	"Exit status: the guest's own code; 120 crash, 121 failed guest assertion, 122 out of memory,\n"
-	"124 timeout, 130 interrupted, 1 memvisor could not run it, 2 usage error.\n";
+	"Exit status: the guest's own code 0-119; 120 crash, 121 failed guest assertion,\n"
+	"122 out of memory, 124 timeout, 125 guest exit code out of range (the guest's code was\n"
+	"120-255: the summary shows it), 130 interrupted (SIGINT, SIGTERM, SIGHUP), 1 memvisor could\n"
+	"not run it, 2 usage error.\n"
+	"Guest text (console, assertion messages) is shown with control bytes, DEL, C1 controls and\n"
+	"malformed UTF-8 as \\xNN.\n";
 
 #define RUN_MAX_WALKS 8
 
@@ -167,6 +175,7 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 {
 	uint64_t v;
+	int ret;
 
 	switch (c) {
 	case 'm':
@@ -185,7 +194,11 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 		o->cfg.nr_vcpus = (unsigned)v;
 		return 0;
 	case 't':
-		if (vmm_parse_duration(arg, &v) || v == 0)
+		ret = vmm_parse_duration_in(arg, 1, VMM_TIMEOUT_MAX_NS, &v);
+		if (ret == -ERANGE)
+			return vmm_usage_error("--timeout %s: a duration must be above 0 and at most a "
+					       "year (%llus)", arg, VMM_TIMEOUT_MAX_NS / 1000000000ULL);
+		if (ret)
 			return vmm_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
 					       "2.5s, 500ms or 1m", arg);
 		o->cfg.timeout_ns = v;
@@ -202,6 +215,23 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 	return 1;
 }
 
+/* The guest's arguments fit the boot-info page (as vmm/layout.c fills it). */
+static int run_check_guest_args(const struct run_opts *o)
+{
+	size_t room = MV_BOOTINFO_SIZE - sizeof(struct mv_bootinfo), used = 0;
+
+	if (o->cfg.argc > MV_ARGV_MAX)
+		return vmm_usage_error("too many guest arguments (%d; at most %d)", o->cfg.argc,
+				       MV_ARGV_MAX);
+	for (int i = 0; i < o->cfg.argc; i++) {
+		used += strlen(o->cfg.argv[i]) + 1;
+		if (used > room)
+			return vmm_usage_error("guest arguments too long (at most %zu bytes in all, "
+					       "counting a NUL after each)", room);
+	}
+	return 0;
+}
+
 /* Combinations that make no sense, once every option is known. */
 static int run_check(const struct run_opts *o)
 {
@@ -213,7 +243,15 @@ static int run_check(const struct run_opts *o)
 		return vmm_usage_error("--inject-swap-error needs --swap");
 	if (o->swap_path && o->install == GMM_INSTALL_COPY)
 		return vmm_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
-	return 0;
+	if (o->cfg.prefault == GMM_PREFAULT_ALL && o->pool_size && o->pool_size < o->cfg.mem_size) {
+		char pool[32], ram[32];
+
+		vmm_format_size(o->pool_size, pool, sizeof(pool));
+		vmm_format_size(o->cfg.mem_size, ram, sizeof(ram));
+		return vmm_usage_error("--prefault all installs all of guest RAM before it starts: "
+				       "--pool (%s) must be at least --mem (%s)", pool, ram);
+	}
+	return run_check_guest_args(o);
 }
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -277,22 +315,200 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static struct vmm_guest *run_current;
+/*
+ * SIGINT, SIGTERM and SIGHUP end the run as interrupted (130), whenever they
+ * come. The handlers are the first thing memvisor run sets up, and the
+ * signals are blocked from then until the guest exists: a signal during
+ * set-up is held, so that it fails no system call with EINTR (KVM_CREATE_VM
+ * would), and is noticed between the set-up steps (the run ends before the
+ * guest starts) or, at the latest, delivered the moment the guest is
+ * attached. Threads made during set-up (fault threads, kswapd, pre-zeroing)
+ * inherit the block and never run the handler. A handler that sees the guest
+ * finishes before it goes: on the main thread at once, and on a vCPU thread
+ * before vmm_guest_run has joined it and run_current is cleared.
+ */
+static _Atomic(struct vmm_guest *) run_current;
+
+static const int run_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void run_on_signal(int sig)
 {
+	struct vmm_guest *g = atomic_load(&run_current);
+
 	(void)sig;
-	if (run_current)
-		vmm_guest_interrupt(run_current);
+	if (g)
+		vmm_guest_interrupt(g);
+}
+
+static void run_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
+		sigaddset(set, run_stop_signals[i]);
+}
+
+static void run_catch_signals(void)
+{
+	/* SA_RESTART: a signal after set-up does not fail the main thread's calls */
+	struct sigaction sa = { .sa_handler = run_on_signal, .sa_flags = SA_RESTART };
+	sigset_t set;
+
+	run_signal_set(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sa.sa_mask = set;
+	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
+		sigaction(run_stop_signals[i], &sa, NULL);
+}
+
+/* A signal held during set-up ends the run before the guest starts: one
+ * line and 130. 0 if none is held. */
+static int run_signal_held(const struct run_opts *o)
+{
+	sigset_t pending;
+	bool held = false;
+
+	if (sigpending(&pending))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
+		held |= sigismember(&pending, run_stop_signals[i]) == 1;
+	if (!held)
+		return 0;
+	fprintf(stderr, "memvisor: guest %s interrupted by a signal before it started\n", o->guest);
+	return VMM_EXIT_INTERRUPTED;
+}
+
+/* Run g. The signals are let through once it can be stopped: one held since
+ * set-up is delivered here and stops it at once. An inherited mask that
+ * blocked them is undone too: nothing may make a guest unstoppable. */
+static int run_attached(struct vmm_guest *g)
+{
+	sigset_t set;
+
+	run_signal_set(&set);
+	atomic_store(&run_current, g);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	vmm_guest_run(g);
+	atomic_store(&run_current, NULL);
+	return vmm_run_exit_status(g);
+}
+
+/*
+ * --summary-json FILE: the summary goes to a new file beside FILE, renamed
+ * over it once complete, so a run that fails (or a memvisor that is killed)
+ * leaves FILE as it was. FILE itself is never opened: stat says whether it
+ * is a regular file, and nothing else is accepted, so a FIFO or a device
+ * there cannot block memvisor or see a write. The new file is made by
+ * mkostemp (O_EXCL: nothing planted under its name is written through) and
+ * given FILE's mode, or for a new FILE the mode fopen would give (0666 less
+ * the umask): a summary holds nothing secret. Symbolic links to FILE are
+ * followed, so a link stays a link.
+ */
+struct run_json {
+	char path[PATH_MAX];     /* FILE, links resolved */
+	char tmp[PATH_MAX + 16];
+	FILE *f;
+	bool written;            /* a whole summary is in tmp */
+};
+
+static int run_json_target(const char *file, struct run_json *j, mode_t *mode)
+{
+	struct stat st;
+	mode_t mask;
+
+	if (stat(file, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return vmm_usage_error("cannot write the summary to %s: not a regular file", file);
+		if (!realpath(file, j->path))
+			return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+		*mode = st.st_mode & 07777;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+	if ((size_t)snprintf(j->path, sizeof(j->path), "%s", file) >= sizeof(j->path))
+		return vmm_usage_error("cannot write the summary to %s: the name is too long", file);
+	mask = umask(0); /* no other thread yet: reading the umask this way is safe */
+	umask(mask);
+	*mode = 0666 & ~mask;
+	return 0;
+}
+
+static int run_json_open(const char *file, struct run_json *j)
+{
+	const char *slash;
+	mode_t mode = 0600;
+	int fd, n, e;
+
+	if (run_json_target(file, j, &mode))
+		return VMM_EXIT_USAGE;
+	slash = strrchr(j->path, '/');
+	if (slash)
+		n = snprintf(j->tmp, sizeof(j->tmp), "%.*s/.%s.XXXXXX", (int)(slash - j->path),
+			     j->path, slash + 1);
+	else
+		n = snprintf(j->tmp, sizeof(j->tmp), ".%s.XXXXXX", j->path);
+	if (n < 0 || (size_t)n >= sizeof(j->tmp))
+		return vmm_usage_error("cannot write the summary to %s: the name is too long", file);
+	fd = mkostemp(j->tmp, O_CLOEXEC);
+	if (fd < 0)
+		return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+	if (fchmod(fd, mode) == 0 && (j->f = fdopen(fd, "w")))
+		return 0;
+	e = errno;
+	close(fd);
+	unlink(j->tmp);
+	return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(e));
+}
+
+/* FILE becomes the summary if it is complete; the new file goes otherwise.
+ * Returns status, or VMM_EXIT_RUNTIME (with a line) if writing failed. */
+static int run_json_finish(struct run_json *j, const char *file, int status)
+{
+	int e = 0;
+
+	if (!j->f)
+		return status;
+	errno = 0;
+	if (j->written && (fflush(j->f) == EOF || ferror(j->f) || fsync(fileno(j->f))))
+		e = errno ? errno : EIO;
+	if (fclose(j->f) == EOF && j->written && !e)
+		e = errno;
+	if (j->written && !e && rename(j->tmp, j->path))
+		e = errno;
+	if (!j->written || e)
+		unlink(j->tmp);
+	if (!e)
+		return status;
+	fprintf(stderr, "memvisor: writing the summary to %s failed: %s\n", file, strerror(e));
+	return status ? status : VMM_EXIT_RUNTIME;
 }
 
 static void run_report_end(const struct vmm_guest *g)
 {
+	if (vmm_exit_code_reserved(g))
+		fprintf(stderr, "memvisor: guest %s exited with code %d; memvisor keeps 120 and up for "
+			"its own statuses: exit status %d\n", g->cfg.name, g->exit_code & 0xff,
+			VMM_EXIT_GUEST_RANGE);
 	if (g->end == VMM_END_DONE)
 		return;
 	fprintf(stderr, "memvisor: %s\n", g->reason);
 	if (g->detail[0])
 		fprintf(stderr, "%s\n", g->detail);
+}
+
+/* Everything said after the run: why it ended, walks, the summary, the JSON. */
+static void run_report(const struct run_opts *o, struct vmm_guest *g, struct run_json *json)
+{
+	fflush(stdout);
+	run_report_end(g);
+	for (unsigned i = 0; i < o->nr_walks; i++)
+		vmm_walk_gva(g, o->walks[i], stdout);
+	if (!o->quiet)
+		vmm_summary_print(g, stderr);
+	if (json->f) {
+		vmm_summary_json(g, json->f);
+		json->written = true;
+	}
 }
 
 /* The swap device, attached to the pool (kswapd starts). 0, or 1 with a message. */
@@ -331,7 +547,32 @@ static void run_close_pool(struct run_opts *o, struct gmm_pool *pool, struct swa
 		swapd_close(swap);
 }
 
-static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json)
+/* The frame pool and its swap device, unless --host-mm. 0, or 1 with a message. */
+static int run_open_pool(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
+{
+	struct gmm_pool_config pc;
+	char err[512];
+
+	if (o->host_mm)
+		return 0;
+	vmm_pool_config(&pc, o->cfg.nr_vcpus, o->cfg.no_pin);
+	pc.install = o->install;
+	pc.prezero = !o->no_prezero && o->install != GMM_INSTALL_COPY;
+	if (gmm_pool_init(pool, o->pool_size ? o->pool_size : o->cfg.mem_size, &pc, err,
+			  sizeof(err))) {
+		fprintf(stderr, "memvisor: %s\n", err);
+		return 1;
+	}
+	o->cfg.pool = pool;
+	if (o->swap_path && run_open_swap(o, pool, swap)) {
+		gmm_pool_destroy(pool);
+		o->cfg.pool = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+static int run_guest(struct run_opts *o, const void *elf, size_t len, struct run_json *json)
 {
 	struct vmm_kvm kvm;
 	struct vmm_guest *g;
@@ -339,55 +580,25 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, FILE *json
 	struct swapd swap;
 	char err[512];
 	int status;
-	struct sigaction sa = { .sa_handler = run_on_signal };
 
 	if (vmm_kvm_open(&kvm, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s\n", err);
 		return VMM_EXIT_RUNTIME;
 	}
-	if (!o->host_mm) {
-		struct gmm_pool_config pc;
-
-		vmm_pool_config(&pc, o->cfg.nr_vcpus, o->cfg.no_pin);
-		pc.install = o->install;
-		pc.prezero = !o->no_prezero && o->install != GMM_INSTALL_COPY;
-
-		if (gmm_pool_init(&pool, o->pool_size ? o->pool_size : o->cfg.mem_size, &pc, err,
-				  sizeof(err))) {
-			fprintf(stderr, "memvisor: %s\n", err);
-			vmm_kvm_close(&kvm);
-			return VMM_EXIT_RUNTIME;
-		}
-		o->cfg.pool = &pool;
-		if (o->swap_path && run_open_swap(o, &pool, &swap)) {
-			gmm_pool_destroy(&pool);
-			vmm_kvm_close(&kvm);
-			return VMM_EXIT_RUNTIME;
-		}
-	}
-	if (vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
+	status = run_signal_held(o);
+	if (!status && run_open_pool(o, &pool, &swap))
+		status = VMM_EXIT_RUNTIME;
+	if (!status)
+		status = run_signal_held(o);
+	if (!status && vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s: %s\n", o->cfg.path, err);
-		run_close_pool(o, &pool, &swap);
-		vmm_kvm_close(&kvm);
-		return VMM_EXIT_RUNTIME;
+		status = VMM_EXIT_RUNTIME;
 	}
-	run_current = g;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	status = vmm_guest_run(g);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	run_current = NULL;
-	fflush(stdout);
-	run_report_end(g);
-	for (unsigned i = 0; i < o->nr_walks; i++)
-		vmm_walk_gva(g, o->walks[i], stdout);
-	if (!o->quiet)
-		vmm_summary_print(g, stderr);
-	if (json)
-		vmm_summary_json(g, json);
-	vmm_guest_destroy(g);
+	if (!status) {
+		status = run_attached(g);
+		run_report(o, g, json);
+		vmm_guest_destroy(g);
+	}
 	run_close_pool(o, &pool, &swap);
 	vmm_kvm_close(&kvm);
 	return status;
@@ -398,12 +609,13 @@ int vmm_cmd_run(int argc, char **argv)
 	struct run_opts o = {
 		.cfg = { .mem_size = 256ULL << 20, .nr_vcpus = 1, .console = stdout },
 	};
+	struct run_json json = { .f = NULL };
 	char path[4096], err[512];
-	FILE *json = NULL;
 	void *elf;
 	size_t len;
 	int ret;
 
+	run_catch_signals(); /* first: from here on SIGINT and SIGTERM end the run as interrupted */
 	ret = run_parse(argc, argv, &o);
 	if (ret)
 		return ret;
@@ -415,20 +627,11 @@ int vmm_cmd_run(int argc, char **argv)
 	}
 	o.cfg.name = o.guest;
 	o.cfg.path = path;
-	if (o.summary_json) {
-		json = fopen(o.summary_json, "w");
-		if (!json) {
-			free(elf);
-			return vmm_usage_error("cannot write the summary to %s: %s", o.summary_json,
-					       strerror(errno));
-		}
+	if (o.summary_json && run_json_open(o.summary_json, &json)) {
+		free(elf);
+		return VMM_EXIT_USAGE;
 	}
-	ret = run_guest(&o, elf, len, json);
+	ret = run_guest(&o, elf, len, &json);
 	free(elf);
-	if (json && fclose(json)) {
-		fprintf(stderr, "memvisor: writing %s failed: %s\n", o.summary_json, strerror(errno));
-		if (!ret)
-			ret = VMM_EXIT_RUNTIME;
-	}
-	return ret;
+	return run_json_finish(&json, o.summary_json, ret);
 }

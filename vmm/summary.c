@@ -9,6 +9,16 @@
 
 static double ms(uint64_t ns) { return ns / 1e6; }
 
+bool vmm_exit_code_reserved(const struct vmm_guest *g)
+{
+	return g->end == VMM_END_DONE && (g->exit_code & 0xff) > VMM_EXIT_GUEST_MAX;
+}
+
+int vmm_run_exit_status(const struct vmm_guest *g)
+{
+	return vmm_exit_code_reserved(g) ? VMM_EXIT_GUEST_RANGE : vmm_guest_exit_status(g);
+}
+
 static void summary_exits(const struct vmm_stats *s, FILE *f)
 {
 	uint64_t total = 0;
@@ -149,9 +159,12 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 
 	vmm_guest_stats(g, &s);
 	vmm_format_size(g->ram_size, ram, sizeof(ram));
-	fprintf(f, "memvisor: %s: %s, exit status %d, after %.2f ms (%u vCPU%s, %s RAM)\n",
-		g->cfg.name, vmm_end_name(g->end), vmm_guest_exit_status(g),
-		ms(g->t_end_ns - g->t_create_ns), g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", ram);
+	fprintf(f, "memvisor: %s: %s, exit status %d", g->cfg.name, vmm_end_name(g->end),
+		vmm_run_exit_status(g));
+	if (vmm_exit_code_reserved(g))
+		fprintf(f, " (guest exit code %d)", g->exit_code & 0xff);
+	fprintf(f, ", after %.2f ms (%u vCPU%s, %s RAM)\n", ms(g->t_end_ns - g->t_create_ns),
+		g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", ram);
 	fprintf(f, "  time: set-up %.2f ms, run %.2f ms\n", ms(g->t_start_ns - g->t_create_ns),
 		ms(g->t_end_ns - g->t_start_ns));
 	summary_exits(&s, f);
@@ -278,9 +291,9 @@ void vmm_summary_json(const struct vmm_guest *g, FILE *f)
 	vmm_json_u64(&j, "ram_bytes", g->ram_size);
 	vmm_json_u64(&j, "vcpus", g->nr_vcpus);
 	vmm_json_str(&j, "end", vmm_end_name(g->end));
-	vmm_json_i64(&j, "exit_status", vmm_guest_exit_status(g));
+	vmm_json_i64(&j, "exit_status", vmm_run_exit_status(g));
 	if (g->end == VMM_END_DONE)
-		vmm_json_i64(&j, "guest_exit_code", g->exit_code);
+		vmm_json_i64(&j, "guest_exit_code", g->exit_code & 0xff);
 	else
 		vmm_json_str(&j, "guest_exit_code", NULL);
 	vmm_json_str(&j, "reason", g->end == VMM_END_DONE ? NULL : g->reason);

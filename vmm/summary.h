@@ -5,6 +5,17 @@
 
 #include "guest.h"
 
+/* A guest's own exit code of 120 or more would look like one of memvisor's
+ * statuses (120 crash, 122 out of memory...): memvisor run gives this one
+ * instead, and reports the guest's code in a line, the summary and the JSON. */
+#define VMM_EXIT_GUEST_MAX   119 /* the highest code a guest's own status keeps */
+#define VMM_EXIT_GUEST_RANGE 125
+
+/* memvisor run's exit status for a guest that ran: vmm_guest_exit_status,
+ * with a guest's own code of 120..255 reported as VMM_EXIT_GUEST_RANGE. */
+int vmm_run_exit_status(const struct vmm_guest *g);
+/* The guest ended by done with a code memvisor reserves (120..255). */
+bool vmm_exit_code_reserved(const struct vmm_guest *g);
 void vmm_summary_print(const struct vmm_guest *g, FILE *f);
 void vmm_summary_json(const struct vmm_guest *g, FILE *f);
 
