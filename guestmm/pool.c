@@ -260,6 +260,25 @@ uint64_t gmm_pool_free_frames(struct gmm_pool *p)
 	return n;
 }
 
+void gmm_pool_stats_read(struct gmm_pool *p, struct gmm_pool_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	*out = (struct gmm_pool_stats){
+		.frames = p->nr_frames, .free = p->buddy.nr_free + p->nr_ready + p->nr_zeroing,
+		.free_prezeroed = p->nr_ready, .wmark_min = p->wmark_min, .wmark_low = p->wmark_low,
+		.wmark_high = p->wmark_high, .splits = p->buddy.splits, .merges = p->buddy.merges,
+		.prezeroed_pages = p->prezeroed_pages, .allocs_prezeroed = p->ready_hits,
+		.allocs_not_prezeroed = p->ready_misses,
+	};
+	for (unsigned o = 0; o < GMM_NR_ORDERS; o++) {
+		out->free_blocks[o] = p->buddy.free_area[o].nr_free;
+		out->allocs[o] = p->buddy.allocs[o];
+	}
+	pthread_mutex_unlock(&p->lock);
+	out->populated_pages = __atomic_load_n(&p->populated_pages, __ATOMIC_RELAXED);
+	out->frames_lost = __atomic_load_n(&p->frames_lost, __ATOMIC_RELAXED);
+}
+
 void gmm_pool_sync_free(struct gmm_pool *p)
 {
 	__atomic_store_n(&p->nr_free_pages, p->buddy.nr_free + p->nr_ready + p->nr_zeroing,

@@ -188,6 +188,17 @@ static inline uint64_t gmm_pool_nr_free(const struct gmm_pool *p)
 	return __atomic_load_n(&p->nr_free_pages, __ATOMIC_RELAXED);
 }
 uint64_t gmm_pool_free_frames(struct gmm_pool *p);
+/* What the pool's counters say, read under its lock: for summaries. */
+struct gmm_pool_stats {
+	uint64_t frames, free, free_prezeroed; /* free: buddy + ready + being zeroed */
+	uint64_t wmark_min, wmark_low, wmark_high;
+	uint64_t free_blocks[GMM_NR_ORDERS], allocs[GMM_NR_ORDERS];
+	uint64_t splits, merges;
+	uint64_t populated_pages, prezeroed_pages, allocs_prezeroed, allocs_not_prezeroed;
+	uint64_t frames_lost;
+};
+void gmm_pool_stats_read(struct gmm_pool *p, struct gmm_pool_stats *out);
+
 /* The buddy's consistency check plus the ready lists'. Takes the pool lock. */
 int gmm_pool_check(struct gmm_pool *p);
 

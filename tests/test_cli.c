@@ -9,6 +9,7 @@
 #include <wchar.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,6 +247,42 @@ Test(cli, summary_json)
 	cr_assert(strstr(buf, "\"key\":\"pages_checked\",\"value\":1024"), "%s", buf);
 	cr_assert(strstr(buf, "\"exits\":{\"io\":"), "%s", buf);
 	cr_assert(strstr(buf, "\"wall_ms\":"), "%s", buf);
+}
+
+static uint64_t json_u64_after(const char *buf, const char *section, const char *key)
+{
+	char k[64];
+	const char *p = strstr(buf, section);
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = p ? strstr(p, k) : NULL;
+	cr_assert(p, "no %s in %s: %s", key, section, buf);
+	return strtoull(p + strlen(k), NULL, 10);
+}
+
+/* Free frames are free whether pre-zeroed or not: with the guest's pages
+ * still held, free + rss is the whole pool. */
+Test(cli, summary_counts_every_free_frame)
+{
+	char path[] = "/tmp/mvcli-json-XXXXXX";
+	struct result r;
+	char buf[16384];
+	int fd = mkstemp(path);
+	uint64_t frames, free, rss;
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", path, "memtest", "-m", "4M",
+			    "-p", "64M", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	read_file(path, buf, sizeof(buf));
+	unlink(path);
+	frames = json_u64_after(buf, "\"pool\":", "frames");
+	free = json_u64_after(buf, "\"pool\":", "free");
+	rss = json_u64_after(buf, "\"mm\":", "rss_pages");
+	cr_assert_eq(free + rss, frames, "free %llu + rss %llu != %llu frames",
+		     (unsigned long long)free, (unsigned long long)rss, (unsigned long long)frames);
 }
 
 /* Bad input: one clear line on stderr, the right status, nothing on stdout. */

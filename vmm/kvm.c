@@ -27,9 +27,11 @@ static int kvm_get_cpuid(struct vmm_kvm *kvm)
 			kvm->cpuid = c;
 			return 0;
 		}
+		int e = errno; /* free() may change it */
+
 		free(c);
-		if (errno != E2BIG)
-			return -errno;
+		if (e != E2BIG)
+			return -e;
 	}
 	return -E2BIG;
 }

@@ -89,7 +89,8 @@ static void summary_mm(const struct vmm_guest *g, FILE *f)
 {
 	const struct gmm_mm *mm = g->mm;
 	const struct gmm_fault_stats *fs = &mm->fs;
-	const struct gmm_pool *p = mm->pool;
+	struct gmm_pool *p = mm->pool;
+	struct gmm_pool_stats ps;
 	char rss[32], hi[32], pool[32];
 
 	if (!p) {
@@ -98,6 +99,7 @@ static void summary_mm(const struct vmm_guest *g, FILE *f)
 			(unsigned long long)(g->gpt.used >> 10));
 		return;
 	}
+	gmm_pool_stats_read(p, &ps);
 	vmm_format_size(mm->rss << PAGE_SHIFT, rss, sizeof(rss));
 	vmm_format_size(mm->hiwater_rss << PAGE_SHIFT, hi, sizeof(hi));
 	vmm_format_size(p->nr_frames << PAGE_SHIFT, pool, sizeof(pool));
@@ -116,17 +118,22 @@ static void summary_mm(const struct vmm_guest *g, FILE *f)
 	fprintf(f, "  page tables: EPT %zu KiB, guest %llu KiB; pool %s = %llu frames of %zu-byte "
 		"descriptors, %llu free (watermarks min %llu, low %llu, high %llu)\n",
 		mm->ept.nr_tables * 4, (unsigned long long)(g->gpt.used >> 10), pool,
-		(unsigned long long)p->nr_frames, sizeof(struct gmm_frame),
-		(unsigned long long)p->buddy.nr_free, (unsigned long long)p->wmark_min,
-		(unsigned long long)p->wmark_low, (unsigned long long)p->wmark_high);
+		(unsigned long long)ps.frames, sizeof(struct gmm_frame),
+		(unsigned long long)ps.free, (unsigned long long)ps.wmark_min,
+		(unsigned long long)ps.wmark_low, (unsigned long long)ps.wmark_high);
+	if (ps.frames_lost)
+		fprintf(f, "  frames lost: %llu (could not be emptied, taken out of the pool)\n",
+			(unsigned long long)ps.frames_lost);
 }
 
-static void summary_swap(const struct gmm_pool *p, FILE *f)
+static void summary_swap(struct gmm_pool *p, FILE *f)
 {
-	const struct gmm_vmstat *v = &p->vm;
+	struct gmm_vmstat vm, *v = &vm;
 	const struct swapd *sw = p->swap;
-	uint64_t steal = v->pgsteal_kswapd + v->pgsteal_direct;
+	uint64_t steal;
 
+	gmm_vmstat_read(p, &vm);
+	steal = v->pgsteal_kswapd + v->pgsteal_direct;
 	fprintf(f, "  reclaim: scanned %llu (kswapd %llu, direct %llu), freed %llu (kswapd %llu, direct %llu), "
 		"%.2f us CPU per freed frame; armed %llu, refaulted %llu, deactivated %llu\n",
 		(unsigned long long)(v->pgscan_kswapd + v->pgscan_direct),
@@ -143,13 +150,14 @@ static void summary_swap(const struct gmm_pool *p, FILE *f)
 		(unsigned long long)v->clean_dropped, (unsigned long long)v->workingset_refault,
 		(unsigned long long)v->workingset_activate);
 	fprintf(f, "  swap file: %s%s, %llu slots, %s I/O; kswapd woke %llu times, direct reclaim %llu times, "
-		"highest priority %llu (12 lowest), %llu full, %llu write errors, %llu read errors\n", sw->path,
+		"highest priority %llu (12 lowest), %llu full, %llu write errors, %llu read errors "
+		"(%llu more in read-ahead, dropped)\n", sw->path,
 		sw->unlinked ? " (unlinked since it opened: it dies with memvisor)" : "",
 		(unsigned long long)sw->nr_slots, sw->direct ? "O_DIRECT" : "buffered",
 		(unsigned long long)v->kswapd_wakeups, (unsigned long long)v->direct_reclaims,
 		(unsigned long long)v->reclaim_prio_min,
 		(unsigned long long)v->swap_full, (unsigned long long)v->write_errors,
-		(unsigned long long)v->read_errors);
+		(unsigned long long)v->read_errors, (unsigned long long)v->readahead_errors);
 }
 
 void vmm_summary_print(const struct vmm_guest *g, FILE *f)
@@ -174,37 +182,44 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 	summary_reports(g, f);
 }
 
-static void summary_json_pool(const struct gmm_pool *p, struct vmm_json *j)
+static void summary_json_pool(struct gmm_pool *p, struct vmm_json *j)
 {
+	struct gmm_pool_stats ps;
+
+	gmm_pool_stats_read(p, &ps);
 	vmm_json_begin(j, "pool", '{');
-	vmm_json_u64(j, "bytes", p->nr_frames << PAGE_SHIFT);
-	vmm_json_u64(j, "frames", p->nr_frames);
+	vmm_json_u64(j, "bytes", ps.frames << PAGE_SHIFT);
+	vmm_json_u64(j, "frames", ps.frames);
 	vmm_json_u64(j, "descriptor_bytes", sizeof(struct gmm_frame));
-	vmm_json_u64(j, "free", p->buddy.nr_free);
-	vmm_json_u64(j, "wmark_min", p->wmark_min);
-	vmm_json_u64(j, "wmark_low", p->wmark_low);
-	vmm_json_u64(j, "wmark_high", p->wmark_high);
+	vmm_json_u64(j, "free", ps.free);
+	vmm_json_u64(j, "free_prezeroed", ps.free_prezeroed);
+	vmm_json_u64(j, "frames_lost", ps.frames_lost);
+	vmm_json_u64(j, "wmark_min", ps.wmark_min);
+	vmm_json_u64(j, "wmark_low", ps.wmark_low);
+	vmm_json_u64(j, "wmark_high", ps.wmark_high);
 	vmm_json_begin(j, "free_blocks_by_order", '[');
 	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
-		vmm_json_u64(j, NULL, p->buddy.free_area[o].nr_free);
+		vmm_json_u64(j, NULL, ps.free_blocks[o]);
 	vmm_json_end(j, ']');
 	vmm_json_begin(j, "allocs_by_order", '[');
 	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
-		vmm_json_u64(j, NULL, p->buddy.allocs[o]);
+		vmm_json_u64(j, NULL, ps.allocs[o]);
 	vmm_json_end(j, ']');
-	vmm_json_u64(j, "splits", p->buddy.splits);
-	vmm_json_u64(j, "merges", p->buddy.merges);
-	vmm_json_u64(j, "populated_pages", p->populated_pages);
-	vmm_json_u64(j, "prezeroed_pages", p->prezeroed_pages);
-	vmm_json_u64(j, "allocs_prezeroed", p->ready_hits);
-	vmm_json_u64(j, "allocs_not_prezeroed", p->ready_misses);
+	vmm_json_u64(j, "splits", ps.splits);
+	vmm_json_u64(j, "merges", ps.merges);
+	vmm_json_u64(j, "populated_pages", ps.populated_pages);
+	vmm_json_u64(j, "prezeroed_pages", ps.prezeroed_pages);
+	vmm_json_u64(j, "allocs_prezeroed", ps.allocs_prezeroed);
+	vmm_json_u64(j, "allocs_not_prezeroed", ps.allocs_not_prezeroed);
 	vmm_json_end(j, '}');
 }
 
-static void summary_json_vmstat(const struct gmm_pool *p, struct vmm_json *j)
+static void summary_json_vmstat(struct gmm_pool *p, struct vmm_json *j)
 {
-	const struct gmm_vmstat *v = &p->vm;
+	struct gmm_vmstat vm, *v = &vm;
 	const struct swapd *sw = p->swap;
+
+	gmm_vmstat_read(p, &vm);
 
 	vmm_json_begin(j, "vmstat", '{');
 	vmm_json_u64(j, "pgmajfault", v->pgmajfault);
@@ -228,6 +243,7 @@ static void summary_json_vmstat(const struct gmm_pool *p, struct vmm_json *j)
 	vmm_json_u64(j, "swap_full", v->swap_full);
 	vmm_json_u64(j, "write_errors", v->write_errors);
 	vmm_json_u64(j, "read_errors", v->read_errors);
+	vmm_json_u64(j, "readahead_errors", v->readahead_errors);
 	vmm_json_u64(j, "reclaim_cpu_ns", v->reclaim_ns);
 	vmm_json_u64(j, "reclaim_priority_min", v->reclaim_prio_min);
 	vmm_json_end(j, '}');
