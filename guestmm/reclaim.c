@@ -506,8 +506,12 @@ static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 	 * one pass and evicted on a later one, so progress often needs two.
 	 */
 	for (int prio = GMM_DEF_PRIORITY; rc.freed < nr && prio >= 0; prio--) {
-		uint64_t lru = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
-		uint64_t to_scan = MAX(lru >> prio, (uint64_t)SWAP_CLUSTER_MAX), scanned = 0;
+		uint64_t lru, to_scan, scanned = 0;
+
+		pthread_mutex_lock(&p->lock);
+		lru = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
+		pthread_mutex_unlock(&p->lock);
+		to_scan = MAX(lru >> prio, (uint64_t)SWAP_CLUSTER_MAX);
 
 		while (rc.freed < nr && scanned < to_scan) {
 			unsigned n = reclaim_batch(&rc);

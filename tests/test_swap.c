@@ -284,3 +284,94 @@ Test(swap, host_forces_reclaim_between_guest_stages)
 	cr_assert(strstr(c.walk, ": swapped out to slot "), "%s", c.walk);
 	shared_pool_destroy(&pool, &swap);
 }
+
+struct bg_run {
+	struct vmm_guest *g;
+	int status;
+};
+
+static void *bg_guest_run(void *arg)
+{
+	struct bg_run *b = arg;
+
+	b->status = vmm_guest_run(b->g);
+	return NULL;
+}
+
+static struct vmm_guest *memtest_on(struct vmm_kvm *kvm, struct gmm_pool *pool, const void *elf,
+				    size_t len, const char *label, FILE *con)
+{
+	static char *argv[] = { "--passes=2" };
+	struct vmm_config cfg = {
+		.name = label, .path = BUILTIN("memtest"), .mem_size = 64 * MIB, .nr_vcpus = 1,
+		.timeout_ns = 120ULL * 1000000000ULL, .argc = 1, .argv = argv, .console = con,
+		.pool = pool, .label = label,
+	};
+	struct vmm_guest *g;
+	char err[512];
+
+	cr_assert_eq(vmm_guest_create(kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
+	return g;
+}
+
+static void expect_guest_ok(struct vmm_guest *g, int status)
+{
+	bool seen = false;
+
+	cr_assert_eq(status, 0, "%s: %s", g->cfg.name, g->reason);
+	for (unsigned i = 0; i < g->nr_reports; i++)
+		if (!strcmp(g->reports[i].key, "mismatches")) {
+			cr_assert_eq(g->reports[i].value, 0, "%s: %llu mismatched words", g->cfg.name,
+				     (unsigned long long)g->reports[i].value);
+			seen = true;
+		}
+	cr_assert(seen, "%s reported no mismatch count", g->cfg.name);
+}
+
+/* Two guests fault, refault and swap at once on one pool (4x overcommitted)
+ * and one swap file: both verify every page, the books balance across them,
+ * and every frame and slot comes back. The ThreadSanitizer build runs this. */
+Test(swap, two_guests_share_a_pool_at_once)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512];
+	struct vmm_kvm kvm;
+	struct bg_run a;
+	struct vmm_guest *b;
+	pthread_t t;
+	FILE *con = fopen("/dev/null", "w");
+	uint64_t used, rss;
+	int status_b;
+	void *elf;
+	size_t len;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf, &len, err, sizeof(err)), 0, "%s", err);
+	shared_pool_init(&pool, &swap, path, 32 * MIB, 256 * MIB);
+	a.g = memtest_on(&kvm, &pool, elf, len, "a", con);
+	b = memtest_on(&kvm, &pool, elf, len, "b", con);
+	cr_assert_eq(pthread_create(&t, NULL, bg_guest_run, &a), 0);
+	status_b = vmm_guest_run(b);
+	pthread_join(t, NULL);
+	expect_guest_ok(a.g, a.status);
+	expect_guest_ok(b, status_b);
+	pthread_mutex_lock(&a.g->mm->lock);
+	pthread_mutex_lock(&b->mm->lock);
+	used = pool.nr_frames - gmm_pool_free_frames(&pool);
+	rss = a.g->mm->rss + b->mm->rss;
+	check_ept_matches_host(a.g);
+	check_ept_matches_host(b);
+	pthread_mutex_unlock(&b->mm->lock);
+	pthread_mutex_unlock(&a.g->mm->lock);
+	cr_assert_eq(used, rss, "pool frames in use %llu != the guests' rss %llu",
+		     (unsigned long long)used, (unsigned long long)rss);
+	vmm_guest_destroy(a.g);
+	vmm_guest_destroy(b);
+	cr_assert_eq(gmm_pool_free_frames(&pool), pool.nr_frames);
+	cr_assert_eq(gmm_pool_check(&pool), 0);
+	shared_pool_destroy(&pool, &swap);
+	vmm_kvm_close(&kvm);
+	fclose(con);
+	free(elf);
+}

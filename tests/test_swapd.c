@@ -616,7 +616,7 @@ Test(swapd, slot_retire)
 /* --- I/O --- */
 
 /* xorshift64*: page contents that differ in every word and every page */
-static uint64_t rng_state;
+static _Thread_local uint64_t rng_state; /* per worker thread */
 
 static void rng_seed(uint64_t seed)
 {

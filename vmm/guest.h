@@ -86,7 +86,7 @@ struct vmm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	bool started;
+	bool started;            /* a thread exists, not yet joined: written by the main thread under g->lock */
 	bool done;               /* called MV_HC_DONE */
 	uint64_t last_sync;
 	bool synced;

@@ -231,6 +231,10 @@ const char *vmm_end_name(enum vmm_end end)
 	return names[end];
 }
 
+/* Kick every vCPU thread that exists and is not being joined. g->lock held,
+ * or on the main thread (its signal handler), which alone writes started and
+ * does so under the lock: so no thread is signalled once the main thread has
+ * begun to join it (pthread_kill of a joined thread is undefined). */
 static void vm_kick_all(struct vmm_guest *g)
 {
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
@@ -252,8 +256,8 @@ void vmm_guest_end(struct vmm_guest *g, enum vmm_end end, const char *detail,
 		snprintf(g->detail, sizeof(g->detail), "%s", detail ? detail : "");
 	}
 	atomic_store(&g->stopping, true);
-	pthread_mutex_unlock(&g->lock);
 	vm_kick_all(g);
+	pthread_mutex_unlock(&g->lock);
 }
 
 void vmm_guest_interrupt(struct vmm_guest *g)
@@ -320,13 +324,23 @@ int vmm_guest_run(struct vmm_guest *g)
 			vmm_guest_end(g, VMM_END_CRASH, NULL, "cannot start a thread for vCPU %u", i);
 			break;
 		}
+		pthread_mutex_lock(&g->lock);
 		v->started = true;
+		/* an end decided before it could be kicked: kick it now */
+		if (atomic_load(&g->stopping))
+			vmm_vcpu_kick(v);
+		pthread_mutex_unlock(&g->lock);
 	}
 	vm_wait(g);
 	for (unsigned i = 0; i < g->nr_vcpus; i++) {
-		if (g->vcpus[i].started)
-			pthread_join(g->vcpus[i].thread, NULL);
+		bool started;
+
+		pthread_mutex_lock(&g->lock);
+		started = g->vcpus[i].started;
 		g->vcpus[i].started = false;
+		pthread_mutex_unlock(&g->lock);
+		if (started)
+			pthread_join(g->vcpus[i].thread, NULL);
 		vmm_console_flush(&g->vcpus[i]);
 	}
 	/* a fault thread may still be recording a page its vCPU already used:
