@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <wchar.h>
 
@@ -543,4 +544,28 @@ Test(parse, escape_every_pair_is_safe)
 				left -= k;
 			}
 		}
+}
+
+/* Each option is judged whole: the parser once copied options into 64
+ * bytes, so size=<54 zeros>8192x passed as 8192 and a long valid size=
+ * was refused (both found by the swapspec fuzz target). */
+Test(parse, swap_spec_options_are_judged_whole)
+{
+	struct vmm_swap_spec s;
+	char arg[256], err[512];
+
+	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,size=1G,keep", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(s.path, "/tmp/s");
+	cr_assert_eq(s.size, 1ULL << 30);
+	cr_assert(s.keep);
+	snprintf(arg, sizeof(arg), "/tmp/s,size=%054d8192x", 0);
+	cr_assert_eq(vmm_parse_swap_spec(arg, &s, err, sizeof(err)), -EINVAL, "accepted as %llu",
+		     (unsigned long long)s.size);
+	cr_assert(strstr(err, "8192x'"), "the option is quoted whole: %s", err);
+	snprintf(arg, sizeof(arg), "/tmp/s,size=%055d8192K", 0);
+	cr_assert_eq(vmm_parse_swap_spec(arg, &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(s.size, 8192ULL << 10);
+	cr_assert_eq(vmm_parse_swap_spec(",size=1G", &s, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,size=4K", &s, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,keep,", &s, err, sizeof(err)), -EINVAL);
 }

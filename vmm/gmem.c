@@ -86,6 +86,9 @@ int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max
 {
 	size_t n = 0;
 
+	if (!max)
+		return -ENAMETOOLONG; /* no room even for the terminator */
+
 	while (n < max) {
 		size_t avail;
 		gpa_t gpa;

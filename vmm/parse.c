@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "parse.h"
 
+#include "memvisor/types.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -201,4 +205,52 @@ size_t vmm_escape_text(char *dst, size_t size, const char *src, size_t len)
 	}
 	dst[out] = '\0';
 	return out;
+}
+
+/* One option of a swap spec, [opt, opt + len): keep, or size=SIZE. Judged
+ * whole: a copy into a fixed buffer would judge a long one by its start. */
+static int parse_swap_option(const char *opt, size_t len, struct vmm_swap_spec *out)
+{
+	char *v;
+	int ret;
+
+	if (len == 4 && !memcmp(opt, "keep", 4)) {
+		out->keep = true;
+		return 0;
+	}
+	if (len < 5 || memcmp(opt, "size=", 5))
+		return -EINVAL;
+	v = strndup(opt + 5, len - 5);
+	if (!v)
+		return -ENOMEM;
+	ret = strlen(v) == len - 5 && !vmm_parse_size(v, &out->size) && out->size >= 2 * PAGE_SIZE &&
+	      !(out->size % PAGE_SIZE) ? 0 : -EINVAL;
+	free(v);
+	return ret;
+}
+
+int vmm_parse_swap_spec(const char *arg, struct vmm_swap_spec *out, char *err, size_t errlen)
+{
+	const char *comma = strchr(arg, ',');
+	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len >= sizeof(out->path)) {
+		snprintf(err, errlen, "bad --swap '%s': give a file path, e.g. /tmp/mv.swap,size=1G", arg);
+		return -EINVAL;
+	}
+	memcpy(out->path, arg, len);
+	out->path[len] = '\0';
+	while (comma) {
+		const char *opt = comma + 1;
+
+		comma = strchr(opt, ',');
+		len = comma ? (size_t)(comma - opt) : strlen(opt);
+		if (parse_swap_option(opt, len, out)) {
+			snprintf(err, errlen, "bad --swap option '%.*s': use size=SIZE (a multiple of 4K, "
+				 "at least 8K) or keep", (int)MIN(len, (size_t)INT_MAX), opt);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
 #define VMM_PARSE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The longest duration --timeout takes: a year. The deadline is the monotonic
@@ -19,6 +20,16 @@ int vmm_parse_duration(const char *s, uint64_t *ns);
 int vmm_parse_duration_in(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *ns);
 /* A decimal count in [min, max]. -EINVAL or -ERANGE. */
 int vmm_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* --swap FILE[,size=SIZE][,keep] */
+#define VMM_SWAP_PATH_MAX 4096
+struct vmm_swap_spec {
+	char path[VMM_SWAP_PATH_MAX];
+	uint64_t size;     /* 0: not given */
+	bool keep;
+};
+/* 0, or -EINVAL with one line in err (the whole option quoted, never cut). */
+int vmm_parse_swap_spec(const char *arg, struct vmm_swap_spec *out, char *err, size_t errlen);
 /* "64 MiB", "1.5 GiB" */
 void vmm_format_size(uint64_t bytes, char *buf, unsigned len);
 

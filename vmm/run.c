@@ -82,31 +82,14 @@ static int run_parse_walk(const char *arg, struct run_opts *o)
 /* FILE[,size=SIZE][,keep] */
 static int run_parse_swap(const char *arg, struct run_opts *o)
 {
-	static char path[4096];
-	const char *comma = strchr(arg, ',');
-	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+	static struct vmm_swap_spec spec;
+	char err[512];
 
-	if (len == 0 || len >= sizeof(path))
-		return vmm_usage_error("bad --swap '%s': give a file path, e.g. /tmp/mv.swap,size=1G", arg);
-	memcpy(path, arg, len);
-	path[len] = '\0';
-	o->swap_path = path;
-	while (comma) {
-		const char *opt = comma + 1;
-		char one[64];
-
-		comma = strchr(opt, ',');
-		len = comma ? (size_t)(comma - opt) : strlen(opt);
-		snprintf(one, sizeof(one), "%.*s", (int)len, opt);
-		if (!strcmp(one, "keep"))
-			o->swap_keep = true;
-		else if (!strncmp(one, "size=", 5) && !vmm_parse_size(one + 5, &o->swap_size) &&
-			 o->swap_size >= 2 * PAGE_SIZE && !(o->swap_size % PAGE_SIZE))
-			continue;
-		else
-			return vmm_usage_error("bad --swap option '%s': use size=SIZE (a multiple of 4K, "
-					       "at least 8K) or keep", one);
-	}
+	if (vmm_parse_swap_spec(arg, &spec, err, sizeof(err)))
+		return vmm_usage_error("%s", err);
+	o->swap_path = spec.path;
+	o->swap_size = spec.size;
+	o->swap_keep = spec.keep;
 	return 0;
 }
 

@@ -1,71 +1,57 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the swap spec of "memvisor run --swap FILE[,size=SIZE][,keep]".
- * Its parser is static in vmm/run.c, so the spec goes in through the command
- * line: "run --host-mm --swap=SPEC guest". --host-mm does not go with --swap,
- * so a spec the parser accepts ends in that refusal and nothing is opened or
- * run; a spec it refuses ends in "bad --swap". Which of the two happened is
- * checked against the grammar of the usage text: FILE not empty and shorter
- * than PATH_MAX, then options separated by commas, each "keep" or "size=SIZE"
- * with SIZE a multiple of 4K of at least 8K.
- *
- * vmm_usage_error lives in vmm/main.c, outside the library: this target
- * defines its own, which keeps the message instead of printing it.
+ * Fuzz target: the swap spec of "memvisor run --swap FILE[,size=SIZE][,keep]"
+ * (vmm_parse_swap_spec). Its verdict, and the path, size and keep it returns,
+ * are checked against the grammar of the usage text, applied here by a
+ * separate reading: FILE not empty and shorter than VMM_SWAP_PATH_MAX, then
+ * options separated by commas, each "keep" or "size=SIZE" with SIZE a
+ * multiple of 4K of at least 8K (the last size= wins).
  */
 #include "fuzz.h"
 
-#include "vmm/cli.h"
-#include "vmm/guest.h"
 #include "vmm/parse.h"
 
-#include <stdarg.h>
+#include <errno.h>
 
-#define PATH_LEN 4096 /* run.c's path buffer: a FILE must be shorter */
-
-static char usage_msg[8192];
-
-int vmm_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(usage_msg, sizeof(usage_msg), fmt, ap);
-	va_end(ap);
-	return VMM_EXIT_USAGE;
-}
+struct model {
+	uint64_t size;
+	bool keep;
+};
 
 /* One option of the spec, [opt, opt + len). */
-static bool option_ok(const char *opt, size_t len)
+static bool option_ok(const char *opt, size_t len, struct model *m)
 {
 	char *v;
 	uint64_t size;
 	bool ok;
 
 	if (len == 4 && !memcmp(opt, "keep", 4))
-		return true;
+		return m->keep = true;
 	if (len < 5 || memcmp(opt, "size=", 5))
 		return false;
 	v = strndup(opt + 5, len - 5);
 	FZ_CHECK(v, "out of memory");
 	ok = strlen(v) == len - 5 && !vmm_parse_size(v, &size) && size >= 2 * PAGE_SIZE &&
 	     size % PAGE_SIZE == 0;
+	if (ok)
+		m->size = size;
 	free(v);
 	return ok;
 }
 
-static bool spec_ok(const char *spec)
+static bool spec_ok(const char *spec, struct model *m)
 {
 	const char *comma = strchr(spec, ',');
 	size_t len = comma ? (size_t)(comma - spec) : strlen(spec);
 
-	if (len == 0 || len >= PATH_LEN)
+	if (len == 0 || len >= VMM_SWAP_PATH_MAX)
 		return false;
 	while (comma) {
 		const char *opt = comma + 1;
 
 		comma = strchr(opt, ',');
 		len = comma ? (size_t)(comma - opt) : strlen(opt);
-		if (!option_ok(opt, len))
+		if (!option_ok(opt, len, m))
 			return false;
 	}
 	return true;
@@ -73,24 +59,29 @@ static bool spec_ok(const char *spec)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *arg = malloc(size + 8), *spec = arg + 7;
+	static struct vmm_swap_spec out;
+	char *spec = malloc(size + 1), err[512];
+	struct model m = { 0 };
+	bool ok;
 	int ret;
 
-	FZ_CHECK(arg, "out of memory");
-	memcpy(arg, "--swap=", 7); /* one argument, so that a spec "--" is not the end of options */
+	FZ_CHECK(spec, "out of memory");
 	memcpy(spec, data, size);
 	spec[size] = '\0';
-	char *argv[] = { "run", "--host-mm", arg, "/nonexistent/guest", NULL };
+	ok = spec_ok(spec, &m);
+	ret = vmm_parse_swap_spec(spec, &out, err, sizeof(err));
+	FZ_CHECK(ret == 0 || ret == -EINVAL, "'%s' returned %d", spec, ret);
+	FZ_CHECK(!ret == ok, "the spec '%s' was %s: %s", spec, ok ? "refused" : "accepted", err);
+	if (ok) {
+		size_t len = strcspn(spec, ",");
 
-	usage_msg[0] = '\0';
-	ret = vmm_cmd_run(ARRAY_SIZE(argv) - 1, argv);
-	FZ_CHECK(ret == VMM_EXIT_USAGE, "run --swap '%s' returned %d: %s", spec, ret, usage_msg);
-	if (spec_ok(spec))
-		FZ_CHECK(!strncmp(usage_msg, "--host-mm ", 10),
-			 "a valid spec '%s' was refused: %s", spec, usage_msg);
-	else
-		FZ_CHECK(!strncmp(usage_msg, "bad --swap ", 11),
-			 "an invalid spec '%s' was accepted: %s", spec, usage_msg);
-	free(arg);
+		FZ_CHECK(strlen(out.path) == len && !memcmp(out.path, spec, len), "path of '%s': '%s'",
+			 spec, out.path);
+		FZ_CHECK(out.size == m.size && out.keep == m.keep, "'%s' gave size %llu keep %d",
+			 spec, (unsigned long long)out.size, out.keep);
+	} else {
+		FZ_CHECK(!strncmp(err, "bad --swap ", 11), "message for '%s': %s", spec, err);
+	}
+	free(spec);
 	return 0;
 }
