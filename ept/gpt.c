@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Guest page-table builder and walker.
+ * Builder and walker of the guest's own page tables (GVA -> GPA): the first
+ * level of the two-level hierarchy, below which ept.c maps GPA -> frame.
  *
  * The builder hands out zeroed table pages from a bump area and fills 4 KiB
  * leaf entries; it caches the last leaf table so that mapping a long range
@@ -24,7 +25,7 @@ static bool gpt_canonical(gva_t gva)
 	return (uint64_t)s == gva;
 }
 
-size_t ept_gpt_tables_for(uint64_t len)
+size_t gpt_tables_for(uint64_t len)
 {
 	uint64_t pages = (len + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	/* one PT per 512 pages, one PD per 512 PTs...; +2 per level for a range
@@ -35,12 +36,12 @@ size_t ept_gpt_tables_for(uint64_t len)
 	return pt + pd + pdpt;
 }
 
-static uint64_t *gpt_host(struct ept_gpt *pt, gpa_t gpa)
+static uint64_t *gpt_host(struct gpt *pt, gpa_t gpa)
 {
 	return (uint64_t *)(pt->base + (gpa - pt->base_gpa));
 }
 
-static int gpt_alloc_table(struct ept_gpt *pt, gpa_t *gpa)
+static int gpt_alloc_table(struct gpt *pt, gpa_t *gpa)
 {
 	if (pt->size - pt->used < PAGE_SIZE)
 		return -ENOMEM;
@@ -50,7 +51,7 @@ static int gpt_alloc_table(struct ept_gpt *pt, gpa_t *gpa)
 	return 0;
 }
 
-int ept_gpt_init(struct ept_gpt *pt, void *base, gpa_t base_gpa, size_t size)
+int gpt_init(struct gpt *pt, void *base, gpa_t base_gpa, size_t size)
 {
 	if (((uintptr_t)base | base_gpa | size) & (PAGE_SIZE - 1))
 		return -EINVAL;
@@ -63,7 +64,7 @@ int ept_gpt_init(struct ept_gpt *pt, void *base, gpa_t base_gpa, size_t size)
 }
 
 /* The leaf table covering gva, created on the way down when missing. */
-static int gpt_leaf_table(struct ept_gpt *pt, gva_t gva, uint64_t **out)
+static int gpt_leaf_table(struct gpt *pt, gva_t gva, uint64_t **out)
 {
 	gva_t key = gva >> 21;
 	gpa_t table = pt->root;
@@ -94,7 +95,7 @@ static int gpt_leaf_table(struct ept_gpt *pt, gva_t gva, uint64_t **out)
 	return 0;
 }
 
-int ept_gpt_map(struct ept_gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t flags)
+int gpt_map(struct gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t flags)
 {
 	if ((gva | gpa | len) & (PAGE_SIZE - 1))
 		return -EINVAL;
@@ -120,8 +121,8 @@ int ept_gpt_map(struct ept_gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t
 	return 0;
 }
 
-int ept_gpt_walk(gpa_t cr3, gva_t gva, ept_gpa_host_fn host, void *opaque,
-		 struct ept_gpt_walk *w)
+int gpt_walk(gpa_t cr3, gva_t gva, gpt_gpa_host_fn host, void *opaque,
+	     struct gpt_walk *w)
 {
 	gpa_t table = cr3 & GPT_ADDR;
 

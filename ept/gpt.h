@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest page tables (GVA -> GPA): the x86-64 4-level tables that the VMM
- * builds for its tiny guests, and a walker that follows any such table
- * through a caller-supplied GPA -> host mapping. Data structures and walks
- * only: no policy, no KVM.
+ * The guest's own page tables (GVA -> GPA), the first level of the two-level
+ * hierarchy; the second, GPA -> host frame, is the EPT table in ept.h. These
+ * are the x86-64 4-level tables that the VMM builds for its tiny guests, and
+ * a walker that follows any such table through a caller-supplied GPA -> host
+ * mapping. Data structures and walks only: no policy, no KVM.
  */
-#ifndef EPT_GPT_H
-#define EPT_GPT_H
+#ifndef GPT_H
+#define GPT_H
 
 #include "memvisor/types.h"
 
@@ -22,7 +23,7 @@
 #define GPT_LEVELS 4
 
 /* A bump allocator of table pages over one contiguous piece of guest memory. */
-struct ept_gpt {
+struct gpt {
 	uint8_t *base;      /* host address of the table area */
 	gpa_t base_gpa;     /* its guest-physical address */
 	size_t size;        /* bytes in the area */
@@ -34,18 +35,18 @@ struct ept_gpt {
 };
 
 /* Table pages needed, at most, to map one range of len bytes (4 KiB entries). */
-size_t ept_gpt_tables_for(uint64_t len);
+size_t gpt_tables_for(uint64_t len);
 
-int ept_gpt_init(struct ept_gpt *pt, void *base, gpa_t base_gpa, size_t size);
+int gpt_init(struct gpt *pt, void *base, gpa_t base_gpa, size_t size);
 /* Map [gva, gva+len) to [gpa, gpa+len) with 4 KiB entries; flags from GPT_*
  * (P and U are always set). -EINVAL on misalignment or a non-canonical GVA,
  * -EEXIST if a page is mapped already, -ENOMEM when the area is full. */
-int ept_gpt_map(struct ept_gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t flags);
+int gpt_map(struct gpt *pt, gva_t gva, gpa_t gpa, uint64_t len, uint64_t flags);
 
 /* How the walker reaches guest memory: host pointer for [gpa, gpa+len), or NULL. */
-typedef void *(*ept_gpa_host_fn)(void *opaque, gpa_t gpa, size_t len);
+typedef void *(*gpt_gpa_host_fn)(void *opaque, gpa_t gpa, size_t len);
 
-struct ept_gpt_walk {
+struct gpt_walk {
 	gva_t gva;
 	gpa_t gpa;                    /* the translation, valid when the walk succeeds */
 	int levels;                   /* entries read (4 for a 4 KiB page, 3 for 2 MiB, 2 for 1 GiB) */
@@ -58,7 +59,7 @@ struct ept_gpt_walk {
 
 /* Walk gva through the table rooted at cr3. 0, -EFAULT (not present; see
  * failed_level), -EINVAL (non-canonical) or -ERANGE (a table outside guest memory). */
-int ept_gpt_walk(gpa_t cr3, gva_t gva, ept_gpa_host_fn host, void *opaque,
-		 struct ept_gpt_walk *w);
+int gpt_walk(gpa_t cr3, gva_t gva, gpt_gpa_host_fn host, void *opaque,
+	     struct gpt_walk *w);
 
 #endif

@@ -27,7 +27,7 @@ struct mem {
 };
 
 static struct mem mem;
-static struct ept_gpt pt;
+static struct gpt pt;
 
 static void *mem_host(void *opaque, gpa_t gpa, size_t len)
 {
@@ -57,8 +57,8 @@ static void area(size_t pages)
 	mem.host = aligned_alloc(PG, mem.size ? mem.size : PG);
 	cr_assert_not_null(mem.host);
 	memset(mem.host, 0xee, mem.size); /* the builder must zero what it hands out */
-	ret = ept_gpt_init(&pt, mem.host, mem.gpa, mem.size);
-	cr_assert_eq(ret, 0, "ept_gpt_init = %d", ret);
+	ret = gpt_init(&pt, mem.host, mem.gpa, mem.size);
+	cr_assert_eq(ret, 0, "gpt_init = %d", ret);
 }
 
 static uint64_t *table_at(gpa_t gpa)
@@ -74,15 +74,15 @@ static size_t used_pages(void)
 	return pt.used / PG;
 }
 
-static int walk(gva_t gva, struct ept_gpt_walk *w)
+static int walk(gva_t gva, struct gpt_walk *w)
 {
-	return ept_gpt_walk(pt.root, gva, mem_host, &mem, w);
+	return gpt_walk(pt.root, gva, mem_host, &mem, w);
 }
 
 /* gva must translate to gpa through a 4 KiB leaf. */
 static void expect_mapped(gva_t gva, gpa_t gpa, bool writable)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	int ret = walk(gva, &w);
 
 	cr_assert_eq(ret, 0, "walk(0x%llx) = %d, failed at level %d", (unsigned long long)gva,
@@ -104,7 +104,7 @@ static void expect_mapped(gva_t gva, gpa_t gpa, bool writable)
 /* gva must not translate, failing at the given level. */
 static void expect_absent(gva_t gva, int level)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	int ret = walk(gva, &w);
 
 	cr_assert_eq(ret, -EFAULT, "walk(0x%llx) = %d, want -EFAULT", (unsigned long long)gva, ret);
@@ -137,29 +137,29 @@ Test(gpt, init)
 
 Test(gpt, init_rejects_misalignment)
 {
-	struct ept_gpt p;
+	struct gpt p;
 	uint8_t *buf = aligned_alloc(PG, 4 * PG);
 
 	cr_assert_not_null(buf);
-	cr_assert_eq(ept_gpt_init(&p, buf + 8, BASE_GPA, 2 * PG), -EINVAL);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA + 0x800, 2 * PG), -EINVAL);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA, 2 * PG + 1), -EINVAL);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA, PG - 1), -EINVAL);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA, 2 * PG), 0);
+	cr_assert_eq(gpt_init(&p, buf + 8, BASE_GPA, 2 * PG), -EINVAL);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA + 0x800, 2 * PG), -EINVAL);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA, 2 * PG + 1), -EINVAL);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA, PG - 1), -EINVAL);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA, 2 * PG), 0);
 	free(buf);
 }
 
 Test(gpt, init_too_small)
 {
-	struct ept_gpt p;
+	struct gpt p;
 	uint8_t *buf = aligned_alloc(PG, PG);
 
 	cr_assert_not_null(buf);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA, 0), -ENOMEM);
-	cr_assert_eq(ept_gpt_init(&p, buf, BASE_GPA, PG), 0);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA, 0), -ENOMEM);
+	cr_assert_eq(gpt_init(&p, buf, BASE_GPA, PG), 0);
 	cr_assert_eq(p.used, PG);
 	/* room for the root only: the first map needs a PDPT */
-	cr_assert_eq(ept_gpt_map(&p, 0x400000, 0, PG, 0), -ENOMEM);
+	cr_assert_eq(gpt_map(&p, 0x400000, 0, PG, 0), -ENOMEM);
 	cr_assert_eq(p.used, PG);
 	free(buf);
 }
@@ -168,12 +168,12 @@ Test(gpt, init_too_small)
 
 Test(gpt, map_one_page)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	gva_t gva = 0x400000;   /* PML4 0, PDPT 0, PD 2, PT 0 */
 	gpa_t gpa = 0x123000;
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, gva, gpa, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, gva, gpa, PG, GPT_W), 0);
 	cr_assert_eq(used_pages(), 4, "used %zu pages", used_pages());
 
 	cr_assert_eq(walk(gva + 0xabc, &w), 0);
@@ -228,10 +228,10 @@ Test(gpt, map_one_page)
 
 Test(gpt, map_readonly_leaf)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x5000, PG, 0), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x5000, PG, 0), 0);
 	cr_assert_eq(walk(0x400000, &w), 0);
 	cr_assert_not(w.writable);
 	cr_assert(w.user);
@@ -244,13 +244,13 @@ Test(gpt, map_readonly_leaf)
 
 Test(gpt, map_flags)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(8);
 	/* NX, A and D pass through; P and U are forced; anything else is dropped */
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x7000, PG,
-				 GPT_NX | GPT_A | GPT_D | GPT_PS | (1ULL << 8) | (1ULL << 9) |
-				 (1ULL << 52) | 0xabc000), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x7000, PG,
+			     GPT_NX | GPT_A | GPT_D | GPT_PS | (1ULL << 8) | (1ULL << 9) |
+			     (1ULL << 52) | 0xabc000), 0);
 	cr_assert_eq(walk(0x400000, &w), 0);
 	cr_assert_eq(w.entry[3], 0x7000 | GPT_P | GPT_U | GPT_A | GPT_D | GPT_NX,
 		     "leaf = 0x%llx", (unsigned long long)w.entry[3]);
@@ -258,7 +258,7 @@ Test(gpt, map_flags)
 	cr_assert_not(w.writable);
 	cr_assert_eq(w.gpa, 0x7000);
 
-	cr_assert_eq(ept_gpt_map(&pt, 0x401000, 0x8000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x401000, 0x8000, PG, GPT_W), 0);
 	cr_assert_eq(walk(0x401000, &w), 0);
 	cr_assert_not(w.nx);
 	cr_assert(w.writable);
@@ -270,14 +270,14 @@ Test(gpt, map_high_gpa)
 	gpa_t gpa = GPT_ADDR & ~(PG - 1);
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, gpa, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, gpa, PG, GPT_W), 0);
 	expect_mapped(0x400fff, gpa + 0xfff, true);
 }
 
 Test(gpt, map_zero_length)
 {
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, 0, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, 0, GPT_W), 0);
 	cr_assert_eq(used_pages(), 1);
 	expect_absent(0x400000, 4);
 }
@@ -287,7 +287,7 @@ Test(gpt, map_zero_length)
 /* Map [gva, gva+len) to gpa and check every page and the tables used. */
 static void map_and_check(gva_t gva, gpa_t gpa, uint64_t len, size_t want_pages)
 {
-	int ret = ept_gpt_map(&pt, gva, gpa, len, GPT_W);
+	int ret = gpt_map(&pt, gva, gpa, len, GPT_W);
 
 	cr_assert_eq(ret, 0, "map(0x%llx, len 0x%llx) = %d", (unsigned long long)gva,
 		     (unsigned long long)len, ret);
@@ -303,7 +303,7 @@ static void map_and_check(gva_t gva, gpa_t gpa, uint64_t len, size_t want_pages)
 
 Test(gpt, map_across_2mib)
 {
-	struct ept_gpt_walk a, b;
+	struct gpt_walk a, b;
 
 	area(16);
 	/* 0x1fe000..0x202000: two PTs under one PD */
@@ -318,7 +318,7 @@ Test(gpt, map_across_2mib)
 
 Test(gpt, map_across_1gib)
 {
-	struct ept_gpt_walk a, b, mid;
+	struct gpt_walk a, b, mid;
 
 	area(16);
 	map_and_check(SZ_1G - 2 * PG, 0x40000000, 4 * PG, 1 + 1 + 2 + 2);
@@ -334,7 +334,7 @@ Test(gpt, map_across_1gib)
 
 Test(gpt, map_across_512gib)
 {
-	struct ept_gpt_walk a, b;
+	struct gpt_walk a, b;
 
 	area(16);
 	map_and_check(SZ_512G - 2 * PG, 0x1000000, 4 * PG, 1 + 2 + 2 + 2);
@@ -360,7 +360,7 @@ Test(gpt, map_long_range)
 Test(gpt, map_high_half)
 {
 	gva_t gva = 0xffff800000001000ULL;  /* just above the canonical hole */
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(16);
 	map_and_check(gva, 0x2000, 2 * PG, 4);
@@ -368,7 +368,7 @@ Test(gpt, map_high_half)
 	cr_assert_eq(table_at(pt.root)[256], w.entry[0]);
 
 	/* near the top (but not the last page) */
-	cr_assert_eq(ept_gpt_map(&pt, 0xffffffffffffd000ULL, 0x9000, 2 * PG, 0), 0);
+	cr_assert_eq(gpt_map(&pt, 0xffffffffffffd000ULL, 0x9000, 2 * PG, 0), 0);
 	expect_mapped(0xffffffffffffd123ULL, 0x9123, false);
 	expect_mapped(0xffffffffffffe123ULL, 0xa123, false);
 	cr_assert_eq(used_pages(), 4 + 3);
@@ -381,21 +381,21 @@ Test(gpt, map_high_half)
 Test(gpt, map_last_page)
 {
 	area(16);
-	cr_assert_eq(ept_gpt_map(&pt, 0xfffffffffffff000ULL, 0x3000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0xfffffffffffff000ULL, 0x3000, PG, GPT_W), 0);
 	expect_mapped(0xffffffffffffffffULL, 0x3fff, true);
 }
 
 Test(gpt, map_cache_interleaved)
 {
 	/* mapping elsewhere and coming back must not reuse the wrong leaf table */
-	struct ept_gpt_walk a, b;
+	struct gpt_walk a, b;
 
 	area(16);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
-	cr_assert_eq(ept_gpt_map(&pt, 0x40000000, 0x2000, PG, GPT_W), 0);
-	cr_assert_eq(ept_gpt_map(&pt, 0x401000, 0x3000, PG, GPT_W), 0);
-	cr_assert_eq(ept_gpt_map(&pt, 0x40001000, 0x4000, PG, 0), 0);
-	cr_assert_eq(ept_gpt_map(&pt, 0x600000, 0x5000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x40000000, 0x2000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x401000, 0x3000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x40001000, 0x4000, PG, 0), 0);
+	cr_assert_eq(gpt_map(&pt, 0x600000, 0x5000, PG, GPT_W), 0);
 	expect_mapped(0x400000, 0x1000, true);
 	expect_mapped(0x40000000, 0x2000, true);
 	expect_mapped(0x401000, 0x3000, true);
@@ -415,7 +415,7 @@ Test(gpt, reinit_drops_cache)
 	size_t old_size;
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
 	old = mem.host;
 	old_size = mem.size;
 	snap = malloc(old_size);
@@ -424,7 +424,7 @@ Test(gpt, reinit_drops_cache)
 
 	mem.host = NULL;             /* keep the old buffer alive */
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x401000, 0x2000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x401000, 0x2000, PG, GPT_W), 0);
 	cr_assert_eq(memcmp(old, snap, old_size), 0, "the old area was written");
 	expect_mapped(0x401000, 0x2000, true);
 	expect_absent(0x400000, 1);
@@ -437,7 +437,7 @@ Test(gpt, reinit_drops_cache)
 
 Test(gpt, walk_not_present_levels)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(8);
 	expect_absent(0x400000, 4);
@@ -446,7 +446,7 @@ Test(gpt, walk_not_present_levels)
 	cr_assert_eq(w.entry[0], 0);
 	cr_assert_eq(w.levels, 1);
 
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
 	/* PML4 entry absent: another 512 GiB slot */
 	expect_absent(SZ_512G + 0x400000, 4);
 	expect_absent(0xffff800000400000ULL, 4);
@@ -476,16 +476,16 @@ Test(gpt, walk_not_present_levels)
 Test(gpt, map_twice)
 {
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, 2 * PG, GPT_W), 0);
-	cr_assert_eq(ept_gpt_map(&pt, 0x401000, 0x9000, PG, GPT_W), -EEXIST);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, 2 * PG, GPT_W), -EEXIST);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, 0), -EEXIST);
-	cr_assert_eq(ept_gpt_map(&pt, 0x3ff000, 0x9000, 2 * PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, 2 * PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x401000, 0x9000, PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, 2 * PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, 0), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x3ff000, 0x9000, 2 * PG, GPT_W), -EEXIST);
 	/* the existing mappings are untouched */
 	expect_mapped(0x400000, 0x1000, true);
 	expect_mapped(0x401000, 0x2000, true);
 	/* adjacent is fine */
-	cr_assert_eq(ept_gpt_map(&pt, 0x402000, 0xa000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x402000, 0xa000, PG, GPT_W), 0);
 	expect_mapped(0x402000, 0xa000, true);
 }
 
@@ -501,26 +501,26 @@ Test(gpt, map_over_large_page)
 	memset(table_at(pd), 0, PG);
 	table_at(pdpt)[0] = pd | GPT_P | GPT_W | GPT_U;
 	table_at(pd)[2] = 0x200000 | GPT_P | GPT_W | GPT_U | GPT_PS;
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), -EEXIST);
-	cr_assert_eq(ept_gpt_map(&pt, 0x5ff000, 0x1000, PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, 0x5ff000, 0x1000, PG, GPT_W), -EEXIST);
 	/* and a 1 GiB one */
 	table_at(pdpt)[1] = SZ_1G | GPT_P | GPT_W | GPT_U | GPT_PS;
-	cr_assert_eq(ept_gpt_map(&pt, SZ_1G + 0x1000, 0x1000, PG, GPT_W), -EEXIST);
+	cr_assert_eq(gpt_map(&pt, SZ_1G + 0x1000, 0x1000, PG, GPT_W), -EEXIST);
 	/* beside them is fine */
-	cr_assert_eq(ept_gpt_map(&pt, 0x600000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x600000, 0x1000, PG, GPT_W), 0);
 	expect_mapped(0x600000, 0x1000, true);
 }
 
 Test(gpt, map_misaligned)
 {
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400001, 0x1000, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400800, 0x1000, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1001, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1800, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG + 1, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, 0x800, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, 1, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400001, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400800, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1001, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1800, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG + 1, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, 0x800, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, 1, GPT_W), -EINVAL);
 	cr_assert_eq(used_pages(), 1, "a refused map allocated tables");
 	expect_absent(0x400000, 4);
 }
@@ -528,13 +528,13 @@ Test(gpt, map_misaligned)
 Test(gpt, noncanonical_map)
 {
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x0000800000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0xffff7ffffffff000ULL, 0x1000, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x1000000000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x8000000000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x0000800000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0xffff7ffffffff000ULL, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x1000000000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x8000000000000000ULL, 0x1000, PG, GPT_W), -EINVAL);
 	cr_assert_eq(used_pages(), 1, "a refused map allocated tables");
 	/* the neighbours on the canonical side are fine */
-	cr_assert_eq(ept_gpt_map(&pt, 0x00007ffffffff000ULL, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x00007ffffffff000ULL, 0x1000, PG, GPT_W), 0);
 	expect_mapped(0x00007ffffffff000ULL, 0x1000, true);
 }
 
@@ -544,10 +544,10 @@ Test(gpt, noncanonical_walk)
 		0x0000800000000000ULL, 0x0000800000400000ULL, 0xffff7fffffffffffULL,
 		0x1000000000400000ULL, 0x8000000000000000ULL,
 	};
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(walk(bad[i], &w), -EINVAL, "walk(0x%llx)", (unsigned long long)bad[i]);
 		cr_assert_eq(w.gva, bad[i]);
@@ -564,12 +564,12 @@ Test(gpt, map_into_canonical_hole)
 
 	area(8);
 	/* runs off the end of the lower half */
-	cr_assert_eq(ept_gpt_map(&pt, top, 0x1000, 2 * PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, top, 0x1000, 2 * PG, GPT_W), -EINVAL);
 	/* spans the whole hole and ends in the (canonical) upper half */
-	cr_assert_eq(ept_gpt_map(&pt, top, 0x1000, 0xffff800000001000ULL - top, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, top, 0x1000, 0xffff800000001000ULL - top, GPT_W), -EINVAL);
 	/* wraps around the top of the address space */
-	cr_assert_eq(ept_gpt_map(&pt, 0xffffffffffffe000ULL, 0x1000, 3 * PG, GPT_W), -EINVAL);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, (uint64_t)0 - 0x400000 + PG, GPT_W),
+	cr_assert_eq(gpt_map(&pt, 0xffffffffffffe000ULL, 0x1000, 3 * PG, GPT_W), -EINVAL);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, (uint64_t)0 - 0x400000 + PG, GPT_W),
 		     -EINVAL);
 	cr_assert_eq(used_pages(), 1, "a refused map allocated tables");
 	expect_absent(top, 4);
@@ -579,7 +579,7 @@ Test(gpt, out_of_memory)
 {
 	/* root + PDPT + PD: no room for the PT */
 	area(3);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), -ENOMEM);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), -ENOMEM);
 	cr_assert_eq(used_pages(), 3);
 	cr_assert_leq(pt.used, pt.size);
 	expect_absent(0x400000, 2);
@@ -588,31 +588,31 @@ Test(gpt, out_of_memory)
 Test(gpt, out_of_memory_later)
 {
 	area(4);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
 	cr_assert_eq(used_pages(), 4);
 	/* a new 2 MiB region needs a new PT */
-	cr_assert_eq(ept_gpt_map(&pt, 0x600000, 0x2000, PG, GPT_W), -ENOMEM);
-	cr_assert_eq(ept_gpt_map(&pt, SZ_1G, 0x2000, PG, GPT_W), -ENOMEM);
+	cr_assert_eq(gpt_map(&pt, 0x600000, 0x2000, PG, GPT_W), -ENOMEM);
+	cr_assert_eq(gpt_map(&pt, SZ_1G, 0x2000, PG, GPT_W), -ENOMEM);
 	/* a range that runs out half-way, at the next 2 MiB boundary */
-	cr_assert_eq(ept_gpt_map(&pt, 0x5fe000, 0x3000, 4 * PG, GPT_W), -ENOMEM);
+	cr_assert_eq(gpt_map(&pt, 0x5fe000, 0x3000, 4 * PG, GPT_W), -ENOMEM);
 	cr_assert_eq(used_pages(), 4);
 	cr_assert_leq(pt.used, pt.size);
 	/* the existing PT still has room */
-	cr_assert_eq(ept_gpt_map(&pt, 0x401000, 0x4000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x401000, 0x4000, PG, GPT_W), 0);
 	expect_mapped(0x400000, 0x1000, true);
 	expect_mapped(0x401000, 0x4000, true);
 }
 
-/* ---- ept_gpt_tables_for ---- */
+/* ---- gpt_tables_for ---- */
 
 /* Map [gva, gva+len) into an area of exactly tables_for(len) + 1 (root) pages. */
 static void check_bound(gva_t gva, uint64_t len)
 {
-	size_t bound = ept_gpt_tables_for(len);
+	size_t bound = gpt_tables_for(len);
 	int ret;
 
 	area(bound + 1);
-	ret = ept_gpt_map(&pt, gva, 0x100000000ULL, len, GPT_W);
+	ret = gpt_map(&pt, gva, 0x100000000ULL, len, GPT_W);
 	cr_assert_eq(ret, 0, "map(0x%llx, len 0x%llx) = %d with tables_for = %zu",
 		     (unsigned long long)gva, (unsigned long long)len, ret, bound);
 	cr_assert_leq(used_pages() - 1, bound, "map(0x%llx, len 0x%llx) used %zu tables > %zu",
@@ -673,18 +673,18 @@ Test(gpt, tables_for_random)
 Test(gpt, tables_for_values)
 {
 	/* a bound, but at least what a straddling range really needs */
-	cr_assert_geq(ept_gpt_tables_for(PG), 3);
-	cr_assert_geq(ept_gpt_tables_for(2 * PG), 6);          /* can straddle 512 GiB */
-	cr_assert_geq(ept_gpt_tables_for(SZ_2M), 6);
-	cr_assert_geq(ept_gpt_tables_for(SZ_1G), 512 + 2);
-	cr_assert_geq(ept_gpt_tables_for(SZ_1G + PG), 513 + 2 + 2);
+	cr_assert_geq(gpt_tables_for(PG), 3);
+	cr_assert_geq(gpt_tables_for(2 * PG), 6);          /* can straddle 512 GiB */
+	cr_assert_geq(gpt_tables_for(SZ_2M), 6);
+	cr_assert_geq(gpt_tables_for(SZ_1G), 512 + 2);
+	cr_assert_geq(gpt_tables_for(SZ_1G + PG), 513 + 2 + 2);
 	/* a partial page needs the same as a whole one */
-	cr_assert_eq(ept_gpt_tables_for(1), ept_gpt_tables_for(PG));
+	cr_assert_eq(gpt_tables_for(1), gpt_tables_for(PG));
 	/* monotonic */
 	for (uint64_t len = PG; len < 64 * SZ_2M; len += 0x3f000)
-		cr_assert_leq(ept_gpt_tables_for(len), ept_gpt_tables_for(len + PG));
+		cr_assert_leq(gpt_tables_for(len), gpt_tables_for(len + PG));
 	/* not absurdly loose: at most a few pages over the PT count */
-	cr_assert_leq(ept_gpt_tables_for(SZ_1G), 512 + 16);
+	cr_assert_leq(gpt_tables_for(SZ_1G), 512 + 16);
 }
 
 /* ---- the walker on hand-made tables ---- */
@@ -704,7 +704,7 @@ static void hand_tables(void)
 
 Test(gpt, walk_2mib_page)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	gva_t gva = SZ_1G + 3 * SZ_2M + 0x12345;
 
 	hand_tables();
@@ -737,7 +737,7 @@ Test(gpt, walk_2mib_page)
 
 Test(gpt, walk_1gib_page)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	gva_t gva = 2 * SZ_1G + 0x2345678;
 
 	hand_tables();
@@ -764,7 +764,7 @@ Test(gpt, walk_1gib_page)
 Test(gpt, walk_4k_hand_made)
 {
 	/* a plain 4 KiB walk through hand-made tables, with CR3 flag bits set */
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	hand_tables();
 	table_at(pt.root)[1] = hand_pdpt | GPT_P | GPT_W | GPT_U;
@@ -773,7 +773,7 @@ Test(gpt, walk_4k_hand_made)
 	/* PS (bit 7) in a PT entry is PAT, not a large page */
 	table_at(hand_pt)[5] = 0xabcd000ULL | GPT_P | GPT_W | GPT_U | GPT_PS;
 
-	cr_assert_eq(ept_gpt_walk(pt.root | 0x18, SZ_512G + 5 * PG + 0x42, mem_host, &mem, &w), 0);
+	cr_assert_eq(gpt_walk(pt.root | 0x18, SZ_512G + 5 * PG + 0x42, mem_host, &mem, &w), 0);
 	cr_assert_eq(w.levels, 4);
 	cr_assert_eq(w.page_size, PG);
 	cr_assert_eq(w.gpa, 0xabcd042ULL);
@@ -782,7 +782,7 @@ Test(gpt, walk_4k_hand_made)
 
 Test(gpt, walk_effective_permissions)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	hand_tables();
 	table_at(pt.root)[0] = hand_pdpt | GPT_P | GPT_W | GPT_U;
@@ -819,10 +819,10 @@ Test(gpt, walk_effective_permissions)
 Test(gpt, walk_builder_readonly_upper_level)
 {
 	/* the builder's tables, with W cleared in the PD entry afterwards */
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	area(8);
-	cr_assert_eq(ept_gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
+	cr_assert_eq(gpt_map(&pt, 0x400000, 0x1000, PG, GPT_W), 0);
 	cr_assert_eq(walk(0x400000, &w), 0);
 	cr_assert(w.writable);
 	table_at(w.table[2])[2] &= ~GPT_W;
@@ -833,7 +833,7 @@ Test(gpt, walk_builder_readonly_upper_level)
 
 Test(gpt, walk_table_outside_memory)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	hand_tables();
 	/* the PML4 entry points outside the callback's memory */
@@ -856,7 +856,7 @@ Test(gpt, walk_table_outside_memory)
 	cr_assert_eq(w.failed_level, 1);
 
 	/* CR3 itself outside */
-	cr_assert_eq(ept_gpt_walk(0x1000, 0x1000, mem_host, &mem, &w), -ERANGE);
+	cr_assert_eq(gpt_walk(0x1000, 0x1000, mem_host, &mem, &w), -ERANGE);
 	cr_assert_eq(w.failed_level, 4);
 	cr_assert_eq(w.levels, 0);
 }

@@ -23,10 +23,10 @@ int vmm_dirty_get(void *guest, uint64_t *bitmap)
  * so KVM has no translation of it to go stale. */
 static void dirty_clear_pte(struct vmm_guest *g, gpa_t gpa)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	uint64_t *pte;
 
-	if (ept_gpt_walk(g->gpt.root, MV_RAM_GVA + gpa, vmm_gpa_host, g, &w) || w.levels != 4)
+	if (gpt_walk(g->gpt.root, MV_RAM_GVA + gpa, vmm_gpa_host, g, &w) || w.levels != 4)
 		return;
 	pte = vmm_gpa_host(g, w.table[3] + ((MV_RAM_GVA + gpa) >> PAGE_SHIFT & 511) * 8, 8);
 	if (pte)

@@ -36,9 +36,9 @@ void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len)
  * guest's page tables do not map it for user access. */
 static int gmem_translate(struct vmm_guest *g, gva_t gva, gpa_t *gpa, size_t *avail)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
-	if (ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w) || !w.user)
+	if (gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w) || !w.user)
 		return -EFAULT;
 	*gpa = w.gpa;
 	*avail = w.page_size - (gva & (w.page_size - 1));
@@ -110,8 +110,8 @@ int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max
 void vmm_describe_gva(const struct vmm_guest *g, gva_t gva, char *buf, size_t len)
 {
 	uint64_t ram_end = MV_RAM_GVA + g->ram_size;
-	struct ept_gpt_walk w;
-	bool ro = ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, (void *)g, &w) == 0 && !w.writable;
+	struct gpt_walk w;
+	bool ro = gpt_walk(g->gpt.root, gva, vmm_gpa_host, (void *)g, &w) == 0 && !w.writable;
 
 	if (gva >= MV_RAM_GVA && gva < ram_end) {
 		snprintf(buf, len, "in guest RAM, GPA 0x%llx", (unsigned long long)(gva - MV_RAM_GVA));

@@ -107,7 +107,7 @@ struct vmm_guest {
 	uint64_t rom_size;
 	struct gmm_mm *mm;       /* VMAs, EPT table, counters, faults */
 	bool dirty_log;          /* KVM dirty logging of RAM (with swap) */
-	struct ept_gpt gpt;
+	struct gpt gpt;
 	struct vmm_elf_image img;
 	uint64_t tsc_khz;
 	atomic_bool stopping;

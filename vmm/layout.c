@@ -58,7 +58,7 @@ uint64_t vmm_layout_sys_size(uint64_t ram_size, unsigned nr_vcpus, const struct 
 
 	size += img->hi - img->lo - vmm_layout_rom_size(img);
 	/* tables for RAM, plus for the low window (image, boot info, stacks: < 2 GiB) */
-	size += (ept_gpt_tables_for(ram_size) + ept_gpt_tables_for(2ULL << 30)) * PAGE_SIZE;
+	size += (gpt_tables_for(ram_size) + gpt_tables_for(2ULL << 30)) * PAGE_SIZE;
 	return ALIGN_UP(size, PAGE_SIZE);
 }
 
@@ -140,7 +140,7 @@ static int layout_image(struct vmm_guest *g, const void *elf, uint64_t off)
 			memcpy(g->rom + page_off, buf + (va - img->lo), PAGE_SIZE);
 			gpa = MV_ROM_GPA + page_off;
 		}
-		ret = ept_gpt_map(&g->gpt, va, gpa, PAGE_SIZE, GPT_W | GPT_A | GPT_D);
+		ret = gpt_map(&g->gpt, va, gpa, PAGE_SIZE, GPT_W | GPT_A | GPT_D);
 	}
 	free(buf);
 	return ret;
@@ -152,23 +152,23 @@ static int layout_map(struct vmm_guest *g, const void *elf)
 	uint64_t pt_off = img_off + (g->img.hi - g->img.lo) - g->rom_size;
 	int ret;
 
-	ret = ept_gpt_init(&g->gpt, g->sys + pt_off, MV_SYS_GPA + pt_off, g->sys_size - pt_off);
+	ret = gpt_init(&g->gpt, g->sys + pt_off, MV_SYS_GPA + pt_off, g->sys_size - pt_off);
 	if (ret)
 		return ret;
-	ret = ept_gpt_map(&g->gpt, MV_SYS_GVA, MV_SYS_GPA + SYS_GDT_OFF, PAGE_SIZE, GPT_A | GPT_D);
+	ret = gpt_map(&g->gpt, MV_SYS_GVA, MV_SYS_GPA + SYS_GDT_OFF, PAGE_SIZE, GPT_A | GPT_D);
 	if (!ret)
-		ret = ept_gpt_map(&g->gpt, MV_BOOTINFO_GVA, MV_SYS_GPA + SYS_BOOTINFO_OFF,
-				  MV_BOOTINFO_SIZE, GPT_A | GPT_D);
+		ret = gpt_map(&g->gpt, MV_BOOTINFO_GVA, MV_SYS_GPA + SYS_BOOTINFO_OFF,
+			      MV_BOOTINFO_SIZE, GPT_A | GPT_D);
 	for (unsigned i = 0; !ret && i < g->nr_vcpus; i++)
-		ret = ept_gpt_map(&g->gpt, MV_STACK_BASE(i), MV_SYS_GPA + layout_cpu_off(i),
-				  SYS_CPU_SIZE, GPT_W | GPT_A | GPT_D);
+		ret = gpt_map(&g->gpt, MV_STACK_BASE(i), MV_SYS_GPA + layout_cpu_off(i),
+			      SYS_CPU_SIZE, GPT_W | GPT_A | GPT_D);
 	if (!ret)
 		ret = layout_image(g, elf, img_off);
 	if (!ret)
-		ret = ept_gpt_map(&g->gpt, MV_MMIO_GVA, MV_MMIO_GPA, MV_MMIO_SIZE, GPT_W | GPT_A);
+		ret = gpt_map(&g->gpt, MV_MMIO_GVA, MV_MMIO_GPA, MV_MMIO_SIZE, GPT_W | GPT_A);
 	/* RAM: accessed preset, dirty left to the guest so dirty tracking stays exact */
 	if (!ret)
-		ret = ept_gpt_map(&g->gpt, MV_RAM_GVA, MV_RAM_GPA, g->ram_size, GPT_W | GPT_A);
+		ret = gpt_map(&g->gpt, MV_RAM_GVA, MV_RAM_GPA, g->ram_size, GPT_W | GPT_A);
 	return ret;
 }
 

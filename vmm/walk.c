@@ -43,10 +43,10 @@ static void walk_ept(struct vmm_guest *g, gpa_t gpa, const struct gmm_vma *vma, 
 
 void vmm_walk_gva(struct vmm_guest *g, gva_t gva, FILE *f)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	struct gmm_vma vma;
 	char flags[8];
-	int ret = ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w);
+	int ret = gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w);
 
 	fprintf(f, "walk of GVA 0x%llx (CR3 0x%llx)\n", (unsigned long long)gva,
 		(unsigned long long)g->gpt.root);

@@ -154,9 +154,9 @@ static void guest_free(struct vmm_guest *g)
 
 static bool writable(struct vmm_guest *g, gva_t gva)
 {
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
-	FZ_CHECK(!ept_gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w), "0x%llx unmapped", FZ_ULL(gva));
+	FZ_CHECK(!gpt_walk(g->gpt.root, gva, vmm_gpa_host, g, &w), "0x%llx unmapped", FZ_ULL(gva));
 	return w.writable;
 }
 

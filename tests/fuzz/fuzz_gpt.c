@@ -7,7 +7,7 @@
  * anywhere, with any flags, huge pages included) and then asks for walks,
  * buffer copies and string copies at fuzzed addresses. Each answer is held
  * to a reference walker written the plain way, byte by byte:
- *  - ept_gpt_walk: same result, translation, levels, entries and rights;
+ *  - gpt_walk: same result, translation, levels, entries and rights;
  *  - vmm_copy_from_guest: -EFAULT exactly when some byte is not readable
  *    (not present, not user, or not at a GPA of guest memory), else the bytes;
  *  - vmm_strncpy_from_guest: the string's length, -ENAMETOOLONG with a
@@ -57,7 +57,7 @@ static bool ref_canonical(gva_t gva)
 }
 
 /* The reference walk, the plain way. */
-static int ref_walk(struct vmm_guest *g, gpa_t cr3, gva_t gva, struct ept_gpt_walk *w)
+static int ref_walk(struct vmm_guest *g, gpa_t cr3, gva_t gva, struct gpt_walk *w)
 {
 	gpa_t table = cr3 & GPT_ADDR;
 
@@ -98,7 +98,7 @@ static int ref_walk(struct vmm_guest *g, gpa_t cr3, gva_t gva, struct ept_gpt_wa
 
 /* The host byte behind gva for a hypercall, or NULL: mapped for user
  * access, and at a GPA inside guest memory. */
-static const uint8_t *ref_byte(struct vmm_guest *g, gva_t gva, struct ept_gpt_walk *w)
+static const uint8_t *ref_byte(struct vmm_guest *g, gva_t gva, struct gpt_walk *w)
 {
 	if (ref_walk(g, g->gpt.root, gva, w) || !w->user)
 		return NULL;
@@ -107,8 +107,8 @@ static const uint8_t *ref_byte(struct vmm_guest *g, gva_t gva, struct ept_gpt_wa
 
 static void check_walk(struct vmm_guest *g, gpa_t cr3, gva_t gva)
 {
-	struct ept_gpt_walk got, want;
-	int ret = ept_gpt_walk(cr3, gva, vmm_gpa_host, g, &got);
+	struct gpt_walk got, want;
+	int ret = gpt_walk(cr3, gva, vmm_gpa_host, g, &got);
 	int ref = ref_walk(g, cr3, gva, &want);
 
 	FZ_CHECK(ret == ref, "walk of 0x%llx from cr3 0x%llx: %d, the reference says %d",
@@ -133,7 +133,7 @@ static void check_walk(struct vmm_guest *g, gpa_t cr3, gva_t gva)
 static void check_copy(struct vmm_guest *g, gva_t gva, size_t len)
 {
 	uint8_t *got = malloc(len + 1), *want = malloc(len + 1);
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 	int ref = 0, ret;
 
 	FZ_CHECK(got && want, "out of memory");
@@ -161,7 +161,7 @@ static void check_string(struct vmm_guest *g, gva_t gva, size_t max)
 {
 	char *got = malloc(max), *want = malloc(max);
 	int ref = -ENAMETOOLONG, ret;
-	struct ept_gpt_walk w;
+	struct gpt_walk w;
 
 	FZ_CHECK(got && want, "out of memory");
 	for (size_t n = 0; n < max && ref == -ENAMETOOLONG;) {
