@@ -20,6 +20,7 @@
 
 #include "debug.h"
 #include "memvisor/log.h"
+#include "memvisor/time.h"
 
 #include <errno.h>
 #include <string.h>
@@ -171,7 +172,7 @@ static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages
 static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
 	unsigned order = MIN(fault_floor_pow2(npages), (unsigned)GMM_MAX_ORDER);
-	uint64_t t0 = gmm_thread_ns();
+	uint64_t t0 = mv_thread_ns();
 	pfn_t pfn = GMM_NO_FRAME;
 	bool zeroed;
 	int64_t done;
@@ -183,7 +184,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		if (pfn != GMM_NO_FRAME || order == 0)
 			break;
 	}
-	mm->fs.ns_alloc += gmm_thread_ns() - t0;
+	mm->fs.ns_alloc += mv_thread_ns() - t0;
 	if (pfn == GMM_NO_FRAME)
 		return 0;
 	npages = 1ULL << order;
@@ -292,7 +293,7 @@ static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t 
 
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 {
-	uint64_t t0 = gmm_thread_ns();
+	uint64_t t0 = mv_thread_ns();
 	struct gmm_vma *vma;
 	unsigned ret;
 
@@ -305,7 +306,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 			break;
 		}
 		if (tries == 0)
-			mm->fs.ns_lookup += gmm_thread_ns() - t0;
+			mm->fs.ns_lookup += mv_thread_ns() - t0;
 		ret = fault_entry(mm, vma, gpa);
 		if (ret & GMM_FAULT_AGAIN)
 			continue; /* an I/O on the page ended: look again */
@@ -324,7 +325,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 			break;
 		}
 	}
-	mm->fs.ns_handler += gmm_thread_ns() - t0;
+	mm->fs.ns_handler += mv_thread_ns() - t0;
 	pthread_mutex_unlock(&mm->lock);
 	return ret;
 }

@@ -154,7 +154,5 @@ int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
 			 struct gmm_install_cost *cost);
 
-uint64_t gmm_now_ns(void);
-uint64_t gmm_thread_ns(void);
 
 #endif

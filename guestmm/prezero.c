@@ -12,6 +12,7 @@
  */
 #include "pool.h"
 
+#include "memvisor/cpu.h"
 #include "memvisor/thread.h"
 
 #include <errno.h>
@@ -77,13 +78,7 @@ static void *zerod_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "mv-zerod");
 	mv_block_stop_signals();
-	if (p->zerod_cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(p->zerod_cpu, &set);
-		sched_setaffinity(0, sizeof(set), &set);
-	}
+	mv_pin_self(p->zerod_cpu);
 	pthread_mutex_lock(&p->lock);
 	while (!p->zerod_stop) {
 		if (!zerod_has_work(p)) {

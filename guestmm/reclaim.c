@@ -26,7 +26,9 @@
 #include "mm.h"
 
 #include "debug.h"
+#include "memvisor/cpu.h"
 #include "memvisor/log.h"
+#include "memvisor/time.h"
 #include "memvisor/thread.h"
 
 #include <errno.h>
@@ -496,7 +498,7 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 {
 	struct reclaim_ctl rc = { .p = p, .direct = direct };
-	uint64_t t0 = gmm_thread_ns();
+	uint64_t t0 = mv_thread_ns();
 
 	pthread_mutex_lock(&p->reclaim_lock);
 	/*
@@ -534,7 +536,7 @@ static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 		gmm_count(p, pgscan_kswapd, rc.scanned);
 		gmm_count(p, pgsteal_kswapd, rc.freed);
 	}
-	gmm_count(p, reclaim_ns, gmm_thread_ns() - t0);
+	gmm_count(p, reclaim_ns, mv_thread_ns() - t0);
 	pthread_mutex_unlock(&p->reclaim_lock);
 	return rc.freed;
 }
@@ -633,13 +635,7 @@ int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, ch
 		return -ret;
 	}
 	p->kswapd_running = true;
-	if (kswapd_cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(kswapd_cpu, &set);
-		pthread_setaffinity_np(p->kswapd, sizeof(set), &set);
-	}
+	mv_pin_thread(p->kswapd, kswapd_cpu);
 	return 0;
 }
 

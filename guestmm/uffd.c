@@ -17,7 +17,9 @@
  */
 #include "mm.h"
 
+#include "memvisor/cpu.h"
 #include "memvisor/log.h"
+#include "memvisor/time.h"
 #include "memvisor/thread.h"
 
 #include <errno.h>
@@ -50,24 +52,6 @@ struct uffdio_move {
 #ifndef UFFD_FEATURE_MOVE
 #define UFFD_FEATURE_MOVE (1 << 16)
 #endif
-
-uint64_t gmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* CPU time of this thread: handler stages are timed with it, so that the
- * vCPU a wake-up lets run on this CPU is not counted as handler time. */
-uint64_t gmm_thread_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static int uffd_api(struct gmm_pool *p, enum gmm_install install, char *err, size_t errlen)
 {
@@ -264,7 +248,7 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	struct gmm_pool *p = mm->pool;
 	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
-	uint64_t t0 = gmm_thread_ns(), calls = 0;
+	uint64_t t0 = mv_thread_ns(), calls = 0;
 	int64_t done;
 
 	if (p->use_move && !zeroed) {
@@ -273,7 +257,7 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 		if (ret)
 			return ret;
 	}
-	uint64_t t1 = gmm_thread_ns();
+	uint64_t t1 = mv_thread_ns();
 
 	done = uffd_op(p, p->use_move, dst, src, len, &calls);
 	cost->calls += calls;
@@ -287,19 +271,8 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 		__atomic_add_fetch(&p->frames_lost, npages, __ATOMIC_RELAXED);
 	}
 	cost->ns_populate += t1 - t0;
-	cost->ns_install += gmm_thread_ns() - t1;
+	cost->ns_install += mv_thread_ns() - t1;
 	return done < 0 ? done : done >> PAGE_SHIFT;
-}
-
-static void uffd_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set); /* best effort: a hint, not a need */
 }
 
 /* The guest whose RAM holds addr. mms_lock held. */
@@ -401,7 +374,7 @@ static void *uffd_thread(void *arg)
 	free(arg);
 	pthread_setname_np(pthread_self(), "mv-fault");
 	mv_block_stop_signals();
-	uffd_pin(a.cpu);
+	mv_pin_self(a.cpu); /* best effort: a hint, not a need */
 	for (;;) {
 		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
 			uffd_fatal(p, "poll on the userfaultfd", errno);

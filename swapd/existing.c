@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define PG		SWAPD_PAGE_SIZE
-#define seterr		swapd_seterr
+#define seterr		mv_seterr
 
 /* The checks an existing file must pass before it is locked, read or written. */
 static int check_existing(const char *path, const struct stat *st, char *err, size_t errlen)

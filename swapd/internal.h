@@ -11,6 +11,8 @@
 
 #include "swapd.h"
 
+#include "memvisor/err.h"
+
 #define SWAPD_MIN_SIZE (2 * (uint64_t)SWAPD_PAGE_SIZE) /* slot 0 and one usable slot */
 
 /*
@@ -37,9 +39,6 @@ struct swapd_header {
 
 /* swapfile.c */
 
-/* Format the one-line message of a failure into err; returns ret. */
-__attribute__((format(printf, 4, 5)))
-int swapd_seterr(char *err, size_t errlen, int ret, const char *fmt, ...);
 /* Back bytes [0, size) of fd with blocks; old is its current size. */
 int swapd_allocate(int fd, uint64_t old, uint64_t size);
 /* The line for a failed swapd_allocate(); returns ret. */

@@ -37,6 +37,8 @@
  */
 #include "internal.h"
 
+#include "memvisor/time.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,10 +441,9 @@ static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io
 
 	if (!n || !io)
 		return 0;
-	struct timespec t0, t1;
+	uint64_t t0 = mv_now_ns();
 	unsigned failed;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	precheck(&b);
 	if (r->ready)
 		vectored(&b);
@@ -451,11 +452,9 @@ static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io
 	else
 		fail_pending(&b, -EINVAL); /* never set up, or torn down when it broke */
 	failed = account(&b);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* wall time with the batch in flight: what throughput is measured by */
 	pthread_mutex_lock(&s->lock);
-	*(write ? &s->stats.write_ns : &s->stats.read_ns) +=
-		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+	*(write ? &s->stats.write_ns : &s->stats.read_ns) += mv_now_ns() - t0;
 	pthread_mutex_unlock(&s->lock);
 	return failed;
 }

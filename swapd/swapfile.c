@@ -62,7 +62,7 @@
 #define PG		SWAPD_PAGE_SIZE
 #define MIN_SIZE	SWAPD_MIN_SIZE
 #define RACED		1	/* a file appeared at the path while we made ours */
-#define seterr		swapd_seterr
+#define seterr		mv_seterr
 
 /* What swapd_open works with, and what it must undo should it fail. */
 struct opening {
@@ -72,18 +72,6 @@ struct opening {
 	uint64_t old_size;      /* an existing file's size before it was extended */
 	struct swapd_header hdr;
 };
-
-int swapd_seterr(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* Back [0, size) with blocks; old is the file's current size. */
 int swapd_allocate(int fd, uint64_t old, uint64_t size)

@@ -15,6 +15,7 @@
 #include "parse.h"
 
 #include "memvisor/abi.h"
+#include "memvisor/time.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ int vmm_bench_setup(const char *bench, const char *guest, char *path, size_t pat
 /* fork+exec argv with stdout and stderr to /dev/null; ns, or 0 on failure */
 static uint64_t bench_spawn(char *const argv[])
 {
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = mv_now_ns();
 	int status;
 	pid_t pid = fork();
 
@@ -75,7 +76,7 @@ static uint64_t bench_spawn(char *const argv[])
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return 0;
-	return vmm_now_ns() - t0;
+	return mv_now_ns() - t0;
 }
 
 static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
@@ -86,7 +87,7 @@ static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *c
 	struct gmm_pool pool;
 	struct vmm_guest *g;
 	char err[512];
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = mv_now_ns();
 	int status;
 
 	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
@@ -104,7 +105,7 @@ static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *c
 	status = vmm_guest_run(g);
 	vmm_guest_destroy(g);
 	gmm_pool_destroy(&pool);
-	*ns = vmm_now_ns() - t0;
+	*ns = mv_now_ns() - t0;
 	if (status) {
 		fprintf(stderr, "memvisor: bench boot: hello ended with status %d\n", status);
 		return -1;

@@ -22,6 +22,7 @@
 #include "parse.h"
 
 #include "memvisor/abi.h"
+#include "memvisor/time.h"
 #include "swapd/swapd.h"
 
 #include <errno.h>
@@ -162,7 +163,7 @@ static double oc_raw_write(const char *dir, uint64_t bytes)
 		return 0;
 	}
 	memset(buf, 0x5a, 32 * PAGE_SIZE);
-	t0 = vmm_now_ns();
+	t0 = mv_now_ns();
 	while (done < pages) {
 		struct io_uring_cqe *cqe;
 
@@ -181,7 +182,7 @@ static double oc_raw_write(const char *dir, uint64_t bytes)
 		}
 	}
 	if (pages)
-		bps = bytes / ((vmm_now_ns() - t0) / 1e9);
+		bps = bytes / ((mv_now_ns() - t0) / 1e9);
 	io_uring_queue_exit(&ring);
 	free(buf);
 	close(fd);

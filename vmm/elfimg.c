@@ -7,6 +7,7 @@
 #include "elfimg.h"
 
 #include "memvisor/abi.h"
+#include "memvisor/err.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -14,20 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int elf_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int elf_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -ENOEXEC;
-}
-
-#define FAIL(...) elf_fail(err, errlen, __VA_ARGS__)
+#define FAIL(...) mv_seterr(err, errlen, -ENOEXEC, __VA_ARGS__)
 
 static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen)
 {

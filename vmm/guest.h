@@ -188,6 +188,5 @@ void vmm_console_flush(struct vmm_vcpu *v);
 const char *vmm_hcall_name(unsigned nr);
 const char *vmm_exit_name(unsigned reason);
 
-uint64_t vmm_now_ns(void);
 
 #endif

@@ -22,6 +22,9 @@
  */
 #include "hostswap.h"
 
+#include "memvisor/err.h"
+#include "memvisor/time.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -59,19 +62,6 @@ struct hs_child_err {
 };
 
 static unsigned int hs_seq;
-
-/* Put one line in err and return ret, so that errors are one statement. */
-static int __attribute__((format(printf, 4, 5)))
-hs_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 static int hs_write_str(const char *path, const char *s)
 {
@@ -137,14 +127,6 @@ static bool hs_exists(const char *dir, const char *name)
 	char path[PATH_MAX];
 
 	return !hs_path(path, dir, name) && access(path, F_OK) == 0;
-}
-
-static uint64_t hs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* ---- what is there ---- */
@@ -239,19 +221,19 @@ static int hs_check(struct hs_run *r, char *err, size_t errlen)
 	int ret;
 
 	if (geteuid() != 0)
-		return hs_fail(err, errlen, -EPERM, "needs root (swapon and cgroups)");
+		return mv_seterr(err, errlen, -EPERM, "needs root (swapon and cgroups)");
 	ret = hs_swap_active(dev, sizeof(dev));
 	if (ret == -ENOENT)
-		return hs_fail(err, errlen, -ENOSYS, "this kernel has no swap support (no /proc/swaps)");
+		return mv_seterr(err, errlen, -ENOSYS, "this kernel has no swap support (no /proc/swaps)");
 	if (ret < 0)
-		return hs_fail(err, errlen, ret, "/proc/swaps: %s", strerror(-ret));
+		return mv_seterr(err, errlen, ret, "/proc/swaps: %s", strerror(-ret));
 	if (ret > 0)
-		return hs_fail(err, errlen, -EBUSY,
+		return mv_seterr(err, errlen, -EBUSY,
 			       "host swap already active (%s): swapoff it first, the numbers would mix",
 			       dev);
 	ret = hs_find_memcg(r->cg_root, sizeof(r->cg_root), &r->cg_v2);
 	if (ret)
-		return hs_fail(err, errlen, ret, "no memory cgroup controller mounted");
+		return mv_seterr(err, errlen, ret, "no memory cgroup controller mounted");
 	return 0;
 }
 
@@ -265,14 +247,14 @@ static int hs_cg_v2_enable(struct hs_run *r, char *err, size_t errlen)
 
 	ret = hs_path(path, r->cg_root, "cgroup.subtree_control");
 	if (ret)
-		return hs_fail(err, errlen, ret, "%s: path too long", r->cg_root);
+		return mv_seterr(err, errlen, ret, "%s: path too long", r->cg_root);
 	ret = hs_read_str(path, buf, sizeof(buf));
 	if (ret >= 0 && hs_has_word(buf, "memory", " \n"))
 		return 0;
 	/* left enabled afterwards: other groups may have come to rely on it */
 	ret = hs_write_str(path, "+memory");
 	if (ret)
-		return hs_fail(err, errlen, ret, "%s: +memory: %s", path, strerror(-ret));
+		return mv_seterr(err, errlen, ret, "%s: +memory: %s", path, strerror(-ret));
 	return 0;
 }
 
@@ -285,7 +267,7 @@ static int hs_cg_set(struct hs_run *r, const char *file, const char *val, char *
 	if (!ret)
 		ret = hs_write_str(path, val);
 	if (ret)
-		return hs_fail(err, errlen, ret, "%s: writing %s: %s", path, val, strerror(-ret));
+		return mv_seterr(err, errlen, ret, "%s: writing %s: %s", path, val, strerror(-ret));
 	return 0;
 }
 
@@ -305,9 +287,9 @@ static int hs_cg_limit(struct hs_run *r, char *err, size_t errlen)
 	if (!ret)
 		ret = hs_read_str(path, buf, sizeof(buf));
 	if (ret < 0)
-		return hs_fail(err, errlen, ret, "%s: %s", path, strerror(-ret));
+		return mv_seterr(err, errlen, ret, "%s: %s", path, strerror(-ret));
 	if (strtoull(buf, NULL, 10) != want)
-		return hs_fail(err, errlen, -EIO, "%s reads back %.*s, not %" PRIu64, path,
+		return mv_seterr(err, errlen, -EIO, "%s reads back %.*s, not %" PRIu64, path,
 			       (int)strcspn(buf, "\n"), buf, want);
 	return 0;
 }
@@ -323,9 +305,9 @@ static int hs_cg_setup(struct hs_run *r, char *err, size_t errlen)
 		 __atomic_fetch_add(&hs_seq, 1, __ATOMIC_RELAXED));
 	ret = hs_path(r->cg_path, r->cg_root, name);
 	if (ret)
-		return hs_fail(err, errlen, ret, "%s: path too long", r->cg_root);
+		return mv_seterr(err, errlen, ret, "%s: path too long", r->cg_root);
 	if (mkdir(r->cg_path, 0755))
-		return hs_fail(err, errlen, -errno, "mkdir %s: %s", r->cg_path, strerror(errno));
+		return mv_seterr(err, errlen, -errno, "mkdir %s: %s", r->cg_path, strerror(errno));
 	r->cg_made = true;
 	ret = hs_cg_limit(r, err, errlen);
 	if (ret)
@@ -370,16 +352,16 @@ static int hs_swap_file(struct hs_run *r, char *err, size_t errlen)
 
 	fd = open(r->swap_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return hs_fail(err, errlen, -errno, "%s: %s", r->swap_path, strerror(errno));
+		return mv_seterr(err, errlen, -errno, "%s: %s", r->swap_path, strerror(errno));
 	r->swap_made = true;
 	if (fallocate(fd, 0, 0, pages * r->page) || fchmod(fd, 0600))
-		ret = hs_fail(err, errlen, -errno, "%s: allocating %" PRIu64 " MiB: %s",
+		ret = mv_seterr(err, errlen, -errno, "%s: allocating %" PRIu64 " MiB: %s",
 			      r->swap_path, pages * r->page >> 20, strerror(errno));
 	else if ((ret = hs_swap_header(fd, r->page, pages)))
-		ret = hs_fail(err, errlen, ret, "%s: writing the swap header: %s",
+		ret = mv_seterr(err, errlen, ret, "%s: writing the swap header: %s",
 			      r->swap_path, strerror(-ret));
 	if (close(fd) && !ret)
-		ret = hs_fail(err, errlen, -errno, "%s: %s", r->swap_path, strerror(errno));
+		ret = mv_seterr(err, errlen, -errno, "%s: %s", r->swap_path, strerror(errno));
 	return ret;
 }
 
@@ -392,12 +374,12 @@ static int hs_swap_setup(struct hs_run *r, char *err, size_t errlen)
 		 __atomic_fetch_add(&hs_seq, 1, __ATOMIC_RELAXED));
 	ret = hs_path(r->swap_path, r->spec->swap_dir, name);
 	if (ret)
-		return hs_fail(err, errlen, ret, "%s: path too long", r->spec->swap_dir);
+		return mv_seterr(err, errlen, ret, "%s: path too long", r->spec->swap_dir);
 	ret = hs_swap_file(r, err, errlen);
 	if (ret)
 		return ret;
 	if (swapon(r->swap_path, 0))
-		return hs_fail(err, errlen, -errno, "swapon %s failed: %s", r->swap_path,
+		return mv_seterr(err, errlen, -errno, "swapon %s failed: %s", r->swap_path,
 			       strerror(errno));
 	r->swap_on = true;
 	return 0;
@@ -441,14 +423,14 @@ static int hs_spawn(struct hs_run *r, pid_t *pid, char *err, size_t errlen)
 	int p[2], procs_fd, null_fd, ret = 0;
 
 	if (hs_path(path, r->cg_path, "cgroup.procs"))
-		return hs_fail(err, errlen, -ENAMETOOLONG, "%s: path too long", r->cg_path);
+		return mv_seterr(err, errlen, -ENAMETOOLONG, "%s: path too long", r->cg_path);
 	/* opened here: the child should not need anything but system calls */
 	procs_fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (procs_fd < 0)
-		return hs_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return mv_seterr(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null_fd < 0 || pipe2(p, O_CLOEXEC)) {
-		ret = hs_fail(err, errlen, -errno, "%s: %s", null_fd < 0 ? "/dev/null" : "pipe",
+		ret = mv_seterr(err, errlen, -errno, "%s: %s", null_fd < 0 ? "/dev/null" : "pipe",
 			      strerror(errno));
 		goto out;
 	}
@@ -456,12 +438,12 @@ static int hs_spawn(struct hs_run *r, pid_t *pid, char *err, size_t errlen)
 	if (*pid == 0)
 		hs_child(r, procs_fd, null_fd, p[1]);
 	if (*pid < 0)
-		ret = hs_fail(err, errlen, -errno, "fork: %s", strerror(errno));
+		ret = mv_seterr(err, errlen, -errno, "fork: %s", strerror(errno));
 	close(p[1]);
 	/* EOF: exec closed the pipe; a message: the child failed before exec */
 	if (*pid > 0 && read(p[0], &ce, sizeof(ce)) == sizeof(ce)) {
 		waitpid(*pid, NULL, 0);
-		ret = hs_fail(err, errlen, -ce.err, "%s: %s",
+		ret = mv_seterr(err, errlen, -ce.err, "%s: %s",
 			      ce.stage == 0 ? path : ce.stage == 1 ? r->spec->argv[0] : "/dev/null",
 			      strerror(ce.err));
 	}
@@ -482,20 +464,20 @@ static int hs_collect(struct hs_run *r, struct vmm_hostswap_result *res, char *e
 
 	ret = hs_vmstat(&in0, &out0);
 	if (ret)
-		return hs_fail(err, errlen, ret, "/proc/vmstat: %s", strerror(-ret));
-	t0 = hs_now_ns();
+		return mv_seterr(err, errlen, ret, "/proc/vmstat: %s", strerror(-ret));
+	t0 = mv_now_ns();
 	ret = hs_spawn(r, &pid, err, errlen);
 	if (ret)
 		return ret;
 	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno == EINTR)
 			continue;
-		ret = hs_fail(err, errlen, -errno, "wait4: %s", strerror(errno));
+		ret = mv_seterr(err, errlen, -errno, "wait4: %s", strerror(errno));
 		/* not left running in a group about to be removed */
 		kill(pid, SIGKILL);
 		return ret;
 	}
-	res->wall_s = (hs_now_ns() - t0) / 1e9;
+	res->wall_s = (mv_now_ns() - t0) / 1e9;
 	hs_vmstat(&in1, &out1);
 	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	res->majfault = ru.ru_majflt;
@@ -533,16 +515,16 @@ static int hs_teardown(struct hs_run *r, int ret, char *err, size_t errlen)
 	int e;
 
 	if (r->cg_made && (e = hs_rmdir_cg(r->cg_path)) && !ret)
-		ret = hs_fail(err, errlen, e, "rmdir %s: %s", r->cg_path, strerror(-e));
+		ret = mv_seterr(err, errlen, e, "rmdir %s: %s", r->cg_path, strerror(-e));
 	if (r->swap_on && swapoff(r->swap_path)) {
 		/* over any earlier error: the machine is left swapping, someone must know */
-		ret = hs_fail(err, errlen, -errno, "swapoff %s failed: %s (still active)",
+		ret = mv_seterr(err, errlen, -errno, "swapoff %s failed: %s (still active)",
 			      r->swap_path, strerror(errno));
 		/* unlinking an active swap file would leave it unreachable by name */
 		r->swap_made = false;
 	}
 	if (r->swap_made && unlink(r->swap_path) && !ret)
-		ret = hs_fail(err, errlen, -errno, "unlink %s: %s", r->swap_path, strerror(errno));
+		ret = mv_seterr(err, errlen, -errno, "unlink %s: %s", r->swap_path, strerror(errno));
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	return ret;
@@ -551,15 +533,15 @@ static int hs_teardown(struct hs_run *r, int ret, char *err, size_t errlen)
 static int hs_validate(const struct vmm_hostswap_spec *spec, uint64_t page, char *err, size_t errlen)
 {
 	if (!spec->argv || !spec->argv[0] || spec->argv[0][0] != '/')
-		return hs_fail(err, errlen, -EINVAL, "the command needs an absolute path");
+		return mv_seterr(err, errlen, -EINVAL, "the command needs an absolute path");
 	if (spec->mem_limit < page)
-		return hs_fail(err, errlen, -EINVAL, "memory limit of %" PRIu64 " bytes is under a page",
+		return mv_seterr(err, errlen, -EINVAL, "memory limit of %" PRIu64 " bytes is under a page",
 			       spec->mem_limit);
 	if (spec->swap_size / page < HS_MIN_PAGES || spec->swap_size / page > UINT32_MAX)
-		return hs_fail(err, errlen, -EINVAL, "swap size of %" PRIu64 " bytes out of range "
+		return mv_seterr(err, errlen, -EINVAL, "swap size of %" PRIu64 " bytes out of range "
 			       "(%d pages to 16 TiB)", spec->swap_size, HS_MIN_PAGES);
 	if (!spec->swap_dir || !*spec->swap_dir)
-		return hs_fail(err, errlen, -EINVAL, "no directory for the swap file");
+		return mv_seterr(err, errlen, -EINVAL, "no directory for the swap file");
 	return 0;
 }
 
@@ -568,9 +550,9 @@ static int hs_lock(struct hs_run *r, char *err, size_t errlen)
 {
 	r->lock_fd = open(HS_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lock_fd < 0)
-		return hs_fail(err, errlen, -errno, "%s: %s", HS_LOCK_PATH, strerror(errno));
+		return mv_seterr(err, errlen, -errno, "%s: %s", HS_LOCK_PATH, strerror(errno));
 	if (flock(r->lock_fd, LOCK_EX | LOCK_NB))
-		return hs_fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		return mv_seterr(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
 			       "another host-swap baseline run is in progress (%s)", HS_LOCK_PATH);
 	return 0;
 }
@@ -588,7 +570,7 @@ int vmm_hostswap_run(const struct vmm_hostswap_spec *spec, struct vmm_hostswap_r
 	if (ret)
 		return ret;
 	if (geteuid() != 0)
-		return hs_fail(err, errlen, -EPERM, "needs root (swapon and cgroups)");
+		return mv_seterr(err, errlen, -EPERM, "needs root (swapon and cgroups)");
 	ret = hs_lock(&r, err, errlen);
 	if (!ret)
 		ret = hs_check(&r, err, errlen);

@@ -8,6 +8,8 @@
 #include "layout.h"
 
 #include "memvisor/abi.h"
+#include "memvisor/cpu.h"
+#include "memvisor/err.h"
 #include "memvisor/thread.h"
 
 #include <errno.h>
@@ -33,23 +35,6 @@
 #define X86_EFER_LMA (1ULL << 10)
 #define X86_RFLAGS_IOPL3 (3ULL << 12)
 #define X86_RFLAGS_FIXED (1ULL << 1)
-
-/* "what: strerror(errno)" into err and -errno, errno read before anything
- * (snprintf included) can change it */
-__attribute__((format(printf, 3, 4)))
-static int vcpu_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	int e = errno;
-	size_t off;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	off = strlen(err);
-	snprintf(err + off, errlen - off, ": %s", strerror(e));
-	return -e;
-}
 
 static void vcpu_kick_handler(int sig)
 {
@@ -82,15 +67,15 @@ int vmm_vcpu_create(struct vmm_guest *g, unsigned index, char *err, size_t errle
 	v->index = index;
 	v->fd = ioctl(g->vm_fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0)
-		return vcpu_error(err, errlen, "KVM_CREATE_VCPU %u failed", index);
+		return mv_seterr_errno(err, errlen, "KVM_CREATE_VCPU %u failed", index);
 	v->run = mmap(NULL, g->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
-		return vcpu_error(err, errlen, "mmap of vCPU %u state failed", index);
+		return mv_seterr_errno(err, errlen, "mmap of vCPU %u state failed", index);
 	}
 	/* the guest's CPUID must report long mode before EFER.LME can be set */
 	if (ioctl(v->fd, KVM_SET_CPUID2, g->kvm->cpuid))
-		return vcpu_error(err, errlen, "KVM_SET_CPUID2 failed");
+		return mv_seterr_errno(err, errlen, "KVM_SET_CPUID2 failed");
 	if (index == 0) {
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 
@@ -145,7 +130,7 @@ int vmm_vcpu_reset(struct vmm_vcpu *v, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	return vcpu_error(err, errlen, "setting up vCPU %u registers failed", v->index);
+	return mv_seterr_errno(err, errlen, "setting up vCPU %u registers failed", v->index);
 }
 
 void vmm_vcpu_kick(struct vmm_vcpu *v)
@@ -271,13 +256,8 @@ void *vmm_vcpu_thread(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	mv_block_stop_signals();
 	/* the fault thread sits on vCPU 0's CPU: a fault round trip stays on one CPU */
-	if (!g->cfg.no_pin && vmm_vcpu_cpu(v->index) >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(vmm_vcpu_cpu(v->index), &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	}
+	if (!g->cfg.no_pin)
+		mv_pin_self(vmm_vcpu_cpu(v->index));
 
 	while (!atomic_load(&g->stopping)) {
 		if (g->kvm->sync_regs)

@@ -9,6 +9,7 @@
 
 #include "memvisor/abi.h"
 #include "memvisor/log.h"
+#include "memvisor/time.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,14 +20,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t vmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static int vm_check_config(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 			   char *err, size_t errlen)
@@ -171,7 +164,7 @@ int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	g->t_create_ns = vmm_now_ns();
+	g->t_create_ns = mv_now_ns();
 	g->kvm = kvm;
 	g->cfg = *cfg;
 	g->img = img;
@@ -283,7 +276,7 @@ static void vm_wait(struct vmm_guest *g)
 	pthread_mutex_lock(&g->lock);
 	while (g->nr_running > 0) {
 		/* wake at least every 100 ms to notice a signal-driven stop */
-		uint64_t now = vmm_now_ns(), wake = now + 100000000ULL;
+		uint64_t now = mv_now_ns(), wake = now + 100000000ULL;
 		struct timespec ts;
 
 		if (deadline && now >= deadline) {
@@ -310,7 +303,7 @@ static void vm_wait(struct vmm_guest *g)
 
 int vmm_guest_run(struct vmm_guest *g)
 {
-	g->t_start_ns = vmm_now_ns();
+	g->t_start_ns = mv_now_ns();
 	for (unsigned i = 0; i < g->nr_vcpus; i++) {
 		struct vmm_vcpu *v = &g->vcpus[i];
 
@@ -346,7 +339,7 @@ int vmm_guest_run(struct vmm_guest *g)
 	/* a fault thread may still be recording a page its vCPU already used:
 	 * let it finish, so that the counters read from here on are final */
 	gmm_mm_stop(g->mm);
-	g->t_end_ns = vmm_now_ns();
+	g->t_end_ns = mv_now_ns();
 	return vmm_guest_exit_status(g);
 }
 
