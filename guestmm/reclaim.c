@@ -387,10 +387,11 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 		reclaim_unqueue(p, w->mm, w->pfn);
 		return;
 	}
-	p->slots[slot] = (struct gmm_slot_info){
-.stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED),
-		.owner = (uint16_t)(w->mm->slot + 1), .gpa = w->gpa,
-	};
+	/* owner and gpa are read by other guests' read-ahead, which checks
+	 * its own EPT entry before it believes them: atomic, not locked */
+	p->slots[slot].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->slots[slot].gpa, w->gpa, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->slots[slot].owner, (uint16_t)(w->mm->slot + 1), __ATOMIC_RELAXED);
 	reclaim_free_frame(rc, w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
 	pthread_cond_broadcast(&w->mm->wb_done);
 	gmm_count(p, pswpout, 1);

@@ -26,7 +26,9 @@ static inline bool gmm_ept_zero(uint64_t e) { return ept_is_swp(e) && ept_swp_ty
 static inline bool gmm_ept_slot(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_FILE; }
 
 /* What guestmm knows of one slot (the swap-cache side is the frame's: its
- * swap field). */
+ * swap field). Written by the owning guest's mm lock holder; owner and gpa
+ * are also read (atomically) by other guests' read-ahead, which trusts
+ * them only once its own EPT entry agrees. */
 struct gmm_slot_info {
 	uint32_t stamp;    /* nonresident age at eviction, for refault distance */
 	uint16_t owner;    /* guest (mm slot + 1) whose page it holds */

@@ -115,12 +115,15 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 
 	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots; s2++) {
 		struct gmm_slot_info *si = &p->slots[s2];
+		gpa_t gpa = __atomic_load_n(&si->gpa, __ATOMIC_RELAXED);
 		uint64_t *e2;
 		pfn_t pfn;
 
-		if (si->owner != mm->slot + 1)
+		/* another guest's slot info may change under us: the EPT entry,
+		 * ours and under our lock, says whether it is really ours */
+		if (__atomic_load_n(&si->owner, __ATOMIC_RELAXED) != mm->slot + 1)
 			continue;
-		e2 = ept_lookup(&mm->ept, si->gpa);
+		e2 = ept_lookup(&mm->ept, gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
 			continue;
 		/* readahead is a bet: not with the pool at its last reserve */
@@ -132,7 +135,7 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 		*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
 		b->io[b->n] = (struct swapd_io){ .slot = s2, .buf = b->bounce + b->n * PAGE_SIZE };
 		b->pfn[b->n] = pfn;
-		b->gpa[b->n++] = si->gpa;
+		b->gpa[b->n++] = gpa;
 	}
 }
 
@@ -179,8 +182,9 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 {
 	struct gmm_pool *p = mm->pool;
 	struct gmm_frame *f = &p->frames[pfn];
-	uint32_t distance = (uint32_t)p->nonresident_age - p->slots[s].stamp;
-	bool recent = distance <= p->lru[GMM_LRU_ACTIVE].nr;
+	uint32_t distance = (uint32_t)__atomic_load_n(&p->nonresident_age, __ATOMIC_RELAXED) -
+			    p->slots[s].stamp;
+	bool recent;
 
 	/* from now on KVM tells whether the guest writes it: cleared before the
 	 * guest can reach the page, so that no write slips in between */
@@ -196,6 +200,7 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	if (++mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
 	pthread_mutex_lock(&p->lock);
+	recent = distance <= p->lru[GMM_LRU_ACTIVE].nr; /* the LRU sizes: pool lock */
 	gmm_lru_add(p, pfn, recent ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
 	gmm_count(p, workingset_refault, 1);
