@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Doubly linked frame lists for the LRU (see lru.h). */
-#include "lru.h"
+/*
+ * The LRU lists (see lru.h): doubly linked frame lists, and putting a
+ * frame on or off one. Pool lock held throughout.
+ */
+#include "pool.h"
+
+#include "debug.h"
 
 void gmm_list_add_head(struct gmm_list *l, struct gmm_frame *frames, uint32_t pfn)
 {
@@ -37,4 +42,28 @@ uint32_t gmm_list_pop_tail(struct gmm_list *l, struct gmm_frame *frames)
 	if (pfn != GMM_NIL)
 		gmm_list_del(l, frames, pfn);
 	return pfn;
+}
+
+void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+{
+	struct gmm_frame *f = &p->frames[pfn];
+
+	GMM_BUG_ON(!(f->flags & GMM_PG_ALLOC) || (f->flags & (GMM_PG_LRU | GMM_PG_ISOLATED)));
+	f->flags |= GMM_PG_LRU;
+	if (lru == GMM_LRU_ACTIVE)
+		f->flags |= GMM_PG_ACTIVE;
+	else
+		f->flags &= ~GMM_PG_ACTIVE;
+	gmm_list_add_head(&p->lru[lru], p->frames, (uint32_t)pfn);
+}
+
+void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
+{
+	struct gmm_frame *f = &p->frames[pfn];
+
+	if (!(f->flags & GMM_PG_LRU))
+		return;
+	gmm_list_del(&p->lru[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
+		     p->frames, (uint32_t)pfn);
+	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
 }

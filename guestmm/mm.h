@@ -143,6 +143,7 @@ int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
 /* uffd.c */
 int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen);
 void gmm_uffd_unregister(struct gmm_mm *mm);
+/* install.c */
 struct gmm_install_cost {
 	uint64_t ns_populate, ns_install, calls, retries;
 };
@@ -153,6 +154,5 @@ int64_t gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
 int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
 			 struct gmm_install_cost *cost);
-
 
 #endif

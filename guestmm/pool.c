@@ -13,8 +13,10 @@
  * least 16 frames), low = 2 * min, high = 3 * min.
  */
 #include "pool.h"
+#include "vmscan.h"
 
 #include "debug.h"
+#include "memvisor/err.h"
 #include "memvisor/log.h"
 
 #include <errno.h>
@@ -35,24 +37,17 @@ static void pool_set_watermarks(struct gmm_pool *p)
 	p->wmark_high = min * 3;
 }
 
-int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,
-		  char *err, size_t errlen)
+/* The pool's memory: slots, a zero buffer, descriptors, the buddy. */
+static int pool_map(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
 {
 	int ret;
 
-	memset(p, 0, sizeof(*p));
-	p->nr_frames = bytes >> PAGE_SHIFT;
-	if (p->nr_frames == 0 || p->nr_frames >= GMM_NIL) {
-		snprintf(err, errlen, "a frame pool needs 1 to %u frames", GMM_NIL - 1);
-		return -EINVAL;
-	}
 	p->base = mmap(NULL, p->nr_frames << PAGE_SHIFT, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->base == MAP_FAILED) {
 		p->base = NULL;
-		snprintf(err, errlen, "cannot reserve %llu MiB for the frame pool: %s",
-			 (unsigned long long)(bytes >> 20), strerror(errno));
-		return -ENOMEM;
+		return mv_seterr(err, errlen, -ENOMEM, "cannot reserve %llu MiB for the frame pool: %s",
+				 (unsigned long long)(bytes >> 20), strerror(errno));
 	}
 	/* 4 KiB pages only (UFFDIO_MOVE moves PTEs), and never shared with a
 	 * forked child, whose copy-on-write would pin them */
@@ -63,25 +58,46 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 		       -1, 0);
 	if (p->zero == MAP_FAILED) {
 		p->zero = NULL;
-		snprintf(err, errlen, "cannot map a zero buffer: %s", strerror(errno));
-		ret = -ENOMEM;
-		goto err_map;
+		return mv_seterr(err, errlen, -ENOMEM, "cannot map a zero buffer: %s", strerror(errno));
 	}
 	p->frames = calloc(p->nr_frames, sizeof(*p->frames));
-	if (!p->frames) {
-		snprintf(err, errlen, "out of memory for %llu frame descriptors",
-			 (unsigned long long)p->nr_frames);
-		ret = -ENOMEM;
-		goto err_map;
-	}
+	if (!p->frames)
+		return mv_seterr(err, errlen, -ENOMEM, "out of memory for %llu frame descriptors",
+				 (unsigned long long)p->nr_frames);
 	ret = gmm_buddy_init(&p->buddy, p->frames, p->nr_frames);
+	if (ret)
+		return mv_seterr(err, errlen, ret, "buddy allocator init failed: %s", strerror(-ret));
+	return 0;
+}
+
+static void pool_unmap(struct gmm_pool *p)
+{
+	if (p->base)
+		munmap(p->base, p->nr_frames << PAGE_SHIFT);
+	if (p->zero)
+		munmap(p->zero, GMM_ZERO_BYTES);
+	free(p->frames);
+	p->base = p->zero = NULL;
+	p->frames = NULL;
+}
+
+int gmm_frames_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->uffd = p->stop_fd = -1;
+	p->nr_frames = bytes >> PAGE_SHIFT;
+	if (p->nr_frames == 0 || p->nr_frames >= GMM_NIL)
+		return mv_seterr(err, errlen, -EINVAL, "a frame pool needs 1 to %u frames", GMM_NIL - 1);
+	ret = pool_map(p, bytes, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "buddy allocator init failed: %s", strerror(-ret));
-		goto err_frames;
+		pool_unmap(p);
+		return ret;
 	}
 	pool_set_watermarks(p);
 	p->nr_free_pages = p->nr_frames;
-	p->vm.reclaim_prio_min = 12; /* GMM_DEF_PRIORITY: none needed yet */
+	p->vm.reclaim_prio_min = GMM_DEF_PRIORITY; /* none needed yet */
 	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
 		p->ready[o] = GMM_NIL;
 	for (unsigned l = 0; l < GMM_NR_LRU; l++)
@@ -92,46 +108,12 @@ int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_conf
 	pthread_cond_init(&p->kswapd_wake, NULL);
 	pthread_cond_init(&p->zerod_wake, NULL);
 	pthread_cond_init(&p->zerod_done, NULL);
-	p->uffd = p->stop_fd = -1;
-	if (cfg) {
-		ret = gmm_uffd_open(p, cfg, err, errlen);
-		if (ret) {
-			gmm_pool_destroy(p);
-			return ret;
-		}
-	}
-	if (cfg && cfg->prezero) {
-		ret = gmm_prezero_start(p, cfg->prezero_cpu);
-		if (ret) {
-			snprintf(err, errlen, "cannot start the pre-zeroing thread: %s", strerror(-ret));
-			gmm_pool_destroy(p);
-			return ret;
-		}
-	}
 	return 0;
-
-err_frames:
-	free(p->frames);
-	p->frames = NULL;
-err_map:
-	if (p->zero)
-		munmap(p->zero, GMM_ZERO_BYTES);
-	munmap(p->base, p->nr_frames << PAGE_SHIFT);
-	p->base = NULL;
-	return ret;
 }
 
-void gmm_pool_destroy(struct gmm_pool *p)
+void gmm_frames_fini(struct gmm_pool *p)
 {
-	gmm_kswapd_stop(p);
-	gmm_prezero_stop(p);
-	if (p->uffd >= 0)
-		gmm_uffd_close(p);
-	if (p->base)
-		munmap(p->base, p->nr_frames << PAGE_SHIFT);
-	if (p->zero)
-		munmap(p->zero, GMM_ZERO_BYTES);
-	free(p->frames);
+	pool_unmap(p);
 	pthread_cond_destroy(&p->zerod_wake);
 	pthread_cond_destroy(&p->zerod_done);
 	pthread_cond_destroy(&p->kswapd_wake);

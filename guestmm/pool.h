@@ -121,11 +121,16 @@ struct gmm_pool {
 	int zerod_cpu;
 };
 
-/* A pool of bytes (rounded down to pages), its userfaultfd and fault
- * threads. -errno with err set. */
+/* gmm.c: a pool of bytes (rounded down to pages), its userfaultfd and fault
+ * threads, and pre-zeroing if cfg asks. cfg NULL: frames only (tests of the
+ * allocator). -errno with err set. */
 int gmm_pool_init(struct gmm_pool *p, uint64_t bytes, const struct gmm_pool_config *cfg,
 		  char *err, size_t errlen);
 void gmm_pool_destroy(struct gmm_pool *p);
+
+/* pool.c: the frames alone (memory, descriptors, buddy, locks), and back. */
+int gmm_frames_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen);
+void gmm_frames_fini(struct gmm_pool *p);
 
 /* 2^order frames for owner, or GMM_NO_FRAME; *zeroed tells whether their
  * slots already hold zeroed pages. want_zeroed: the caller will move the
@@ -149,13 +154,13 @@ void gmm_pool_sync_free(struct gmm_pool *p);
 /* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
 int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 
-/* reclaim.c: attach a swap device and start kswapd; -errno with err set */
+/* kswapd.c: attach a swap device and start kswapd; -errno with err set */
 int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,
 		      size_t errlen);
 void gmm_kswapd_stop(struct gmm_pool *p);
 #define GMM_BOUNCE_PAGES 16
 struct swapd_ring *gmm_thread_ring(void);
-uint8_t *gmm_thread_bounce(void);   /* GMM_BOUNCE_PAGES page-aligned pages */
+uint8_t *gmm_thread_bounce(void);   /* swapio.c: GMM_BOUNCE_PAGES page-aligned pages */
 void gmm_thread_io_exit(void);      /* a thread that did swap I/O ends */
 /* Reclaim up to nr frames now (direct reclaim); returns frames freed. The
  * caller holds mms_lock for reading (a fault does); gmm_reclaim_pool takes
@@ -164,7 +169,7 @@ uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr);
 /* A consistent-enough copy of the counters (each read atomically). */
 void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out);
-/* Put a frame on an LRU list / take it off (pool lock held). */
+/* lru.c: put a frame on an LRU list / take it off (pool lock held). */
 void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru);
 void gmm_lru_del(struct gmm_pool *p, pfn_t pfn);
 

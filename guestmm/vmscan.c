@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reclaim: LRU aging by "unmap and watch", eviction to swap, kswapd.
+ * Reclaim's scan, as Linux's vmscan.c: LRU aging by "unmap and watch" and
+ * eviction to swap (kswapd.c runs it in the background, faults directly).
  *
  * Nothing here tells which guest pages were read (docs/platform.md), so a page's
  * use is learned by unmapping it and watching for the refault. New and
@@ -24,22 +25,18 @@
  * the guest's mm lock, since a refault may have mapped it meanwhile.
  */
 #include "mm.h"
+#include "vmscan.h"
 
 #include "debug.h"
-#include "memvisor/cpu.h"
 #include "memvisor/log.h"
 #include "memvisor/time.h"
-#include "memvisor/thread.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#define SWAP_CLUSTER_MAX 32
-#define GMM_DEF_PRIORITY 12
 
 struct reclaim_wb {
 	struct gmm_mm *mm;
@@ -60,30 +57,6 @@ struct reclaim_ctl {
 	unsigned nr_release;
 };
 
-
-void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
-{
-	struct gmm_frame *f = &p->frames[pfn];
-
-	GMM_BUG_ON(!(f->flags & GMM_PG_ALLOC) || (f->flags & (GMM_PG_LRU | GMM_PG_ISOLATED)));
-	f->flags |= GMM_PG_LRU;
-	if (lru == GMM_LRU_ACTIVE)
-		f->flags |= GMM_PG_ACTIVE;
-	else
-		f->flags &= ~GMM_PG_ACTIVE;
-	gmm_list_add_head(&p->lru[lru], p->frames, (uint32_t)pfn);
-}
-
-void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
-{
-	struct gmm_frame *f = &p->frames[pfn];
-
-	if (!(f->flags & GMM_PG_LRU))
-		return;
-	gmm_list_del(&p->lru[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
-		     p->frames, (uint32_t)pfn);
-	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
-}
 
 /* Keep about a third of the LRU inactive. Pool lock held. */
 static void reclaim_age_active(struct gmm_pool *p)
@@ -334,34 +307,6 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	return RECLAIM_QUEUED;
 }
 
-/* What a thread doing swap I/O keeps: its own io_uring (rings are not
- * shared between threads) and a bounce buffer for reads. Released by
- * gmm_thread_io_exit() when the thread ends. */
-static __thread struct swapd_ring thread_ring;
-static __thread uint8_t *thread_bounce;
-
-struct swapd_ring *gmm_thread_ring(void)
-{
-	if (!thread_ring.ready && swapd_ring_init(&thread_ring, 64))
-		return NULL;
-	return &thread_ring;
-}
-
-uint8_t *gmm_thread_bounce(void)
-{
-	if (!thread_bounce && posix_memalign((void **)&thread_bounce, PAGE_SIZE,
-					     GMM_BOUNCE_PAGES * PAGE_SIZE))
-		thread_bounce = NULL;
-	return thread_bounce;
-}
-
-void gmm_thread_io_exit(void)
-{
-	swapd_ring_exit(&thread_ring);
-	free(thread_bounce);
-	thread_bounce = NULL;
-}
-
 /* Give a queued page back: it stays resident, armed. mm lock held. */
 static void reclaim_unqueue(struct gmm_pool *p, struct gmm_mm *mm, pfn_t pfn)
 {
@@ -495,8 +440,7 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 	return n;
 }
 
-/* Reclaim up to nr frames. mms_lock held for reading (lock order, pool.h). */
-static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
+uint64_t gmm_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 {
 	struct reclaim_ctl rc = { .p = p, .direct = direct };
 	uint64_t t0 = mv_thread_ns();
@@ -542,14 +486,6 @@ static uint64_t reclaim_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 	return rc.freed;
 }
 
-uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
-{
-	if (!p->swap)
-		return 0;
-	gmm_count(p, direct_reclaims, 1);
-	return reclaim_shrink(p, nr, true);
-}
-
 void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out)
 {
 	const uint64_t *src = (const uint64_t *)&p->vm;
@@ -557,100 +493,4 @@ void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out)
 
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
-
-uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)
-{
-	uint64_t freed;
-
-	pthread_rwlock_rdlock(&p->mms_lock);
-	freed = gmm_reclaim_direct(p, nr);
-	pthread_rwlock_unlock(&p->mms_lock);
-	return freed;
-}
-
-static void *kswapd_thread(void *arg)
-{
-	struct gmm_pool *p = arg;
-	bool stuck = false;
-
-	pthread_setname_np(pthread_self(), "mv-kswapd");
-	mv_block_stop_signals();
-	pthread_mutex_lock(&p->lock);
-	while (!p->kswapd_stop) {
-		if (gmm_pool_nr_free(p) >= p->wmark_low || stuck) {
-			struct timespec ts;
-
-			/* after a round without progress, look again in 10 ms at most */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (stuck)
-				pthread_cond_timedwait(&p->kswapd_wake, &p->lock, &ts);
-			else
-				pthread_cond_wait(&p->kswapd_wake, &p->lock);
-			stuck = false;
-			continue;
-		}
-		gmm_count(p, kswapd_wakeups, 1);
-		pthread_mutex_unlock(&p->lock);
-		pthread_rwlock_rdlock(&p->mms_lock);
-		while (!__atomic_load_n(&p->kswapd_stop, __ATOMIC_RELAXED) &&
-		       gmm_pool_nr_free(p) < p->wmark_high)
-			if (!reclaim_shrink(p, SWAP_CLUSTER_MAX, false)) {
-				stuck = true;
-				break;
-			}
-		pthread_rwlock_unlock(&p->mms_lock);
-		pthread_mutex_lock(&p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
-	gmm_thread_io_exit();
-	return NULL;
-}
-
-int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,
-		      size_t errlen)
-{
-	int ret;
-
-	if (!p->use_move) {
-		snprintf(err, errlen, "swap needs UFFDIO_MOVE (Linux 6.8 or later) to age pages");
-		return -ENOTSUP;
-	}
-	p->slots = malloc(swap->nr_slots * sizeof(*p->slots));
-	if (!p->slots) {
-		snprintf(err, errlen, "out of memory for %llu swap slots",
-			 (unsigned long long)swap->nr_slots);
-		return -ENOMEM;
-	}
-	for (uint64_t i = 0; i < swap->nr_slots; i++)
-		p->slots[i] = (struct gmm_slot_info){ 0 };
-	p->swap = swap;
-	ret = pthread_create(&p->kswapd, NULL, kswapd_thread, p);
-	if (ret) {
-		snprintf(err, errlen, "cannot start kswapd: %s", strerror(ret));
-		return -ret;
-	}
-	p->kswapd_running = true;
-	mv_pin_thread(p->kswapd, kswapd_cpu);
-	return 0;
-}
-
-void gmm_kswapd_stop(struct gmm_pool *p)
-{
-	if (p->kswapd_running) {
-		pthread_mutex_lock(&p->lock);
-		__atomic_store_n(&p->kswapd_stop, true, __ATOMIC_RELAXED);
-		pthread_cond_broadcast(&p->kswapd_wake);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->kswapd, NULL);
-		p->kswapd_running = false;
-	}
-	free(p->slots);
-	p->slots = NULL;
-	p->swap = NULL;
 }

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Putting pages into a guest, and taking them back: UFFDIO_MOVE of a
+ * frame's page between its pool slot and guest RAM (zero-copy; reclaim arms
+ * pages by moving them back), UFFDIO_COPY where the kernel lacks MOVE. The
+ * ioctl also wakes whoever waits for the page.
+ */
+#include "mm.h"
+#include "uffdio.h"
+
+#include "memvisor/log.h"
+#include "memvisor/time.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/*
+ * One UFFDIO_MOVE or UFFDIO_COPY, resumed after partial progress and after
+ * EAGAIN (the address space was changing). The ioctls can stop partway with
+ * the first pages done: those must be accounted, never redone (that would
+ * fail with EEXIST and leave them in the guest unrecorded). Returns bytes
+ * done, or -errno if none.
+ */
+static int64_t uffd_op(struct gmm_pool *p, bool move, uint64_t dst, uint64_t src, uint64_t len,
+		       uint64_t *calls)
+{
+	uint64_t done = 0;
+	int err = 0;
+
+	for (int tries = 0; done < len && tries < 100; tries++) {
+		int64_t n;
+		int ret;
+
+		if (move) {
+			struct uffdio_move m = { dst + done, src + done, len - done, 0, 0 };
+
+			ret = ioctl(p->uffd, UFFDIO_MOVE, &m);
+			n = m.move;
+		} else {
+			struct uffdio_copy c = { dst + done, src + done, len - done, 0, 0 };
+
+			ret = ioctl(p->uffd, UFFDIO_COPY, &c);
+			n = c.copy;
+		}
+		err = ret ? errno : 0;
+		if (calls)
+			(*calls)++;
+		if (n > 0)
+			done += (uint64_t)n;
+		if (err && err != EAGAIN)
+			break;
+	}
+	return done ? (int64_t)done : -(err ? err : EIO);
+}
+
+int64_t gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
+{
+	return uffd_op(p, true, dst, src, len, NULL);
+}
+
+int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len)
+{
+	return uffd_op(p, false, dst, src, len, NULL);
+}
+
+/*
+ * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
+ * the pool slots are populated (zeroed pages) and their pages moved; with
+ * COPY the kernel copies the pool's zero buffer into new pages. Called
+ * without the mm lock (the ioctl may take a while): costs go to *cost for
+ * the caller to add up under the lock. Returns pages installed (maybe fewer
+ * than asked) or -errno.
+ */
+int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
+			 struct gmm_install_cost *cost)
+{
+	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
+	struct gmm_pool *p = mm->pool;
+	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
+	uint64_t t0 = mv_thread_ns(), calls = 0;
+	int64_t done;
+
+	if (p->use_move && !zeroed) {
+		int ret = gmm_pool_populate(p, pfn, npages);
+
+		if (ret)
+			return ret;
+	}
+	uint64_t t1 = mv_thread_ns();
+
+	done = uffd_op(p, p->use_move, dst, src, len, &calls);
+	cost->calls += calls;
+	cost->retries += calls - 1;
+	/* COPY leaves a pre-zeroed slot full (the allocator hands those out
+	 * last for COPY): drop its pages, or the host would hold two pages for
+	 * one frame */
+	if (!p->use_move && zeroed && madvise(gmm_pool_slot(p, pfn), len, MADV_DONTNEED)) {
+		mv_warn("cannot empty %llu frames after a copy: %s", (unsigned long long)npages,
+			strerror(errno));
+		__atomic_add_fetch(&p->frames_lost, npages, __ATOMIC_RELAXED);
+	}
+	cost->ns_populate += t1 - t0;
+	cost->ns_install += mv_thread_ns() - t1;
+	return done < 0 ? done : done >> PAGE_SHIFT;
+}
