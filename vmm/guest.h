@@ -10,7 +10,7 @@
 #include "kvm.h"
 #include "elfimg.h"
 #include "ept/gpt.h"
-#include "guestmm/mm.h"
+#include "guestmm/guestmm.h"
 #include "memvisor/types.h"
 
 #include <pthread.h>
