@@ -2,6 +2,7 @@
 /* Unit tests for command-line value parsing (vmm/parse.c). */
 #include <criterion/criterion.h>
 
+#include "vmm/escape.h"
 #include "vmm/parse.h"
 
 #include <errno.h>

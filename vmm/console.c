@@ -10,7 +10,7 @@
  * UTF-8 character may arrive split over two writes.
  */
 #include "guest.h"
-#include "parse.h"
+#include "escape.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * stage, the last console line.
  */
 #include "guest.h"
-#include "parse.h"
+#include "escape.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * ends the guest with a report naming the hypercall and the address.
  */
 #include "guest.h"
-#include "parse.h"
+#include "escape.h"
 
 #include "memvisor/abi.h"
 

@@ -10,6 +10,7 @@
  */
 #include "fuzz.h"
 
+#include "vmm/escape.h"
 #include "vmm/parse.h"
 
 #include <ctype.h>
