@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One small logging header. Messages go to stderr prefixed "memvisor: ".
- * mv_debug() compiles away unless MV_DEBUG is defined; the level for the rest
- * is set once by main (--verbose / --quiet).
+ * mv_debug() compiles away unless MV_DEBUG is defined. Errors, warnings and
+ * information are shown (mv_log_level is MV_LOG_INFO, and memvisor keeps it
+ * there: run -q quiets the summary, never a warning).
  */
 #ifndef MEMVISOR_LOG_H
 #define MEMVISOR_LOG_H
