@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests for the host-kernel overcommit baseline (vmm/hostswap.c): a small
+ * Tests for the host-kernel overcommit baseline (vmm/bench/hostswap.c): a small
  * program, compiled here, that overfills a memory cgroup must be swapped out
  * and in through the run's own swap file; failures and OOM kills are reported
  * as statuses; and every run leaves no swap, swap file or cgroup behind.
@@ -12,7 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
-#include "vmm/hostswap.h"
+#include "vmm/bench/hostswap.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for command-line value parsing (vmm/parse.c). */
+/* Unit tests for command-line value parsing (vmm/cli/parse.c). */
 #include <criterion/criterion.h>
 
 #include "vmm/escape.h"
-#include "vmm/parse.h"
+#include "vmm/cli/parse.h"
 
 #include <errno.h>
 #include <locale.h>

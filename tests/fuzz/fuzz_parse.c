@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: command-line values (vmm/parse.c). The first byte picks the
+ * Fuzz target: command-line values (vmm/cli/parse.c). The first byte picks the
  * parser, the rest is the string (up to its first NUL). Each parser is held
  * to a reference written the plain way, in 128-bit arithmetic that cannot
  * overflow: same verdict, same error, same value. A second half of the
@@ -11,7 +11,7 @@
 #include "fuzz.h"
 
 #include "vmm/escape.h"
-#include "vmm/parse.h"
+#include "vmm/cli/parse.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "vmm/parse.h"
+#include "vmm/cli/parse.h"
 
 #include <errno.h>
 

@@ -10,11 +10,11 @@
  * Medians over the rounds, and the ratios memvisor/kernel and
  * memvisor/prepopulated; then where memvisor's time per fault goes.
  */
-#include "cli.h"
-#include "guest.h"
-#include "image.h"
-#include "json.h"
-#include "parse.h"
+#include "vmm/cli/cli.h"
+#include "vmm/guest.h"
+#include "vmm/image.h"
+#include "vmm/cli/json.h"
+#include "vmm/cli/parse.h"
 
 #include "memvisor/abi.h"
 

@@ -14,12 +14,12 @@
  * memvisor's host CPU per reclaimed page (reclaim threads' CPU time, so I/O
  * waits are not in it).
  */
-#include "cli.h"
-#include "guest.h"
+#include "vmm/cli/cli.h"
+#include "vmm/guest.h"
 #include "hostswap.h"
-#include "image.h"
-#include "json.h"
-#include "parse.h"
+#include "vmm/image.h"
+#include "vmm/cli/json.h"
+#include "vmm/cli/parse.h"
 
 #include "memvisor/abi.h"
 #include "memvisor/time.h"

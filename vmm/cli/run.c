@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* memvisor run: parse options, find and check the guest, run it, report. */
 #include "cli.h"
-#include "guest.h"
-#include "image.h"
+#include "vmm/guest.h"
+#include "vmm/image.h"
 #include "parse.h"
 #include "summary.h"
 

@@ -8,11 +8,11 @@
  * and teardown for the built-in hello, in this process, beside a fork+exec of /bin/true; also
  * the whole command (fork+exec of "memvisor run hello").
  */
-#include "cli.h"
-#include "guest.h"
-#include "image.h"
-#include "json.h"
-#include "parse.h"
+#include "vmm/cli/cli.h"
+#include "vmm/guest.h"
+#include "vmm/image.h"
+#include "vmm/cli/json.h"
+#include "vmm/cli/parse.h"
 
 #include "memvisor/abi.h"
 #include "memvisor/time.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
-#include "guest.h"
-#include "image.h"
+#include "vmm/guest.h"
+#include "vmm/image.h"
 
 #include "version.h"
 

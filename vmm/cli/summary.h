@@ -3,7 +3,7 @@
 #ifndef VMM_SUMMARY_H
 #define VMM_SUMMARY_H
 
-#include "guest.h"
+#include "vmm/guest.h"
 
 /* A guest's own exit code of 120 or more would look like one of memvisor's
  * statuses (120 crash, 122 out of memory...): memvisor run gives this one
