@@ -67,6 +67,8 @@ struct gmm_fault_stats {
 	uint64_t refaults;       /* faults on armed pages: minor, no I/O */
 	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
 	uint64_t retries;        /* ioctls retried after EAGAIN */
+	uint64_t reported;       /* pages the guest reported free (gave back) */
+	uint64_t returned;       /* frames that came back to the pool for them */
 	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
 	uint64_t ns_lookup, ns_alloc, ns_populate, ns_install, ns_handler;
 };
@@ -130,6 +132,11 @@ uint64_t gmm_mm_ept_entry(struct gmm_mm *mm, gpa_t gpa);
  * as out of memory); -EIO reading it from swap failed; -ESRCH the guest is
  * stopped; -EAGAIN reclaim kept taking the page. */
 int gmm_mm_read(struct gmm_mm *mm, gpa_t gpa, void *buf, size_t len);
+
+/* discard.c: the guest gave [gpa, +npages) back (free-page reporting):
+ * frames to the pool, slots freed, entries empty; *returned frames came
+ * back. Holds reclaim_lock, so not from a fault path. 0 or -EINVAL. */
+int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned);
 
 /* describe.c: what an entry of this mm's EPT table means, in words */
 void gmm_ept_describe(uint64_t e, char *buf, size_t len);

@@ -55,6 +55,8 @@ struct gmm_vmstat {
 	uint64_t swap_full;          /* evictions given up: no free slot */
 	uint64_t write_errors, read_errors;  /* read_errors: demand swap-ins that failed */
 	uint64_t readahead_errors;   /* read-ahead reads that failed: dropped, the page stays on swap */
+	uint64_t free_reported;      /* pages guests reported free (free-page reporting) */
+	uint64_t free_returned;      /* frames that came back to the pool for them */
 	uint64_t kswapd_wakeups, direct_reclaims, allocstall;
 	uint64_t reclaim_ns;         /* CPU time spent reclaiming (thread CPU time) */
 	uint64_t reclaim_prio_min;   /* the highest priority (lowest number) reclaim needed */

@@ -45,6 +45,15 @@ static int gmem_translate(struct vmm_guest *g, gva_t gva, gpa_t *gpa, size_t *av
 	return 0;
 }
 
+int vmm_gva_to_ram(struct vmm_guest *g, gva_t gva, gpa_t *gpa)
+{
+	size_t avail;
+
+	if (gmem_translate(g, gva, gpa, &avail) || *gpa >= g->ram_size)
+		return -EFAULT;
+	return 0;
+}
+
 /* n bytes at gpa: RAM through the memory manager (which faults pages in
  * rather than touching them, and says -ENOMEM when it cannot), the
  * VMM-owned regions directly. */

@@ -154,6 +154,8 @@ const char *vmm_end_name(enum vmm_end end);
 void *vmm_gpa_host(void *guest, gpa_t gpa, size_t len);
 int vmm_copy_from_guest(struct vmm_guest *g, void *dst, gva_t src, size_t len);
 int vmm_strncpy_from_guest(struct vmm_guest *g, char *dst, gva_t src, size_t max);
+/* The GPA of a user-mapped GVA in guest RAM, or -EFAULT. */
+int vmm_gva_to_ram(struct vmm_guest *g, gva_t gva, gpa_t *gpa);
 /* Describe where a GVA falls (RAM, beyond RAM, a stack guard, the image...). */
 void vmm_describe_gva(const struct vmm_guest *g, gva_t gva, char *buf, size_t len);
 

@@ -19,7 +19,7 @@ const char *vmm_hcall_name(unsigned nr)
 {
 	static const char *const names[VMM_NR_HCALLS] = {
 		[MV_HC_DONE] = "done", [MV_HC_ASSERT] = "assert", [MV_HC_SYNC] = "sync",
-		[MV_HC_REPORT] = "report", [MV_HC_WRITE] = "write",
+		[MV_HC_REPORT] = "report", [MV_HC_WRITE] = "write", [MV_HC_FREE] = "free",
 	};
 	return nr < VMM_NR_HCALLS && names[nr] ? names[nr] : NULL;
 }
@@ -141,6 +141,46 @@ static int hcall_sync(struct vmm_vcpu *v, const struct kvm_regs *regs)
 	return 0;
 }
 
+/* Give back [start, start + npages) of GPAs, as one discard per run of
+ * pages contiguous in guest-physical space too. */
+static int hcall_free_run(struct vmm_vcpu *v, gpa_t start, uint64_t npages)
+{
+	uint64_t returned;
+	int ret = gmm_mm_discard(v->g->mm, start, npages, &returned);
+
+	if (ret)
+		vmm_vcpu_crash(v, "hypercall free: giving back GPA 0x%llx (+%llu pages) failed: %s",
+			       (unsigned long long)start, (unsigned long long)npages, strerror(-ret));
+	return ret ? 1 : 0;
+}
+
+/* Free-page reporting: rdi = RAM (GVA), rsi = length, both page-aligned. */
+static int hcall_free(struct vmm_vcpu *v, const struct kvm_regs *regs)
+{
+	gva_t gva = regs->rdi;
+	uint64_t len = regs->rsi, run = 0;
+	gpa_t start = 0, gpa;
+
+	if (gva % PAGE_SIZE || len % PAGE_SIZE || len > v->g->ram_size) {
+		vmm_vcpu_crash(v, "hypercall free: 0x%llx (+%llu bytes) is not whole pages of guest RAM",
+			       (unsigned long long)gva, (unsigned long long)len);
+		return 1;
+	}
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+		if (vmm_gva_to_ram(v->g, gva + off, &gpa))
+			return hcall_bad_pointer(v, MV_HC_FREE, "range", gva + off, -EFAULT);
+		if (run && gpa == start + (run << PAGE_SHIFT)) {
+			run++;
+			continue;
+		}
+		if (run && hcall_free_run(v, start, run))
+			return 1;
+		start = gpa;
+		run = 1;
+	}
+	return run ? hcall_free_run(v, start, run) : 0;
+}
+
 static int hcall_write(struct vmm_vcpu *v, const struct kvm_regs *regs)
 {
 	char buf[MV_HC_WRITE_MAX];
@@ -180,6 +220,8 @@ int vmm_hcall(struct vmm_vcpu *v, uint32_t nr)
 		return hcall_sync(v, &regs);
 	case MV_HC_REPORT:
 		return hcall_report(v, &regs);
+	case MV_HC_FREE:
+		return hcall_free(v, &regs);
 	default:
 		return hcall_write(v, &regs);
 	}

@@ -18,6 +18,8 @@ const struct vmm_builtin vmm_builtins[] = {
 	  "[--size S] [--pattern seq|random|zipf|phased] [--read|--write] [--passes N] [--seed N]" },
 	{ "memtest", "writes a pattern to every page of RAM, verifies it, reports mismatches",
 	  "[--size S] [--passes N] [--seed N] [--shared]" },
+	{ "balloon", "writes its RAM, gives part of it back (free-page reporting), in phases",
+	  "[--size S] [--free S] [--phases N]" },
 	{ NULL, NULL, NULL },
 };
 

@@ -22,6 +22,9 @@ __attribute__((noreturn)) void mv_assert_fail(const char *file, int line, const 
 void mv_sync(uint64_t stage);
 void mv_report(const char *key, uint64_t value);
 void mv_write(const char *buf, size_t len);
+/* Report [addr, addr + len) of RAM (page-aligned) free: memvisor takes its
+ * memory back, and the next access to any of it reads zeros. */
+void mv_free_pages(void *addr, uint64_t len);
 
 #define MV_ASSERT(cond) \
 	do { if (!(cond)) mv_assert_fail(__FILE__, __LINE__, "assertion '" #cond "' failed"); } while (0)

@@ -41,6 +41,7 @@ void mv_assert_fail(const char *file, int line, const char *msg)
 void mv_sync(uint64_t stage) { hcall(MV_HC_SYNC, stage, 0, 0); }
 void mv_report(const char *key, uint64_t value) { hcall(MV_HC_REPORT, (uint64_t)key, value, 0); }
 void mv_write(const char *buf, size_t len) { hcall(MV_HC_WRITE, (uint64_t)buf, len, 0); }
+void mv_free_pages(void *addr, uint64_t len) { hcall(MV_HC_FREE, (uint64_t)addr, len, 0); }
 
 const struct mv_bootinfo *mv_boot(void) { return boot; }
 

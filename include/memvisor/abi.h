@@ -74,6 +74,9 @@ enum mv_hcall {
 	MV_HC_SYNC   = 3, /* rdi = stage */
 	MV_HC_REPORT = 4, /* rdi = key (GVA, NUL-terminated), rsi = value (u64) */
 	MV_HC_WRITE  = 5, /* rdi = buffer (GVA), rsi = length: console text */
+	MV_HC_FREE   = 6, /* rdi = RAM (GVA), rsi = length, both page-aligned: pages the
+			   * guest no longer needs (free-page reporting, as virtio-balloon's);
+			   * their memory goes back to the host, a later access reads zeros */
 };
 
 #define MV_HC_STR_MAX      1024  /* longest string a hypercall may name */
