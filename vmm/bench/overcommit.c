@@ -14,6 +14,7 @@
  * memvisor's host CPU per reclaimed page (reclaim threads' CPU time, so I/O
  * waits are not in it).
  */
+#include "bench.h"
 #include "vmm/cli/cli.h"
 #include "vmm/guest.h"
 #include "hostswap.h"

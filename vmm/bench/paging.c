@@ -10,6 +10,7 @@
  * Medians over the rounds, and the ratios memvisor/kernel and
  * memvisor/prepopulated; then where memvisor's time per fault goes.
  */
+#include "bench.h"
 #include "vmm/cli/cli.h"
 #include "vmm/guest.h"
 #include "vmm/image.h"

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
+/* memvisor: a table of commands, each handing back the exit status. */
 #include "cli.h"
+#include "vmm/bench/bench.h"
 #include "vmm/guest.h"
-#include "vmm/image.h"
 
 #include "version.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,28 +17,32 @@ static const char usage[] =
 	"\n"
 	"'memvisor run --help' and 'memvisor bench --help' list their options.\n";
 
-int vmm_usage_error(const char *fmt, ...)
+static int main_help(int argc, char **argv)
 {
-	va_list ap;
-
-	fputs("memvisor: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return VMM_EXIT_USAGE;
-}
-
-int vmm_cmd_guests(int argc, char **argv)
-{
+	(void)argc;
 	(void)argv;
-	if (argc > 1)
-		return vmm_usage_error("'guests' takes no arguments");
-	printf("Built-in guests (memvisor run NAME [options] [-- ARGS]):\n");
-	for (const struct vmm_builtin *b = vmm_builtins; b->name; b++)
-		printf("  %-8s %s\n  %-8s args: %s\n", b->name, b->summary, "", b->usage);
+	fputs(usage, stdout);
 	return 0;
 }
+
+static int main_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("memvisor %s\n", MEMVISOR_VERSION);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*cmd)(int argc, char **argv); /* argv[0] is the command's name */
+} main_commands[] = {
+	{ "run", vmm_cmd_run },
+	{ "guests", vmm_cmd_guests },
+	{ "bench", vmm_cmd_bench },
+	{ "--help", main_help }, { "-h", main_help }, { "help", main_help },
+	{ "--version", main_version }, { "version", main_version },
+};
 
 int main(int argc, char **argv)
 {
@@ -46,19 +50,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("memvisor %s\n", MEMVISOR_VERSION);
-		return 0;
-	}
-	if (!strcmp(argv[1], "run"))
-		return vmm_cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "guests"))
-		return vmm_cmd_guests(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "bench"))
-		return vmm_cmd_bench(argc - 1, argv + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(main_commands); i++)
+		if (!strcmp(argv[1], main_commands[i].name))
+			return main_commands[i].cmd(argc - 1, argv + 1);
 	return vmm_usage_error("unknown command '%s' (try 'memvisor --help')", argv[1]);
 }

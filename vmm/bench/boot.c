@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memvisor bench boot: the median time from creating a frame pool and a
+ * guest to its exit and teardown for the built-in hello, in this process,
+ * beside a fork+exec of /bin/true; also the whole command (fork+exec of
+ * "memvisor run hello").
+ */
+#include "bench.h"
+#include "vmm/cli/cli.h"
+#include "vmm/guest.h"
+#include "vmm/cli/json.h"
+#include "vmm/cli/parse.h"
+
+#include "memvisor/abi.h"
+#include "memvisor/time.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct bench_opts {
+	bool json;
+	unsigned runs;
+	uint64_t mem_size;
+};
+
+/* percentile p (0..100) of n samples, sorting them in place */
+static double bench_pct(uint64_t *v, unsigned n, unsigned p)
+{
+	qsort(v, n, sizeof(*v), vmm_bench_cmp_u64);
+	return v[(n - 1) * p / 100] / 1e6;
+}
+
+/* fork+exec argv with stdout and stderr to /dev/null; ns, or 0 on failure */
+static uint64_t bench_spawn(char *const argv[])
+{
+	uint64_t t0 = mv_now_ns();
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 0;
+	return mv_now_ns() - t0;
+}
+
+static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
+			   const void *elf, size_t len, uint64_t *ns)
+{
+	struct gmm_pool_config pc;
+	struct vmm_config c = *cfg;
+	struct gmm_pool pool;
+	struct vmm_guest *g;
+	char err[512];
+	uint64_t t0 = mv_now_ns();
+	int status;
+
+	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
+	vmm_pool_config(&pc, c.nr_vcpus, false);
+	if (gmm_pool_init(&pool, c.mem_size, &pc, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: bench boot: %s\n", err);
+		return -1;
+	}
+	c.pool = &pool;
+	if (vmm_guest_create(kvm, &c, elf, len, &g, err, sizeof(err))) {
+		fprintf(stderr, "memvisor: bench boot: %s\n", err);
+		gmm_pool_destroy(&pool);
+		return -1;
+	}
+	status = vmm_guest_run(g);
+	vmm_guest_destroy(g);
+	gmm_pool_destroy(&pool);
+	*ns = mv_now_ns() - t0;
+	if (status) {
+		fprintf(stderr, "memvisor: bench boot: hello ended with status %d\n", status);
+		return -1;
+	}
+	return 0;
+}
+
+static void bench_boot_print(const struct bench_opts *o, double boot, double p90, double tru,
+			     double exec)
+{
+	char ram[32];
+
+	if (o->json) {
+		struct vmm_json j;
+
+		vmm_json_init(&j, stdout);
+		vmm_json_begin(&j, NULL, '{');
+		vmm_json_str(&j, "bench", "boot");
+		vmm_json_str(&j, "guest", "hello");
+		vmm_json_u64(&j, "runs", o->runs);
+		vmm_json_u64(&j, "ram_bytes", o->mem_size);
+		vmm_json_f64(&j, "median_ms", boot);
+		vmm_json_f64(&j, "p90_ms", p90);
+		vmm_json_f64(&j, "true_median_ms", tru);
+		vmm_json_f64(&j, "ratio", boot / tru);
+		vmm_json_f64(&j, "exec_median_ms", exec);
+		vmm_json_f64(&j, "exec_ratio", exec / tru);
+		vmm_json_end(&j, '}');
+		return;
+	}
+	vmm_format_size(o->mem_size, ram, sizeof(ram));
+	printf("bench boot: guest hello, %s RAM, 1 vCPU, %u runs of each, medians\n", ram, o->runs);
+	printf("  memvisor: create, run to exit, tear down   %8.3f ms   (p90 %.3f ms)\n", boot, p90);
+	printf("  baseline: fork+exec /bin/true              %8.3f ms\n", tru);
+	printf("  ratio memvisor / baseline                  %8.2fx\n", boot / tru);
+	printf("  whole command: memvisor run hello          %8.3f ms   (%.2fx baseline)\n",
+	       exec, exec / tru);
+}
+
+static int bench_boot(const struct bench_opts *o)
+{
+	struct vmm_config cfg = { .name = "hello", .mem_size = o->mem_size, .nr_vcpus = 1 };
+	char path[4096], self[4096];
+	uint64_t *boot = calloc(o->runs, sizeof(uint64_t)), *tru = calloc(o->runs, sizeof(uint64_t));
+	uint64_t *exec = calloc(o->runs, sizeof(uint64_t));
+	char mem[32];
+	struct vmm_kvm kvm;
+	void *elf = NULL;
+	size_t len;
+	int ret = VMM_EXIT_RUNTIME;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	snprintf(mem, sizeof(mem), "%lluK", (unsigned long long)(o->mem_size >> 10));
+	char *true_argv[] = { "/bin/true", NULL };
+	char *exec_argv[] = { self, "run", "-q", "-m", mem, "hello", NULL };
+
+	if (!boot || !tru || !exec || n <= 0)
+		goto out;
+	self[n] = '\0';
+	if (vmm_bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &kvm))
+		goto out;
+	cfg.path = path;
+	/* interleave the three so that machine noise hits them alike */
+	for (unsigned i = 0; i < o->runs; i++) {
+		if (bench_boot_once(&kvm, &cfg, elf, len, &boot[i]))
+			goto out_kvm;
+		tru[i] = bench_spawn(true_argv);
+		exec[i] = bench_spawn(exec_argv);
+		if (!tru[i] || !exec[i]) {
+			fprintf(stderr, "memvisor: bench boot: a baseline run failed\n");
+			goto out_kvm;
+		}
+	}
+	double p90 = bench_pct(boot, o->runs, 90);
+	bench_boot_print(o, bench_pct(boot, o->runs, 50), p90, bench_pct(tru, o->runs, 50),
+			 bench_pct(exec, o->runs, 50));
+	ret = 0;
+out_kvm:
+	vmm_kvm_close(&kvm);
+out:
+	free(elf);
+	free(boot);
+	free(tru);
+	free(exec);
+	return ret;
+}
+
+int vmm_bench_boot(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bench_opts o = { .runs = 50, .mem_size = 256ULL << 20 };
+	uint64_t v;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":m:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'r':
+			if (vmm_parse_uint(optarg, 1, 100000, &v))
+				return vmm_usage_error("bad run count '%s' (1..100000)", optarg);
+			o.runs = (unsigned)v;
+			break;
+		case 'm':
+			if (vmm_parse_size(optarg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
+				return vmm_usage_error("bad size '%s' for --mem", optarg);
+			o.mem_size = v;
+			break;
+		case ':':
+			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return vmm_usage_error("unknown option '%s' for bench boot", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return vmm_usage_error("unexpected argument '%s'", argv[optind]);
+	return bench_boot(&o);
+}
