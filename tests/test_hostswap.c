@@ -6,7 +6,7 @@
  * as statuses; and every run leaves no swap, swap file or cgroup behind.
  *
  * They need root, a memory cgroup controller and no active swap; otherwise
- * they are skipped with vmm_hostswap_check()'s reason. They swapon and
+ * they are skipped with hostswap_check()'s reason. They swapon and
  * swapoff machine-wide, so they take a lock and run one at a time.
  */
 #include <criterion/criterion.h>
@@ -81,7 +81,7 @@ static void serialize(void)
 static void setup(void)
 {
 	serialize();
-	if (vmm_hostswap_check(reason, sizeof(reason)))
+	if (hostswap_check(reason, sizeof(reason)))
 		cr_assert_neq(reason[0], '\0', "check failed without a reason");
 	dir[0] = hog[0] = '\0';
 }
@@ -197,20 +197,20 @@ static void assert_clean(void)
 	cr_assert_eq(count_our_cgroups(), 0, "the cgroup is still there");
 }
 
-static int run(char *const *argv, uint64_t limit, uint64_t swap, struct vmm_hostswap_result *res)
+static int run(char *const *argv, uint64_t limit, uint64_t swap, struct hostswap_result *res)
 {
-	struct vmm_hostswap_spec spec = {
+	struct hostswap_spec spec = {
 		.argv = argv, .mem_limit = limit, .swap_size = swap, .swap_dir = dir, .quiet = true,
 	};
 
-	return vmm_hostswap_run(&spec, res, err, sizeof(err));
+	return hostswap_run(&spec, res, err, sizeof(err));
 }
 
 /* ---- tests ---- */
 
 Test(hostswap, check_gives_a_reason)
 {
-	int ret = vmm_hostswap_check(err, sizeof(err));
+	int ret = hostswap_check(err, sizeof(err));
 
 	cr_assert(ret == 0 || (ret < 0 && err[0]), "ret %d, err '%s'", ret, err);
 	cr_log_info("check: %d %s", ret, err);
@@ -220,7 +220,7 @@ Test(hostswap, rejects_bad_specs)
 {
 	char *rel[] = { "sh", "-c", "true", NULL };
 	char *abs[] = { "/bin/true", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 
 	make_dir();
 	cr_assert_eq(run(rel, 64 * MiB, 64 * MiB, &res), -EINVAL);
@@ -234,7 +234,7 @@ Test(hostswap, rejects_bad_specs)
 Test(hostswap, swaps_192m_through_a_64m_limit)
 {
 	char *argv[] = { hog, "192", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	int ret;
 
 	need_machine();
@@ -261,7 +261,7 @@ Test(hostswap, swaps_192m_through_a_64m_limit)
 Test(hostswap, reports_exit_status)
 {
 	char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	int ret;
 
 	need_machine();
@@ -275,7 +275,7 @@ Test(hostswap, reports_exit_status)
 Test(hostswap, oom_kill_without_enough_swap)
 {
 	char *argv[] = { hog, "192", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	int ret;
 
 	need_machine();
@@ -291,7 +291,7 @@ Test(hostswap, oom_kill_without_enough_swap)
 Test(hostswap, exec_failure_is_an_error)
 {
 	char *argv[] = { "/nonexistent/memvisor", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 
 	need_machine();
 	cr_assert_eq(run(argv, 64 * MiB, 16 * MiB, &res), -ENOENT, "err: %s", err);
@@ -303,11 +303,11 @@ Test(hostswap, exec_failure_is_an_error)
 static size_t output_of(bool quiet)
 {
 	char *argv[] = { "/bin/echo", "hostswap-output", NULL };
-	struct vmm_hostswap_spec spec = {
+	struct hostswap_spec spec = {
 		.argv = argv, .mem_limit = 64 * MiB, .swap_size = 16 * MiB, .swap_dir = dir,
 		.quiet = quiet,
 	};
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	char path[PATH_MAX + 8];
 	struct stat st;
 	int fd, saved, ret;
@@ -318,7 +318,7 @@ static size_t output_of(bool quiet)
 	fflush(stdout);
 	saved = dup(1);
 	dup2(fd, 1);
-	ret = vmm_hostswap_run(&spec, &res, err, sizeof(err));
+	ret = hostswap_run(&spec, &res, err, sizeof(err));
 	dup2(saved, 1);
 	close(saved);
 	fstat(fd, &st);
@@ -354,7 +354,7 @@ Test(hostswap, refuses_beside_active_swap)
 {
 	char *argv[] = { "/bin/true", NULL };
 	char other[PATH_MAX + 8];
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	int on, ret, off;
 
 	need_machine();
@@ -377,7 +377,7 @@ Test(hostswap, refuses_beside_active_swap)
 Test(hostswap, refuses_while_another_run_holds_the_lock)
 {
 	char *argv[] = { "/bin/true", NULL };
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	int fd, ret;
 
 	need_machine();
@@ -396,17 +396,17 @@ Test(hostswap, swapon_failure_cleans_up)
 {
 	char *argv[] = { "/bin/true", NULL };
 	char shm[] = "/dev/shm/memvisor-test-hostswap.XXXXXX";
-	struct vmm_hostswap_spec spec = {
+	struct hostswap_spec spec = {
 		.argv = argv, .mem_limit = 64 * MiB, .swap_size = 16 * MiB, .swap_dir = shm,
 	};
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 	unsigned left;
 	int ret;
 
 	need_machine();
 	if (!mkdtemp(shm))
 		skip("no /dev/shm");
-	ret = vmm_hostswap_run(&spec, &res, err, sizeof(err));
+	ret = hostswap_run(&spec, &res, err, sizeof(err));
 	left = count_entries(shm, "");
 	rmdir(shm);
 	cr_assert_lt(ret, 0, "swapon on tmpfs worked?");
@@ -418,14 +418,14 @@ Test(hostswap, swapon_failure_cleans_up)
 Test(hostswap, missing_swap_dir_cleans_up)
 {
 	char *argv[] = { "/bin/true", NULL };
-	struct vmm_hostswap_spec spec = {
+	struct hostswap_spec spec = {
 		.argv = argv, .mem_limit = 64 * MiB, .swap_size = 16 * MiB,
 		.swap_dir = "/nonexistent/memvisor-swap",
 	};
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 
 	need_machine();
-	cr_assert_eq(vmm_hostswap_run(&spec, &res, err, sizeof(err)), -ENOENT, "err: %s", err);
+	cr_assert_eq(hostswap_run(&spec, &res, err, sizeof(err)), -ENOENT, "err: %s", err);
 	cr_assert(strstr(err, "/nonexistent/memvisor-swap"), "err: %s", err);
 	assert_clean();
 }

@@ -17,61 +17,61 @@
 static void size_ok(const char *s, uint64_t want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_size(s, &v);
+	int ret = cli_parse_size(s, &v);
 
-	cr_assert_eq(ret, 0, "vmm_parse_size(\"%s\") = %d", s, ret);
-	cr_assert_eq(v, want, "vmm_parse_size(\"%s\") gave %llu, want %llu", s,
+	cr_assert_eq(ret, 0, "cli_parse_size(\"%s\") = %d", s, ret);
+	cr_assert_eq(v, want, "cli_parse_size(\"%s\") gave %llu, want %llu", s,
 		     (unsigned long long)v, (unsigned long long)want);
 }
 
 static void size_bad(const char *s, int want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_size(s, &v);
+	int ret = cli_parse_size(s, &v);
 
-	cr_assert_eq(ret, want, "vmm_parse_size(\"%s\") = %d, want %d", s ? s : "(null)", ret, want);
-	cr_assert_eq(v, SENTINEL, "vmm_parse_size(\"%s\") wrote its output on failure", s ? s : "(null)");
+	cr_assert_eq(ret, want, "cli_parse_size(\"%s\") = %d, want %d", s ? s : "(null)", ret, want);
+	cr_assert_eq(v, SENTINEL, "cli_parse_size(\"%s\") wrote its output on failure", s ? s : "(null)");
 }
 
 static void dur_ok(const char *s, uint64_t want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_duration(s, &v);
+	int ret = cli_parse_duration(s, &v);
 
-	cr_assert_eq(ret, 0, "vmm_parse_duration(\"%s\") = %d", s, ret);
-	cr_assert_eq(v, want, "vmm_parse_duration(\"%s\") gave %llu ns, want %llu", s,
+	cr_assert_eq(ret, 0, "cli_parse_duration(\"%s\") = %d", s, ret);
+	cr_assert_eq(v, want, "cli_parse_duration(\"%s\") gave %llu ns, want %llu", s,
 		     (unsigned long long)v, (unsigned long long)want);
 }
 
 static void dur_bad(const char *s, int want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_duration(s, &v);
+	int ret = cli_parse_duration(s, &v);
 
-	cr_assert_eq(ret, want, "vmm_parse_duration(\"%s\") = %d, want %d (value %llu)",
+	cr_assert_eq(ret, want, "cli_parse_duration(\"%s\") = %d, want %d (value %llu)",
 		     s ? s : "(null)", ret, want, (unsigned long long)v);
-	cr_assert_eq(v, SENTINEL, "vmm_parse_duration(\"%s\") wrote its output on failure",
+	cr_assert_eq(v, SENTINEL, "cli_parse_duration(\"%s\") wrote its output on failure",
 		     s ? s : "(null)");
 }
 
 static void uint_ok(const char *s, uint64_t min, uint64_t max, uint64_t want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_uint(s, min, max, &v);
+	int ret = cli_parse_uint(s, min, max, &v);
 
-	cr_assert_eq(ret, 0, "vmm_parse_uint(\"%s\", %llu, %llu) = %d", s,
+	cr_assert_eq(ret, 0, "cli_parse_uint(\"%s\", %llu, %llu) = %d", s,
 		     (unsigned long long)min, (unsigned long long)max, ret);
-	cr_assert_eq(v, want, "vmm_parse_uint(\"%s\") gave %llu", s, (unsigned long long)v);
+	cr_assert_eq(v, want, "cli_parse_uint(\"%s\") gave %llu", s, (unsigned long long)v);
 }
 
 static void uint_bad(const char *s, uint64_t min, uint64_t max, int want)
 {
 	uint64_t v = SENTINEL;
-	int ret = vmm_parse_uint(s, min, max, &v);
+	int ret = cli_parse_uint(s, min, max, &v);
 
-	cr_assert_eq(ret, want, "vmm_parse_uint(\"%s\", %llu, %llu) = %d, want %d",
+	cr_assert_eq(ret, want, "cli_parse_uint(\"%s\", %llu, %llu) = %d, want %d",
 		     s ? s : "(null)", (unsigned long long)min, (unsigned long long)max, ret, want);
-	cr_assert_eq(v, SENTINEL, "vmm_parse_uint(\"%s\") wrote its output on failure",
+	cr_assert_eq(v, SENTINEL, "cli_parse_uint(\"%s\") wrote its output on failure",
 		     s ? s : "(null)");
 }
 
@@ -80,8 +80,8 @@ static void fmt_is(uint64_t bytes, const char *want)
 	char buf[64];
 
 	memset(buf, 'x', sizeof(buf));
-	vmm_format_size(bytes, buf, sizeof(buf));
-	cr_assert_str_eq(buf, want, "vmm_format_size(%llu) = \"%s\", want \"%s\"",
+	cli_format_size(bytes, buf, sizeof(buf));
+	cr_assert_str_eq(buf, want, "cli_format_size(%llu) = \"%s\", want \"%s\"",
 			 (unsigned long long)bytes, buf, want);
 }
 
@@ -372,11 +372,11 @@ Test(parse, format_truncates)
 	char buf[4];
 
 	memset(buf, 'x', sizeof(buf));
-	vmm_format_size(64ULL << 20, buf, sizeof(buf));
+	cli_format_size(64ULL << 20, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "64 ");
 
 	memset(buf, 'x', sizeof(buf));
-	vmm_format_size(64ULL << 20, buf, 1);
+	cli_format_size(64ULL << 20, buf, 1);
 	cr_assert_eq(buf[0], '\0');
 	cr_assert_eq(buf[1], 'x');
 }
@@ -393,12 +393,12 @@ Test(parse, format_round_trip)
 		size_t j = 0;
 		uint64_t back = SENTINEL;
 
-		vmm_format_size(sizes[i], buf, sizeof(buf));
+		cli_format_size(sizes[i], buf, sizeof(buf));
 		for (const char *p = buf; *p; p++)
 			if (*p != ' ')
 				compact[j++] = *p;
 		compact[j] = '\0';
-		cr_assert_eq(vmm_parse_size(compact, &back), 0, "\"%s\" does not parse", compact);
+		cr_assert_eq(cli_parse_size(compact, &back), 0, "\"%s\" does not parse", compact);
 		cr_assert_eq(back, sizes[i], "\"%s\" parsed as %llu", compact,
 			     (unsigned long long)back);
 	}
@@ -412,15 +412,15 @@ Test(parse, duration_in_bounds)
 {
 	uint64_t v = SENTINEL;
 
-	cr_assert_eq(vmm_parse_duration_in("1", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(cli_parse_duration_in("1", 1, CLI_TIMEOUT_MAX_NS, &v), 0);
 	cr_assert_eq(v, 1000000000ULL);
-	cr_assert_eq(vmm_parse_duration_in("0.000000001s", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(cli_parse_duration_in("0.000000001s", 1, CLI_TIMEOUT_MAX_NS, &v), 0);
 	cr_assert_eq(v, 1);
-	cr_assert_eq(vmm_parse_duration_in("525600m", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
-	cr_assert_eq(v, VMM_TIMEOUT_MAX_NS);
-	cr_assert_eq(vmm_parse_duration_in("31536000", 1, VMM_TIMEOUT_MAX_NS, &v), 0);
-	cr_assert_eq(v, VMM_TIMEOUT_MAX_NS);
-	cr_assert_lt(VMM_TIMEOUT_MAX_NS, UINT64_MAX / 2, "now + the longest timeout must not wrap");
+	cr_assert_eq(cli_parse_duration_in("525600m", 1, CLI_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, CLI_TIMEOUT_MAX_NS);
+	cr_assert_eq(cli_parse_duration_in("31536000", 1, CLI_TIMEOUT_MAX_NS, &v), 0);
+	cr_assert_eq(v, CLI_TIMEOUT_MAX_NS);
+	cr_assert_lt(CLI_TIMEOUT_MAX_NS, UINT64_MAX / 2, "now + the longest timeout must not wrap");
 }
 
 Test(parse, duration_out_of_bounds)
@@ -430,13 +430,13 @@ Test(parse, duration_out_of_bounds)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = SENTINEL;
-		int ret = vmm_parse_duration_in(bad[i], 1, VMM_TIMEOUT_MAX_NS, &v);
+		int ret = cli_parse_duration_in(bad[i], 1, CLI_TIMEOUT_MAX_NS, &v);
 
 		cr_assert_eq(ret, -ERANGE, "\"%s\" gave %d", bad[i], ret);
 		cr_assert_eq(v, SENTINEL, "\"%s\" wrote its output", bad[i]);
 	}
-	cr_assert_eq(vmm_parse_duration_in("soon", 1, VMM_TIMEOUT_MAX_NS, &(uint64_t){ 0 }), -EINVAL);
-	cr_assert_eq(vmm_parse_duration_in("99999999999999999999", 1, VMM_TIMEOUT_MAX_NS,
+	cr_assert_eq(cli_parse_duration_in("soon", 1, CLI_TIMEOUT_MAX_NS, &(uint64_t){ 0 }), -EINVAL);
+	cr_assert_eq(cli_parse_duration_in("99999999999999999999", 1, CLI_TIMEOUT_MAX_NS,
 					   &(uint64_t){ 0 }), -ERANGE);
 }
 
@@ -552,21 +552,21 @@ Test(parse, escape_every_pair_is_safe)
  * was refused (both found by the swapspec fuzz target). */
 Test(parse, swap_spec_options_are_judged_whole)
 {
-	struct vmm_swap_spec s;
+	struct cli_swap_spec s;
 	char arg[256], err[512];
 
-	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,size=1G,keep", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cli_parse_swap_spec("/tmp/s,size=1G,keep", &s, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(s.path, "/tmp/s");
 	cr_assert_eq(s.size, 1ULL << 30);
 	cr_assert(s.keep);
 	snprintf(arg, sizeof(arg), "/tmp/s,size=%054d8192x", 0);
-	cr_assert_eq(vmm_parse_swap_spec(arg, &s, err, sizeof(err)), -EINVAL, "accepted as %llu",
+	cr_assert_eq(cli_parse_swap_spec(arg, &s, err, sizeof(err)), -EINVAL, "accepted as %llu",
 		     (unsigned long long)s.size);
 	cr_assert(strstr(err, "8192x'"), "the option is quoted whole: %s", err);
 	snprintf(arg, sizeof(arg), "/tmp/s,size=%055d8192K", 0);
-	cr_assert_eq(vmm_parse_swap_spec(arg, &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cli_parse_swap_spec(arg, &s, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(s.size, 8192ULL << 10);
-	cr_assert_eq(vmm_parse_swap_spec(",size=1G", &s, err, sizeof(err)), -EINVAL);
-	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,size=4K", &s, err, sizeof(err)), -EINVAL);
-	cr_assert_eq(vmm_parse_swap_spec("/tmp/s,keep,", &s, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(cli_parse_swap_spec(",size=1G", &s, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(cli_parse_swap_spec("/tmp/s,size=4K", &s, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(cli_parse_swap_spec("/tmp/s,keep,", &s, err, sizeof(err)), -EINVAL);
 }

@@ -122,19 +122,19 @@ static void fuzz_string(unsigned which, const char *s, uint64_t min, uint64_t ma
 
 	switch (which % 3) {
 	case 0:
-		got = vmm_parse_size(s, &v);
+		got = cli_parse_size(s, &v);
 		want = ref_size(s, &w);
-		compare("vmm_parse_size", s, got, v, want, w);
+		compare("cli_parse_size", s, got, v, want, w);
 		break;
 	case 1:
-		got = vmm_parse_duration(s, &v);
+		got = cli_parse_duration(s, &v);
 		want = ref_duration(s, &w);
-		compare("vmm_parse_duration", s, got, v, want, w);
+		compare("cli_parse_duration", s, got, v, want, w);
 		break;
 	default:
-		got = vmm_parse_uint(s, min, max, &v);
+		got = cli_parse_uint(s, min, max, &v);
 		want = ref_uint(s, min, max, &w);
-		compare("vmm_parse_uint", s, got, v, want, w);
+		compare("cli_parse_uint", s, got, v, want, w);
 		break;
 	}
 }
@@ -150,16 +150,16 @@ static void fuzz_roundtrip(struct fz *f)
 	int ret;
 
 	snprintf(buf, sizeof(buf), "%llu%s", FZ_ULL(v), units[u]);
-	ret = vmm_parse_size(buf, &got);
+	ret = cli_parse_size(buf, &got);
 	if (v > UINT64_MAX >> shifts[u]) {
-		FZ_CHECK(ret == -ERANGE, "vmm_parse_size(\"%s\") = %d, want -ERANGE", buf, ret);
+		FZ_CHECK(ret == -ERANGE, "cli_parse_size(\"%s\") = %d, want -ERANGE", buf, ret);
 		return;
 	}
-	FZ_CHECK(ret == 0 && got == v << shifts[u], "vmm_parse_size(\"%s\") = %d, %llu", buf, ret,
+	FZ_CHECK(ret == 0 && got == v << shifts[u], "cli_parse_size(\"%s\") = %d, %llu", buf, ret,
 		 FZ_ULL(got));
 }
 
-/* vmm_format_size into a buffer of any length: terminated, never past it. */
+/* cli_format_size into a buffer of any length: terminated, never past it. */
 static void fuzz_format(struct fz *f)
 {
 	unsigned len = (unsigned)fz_below(f, 24);
@@ -167,9 +167,9 @@ static void fuzz_format(struct fz *f)
 	char *buf = malloc(len ? len : 1);
 
 	FZ_CHECK(buf, "out of memory");
-	vmm_format_size(v, buf, len);
+	cli_format_size(v, buf, len);
 	if (len)
-		FZ_CHECK(strnlen(buf, len) < len, "vmm_format_size left %u bytes unterminated", len);
+		FZ_CHECK(strnlen(buf, len) < len, "cli_format_size left %u bytes unterminated", len);
 	free(buf);
 }
 

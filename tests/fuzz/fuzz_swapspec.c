@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fuzz target: the swap spec of "memvisor run --swap FILE[,size=SIZE][,keep]"
- * (vmm_parse_swap_spec). Its verdict, and the path, size and keep it returns,
+ * (cli_parse_swap_spec). Its verdict, and the path, size and keep it returns,
  * are checked against the grammar of the usage text, applied here by a
- * separate reading: FILE not empty and shorter than VMM_SWAP_PATH_MAX, then
+ * separate reading: FILE not empty and shorter than CLI_SWAP_PATH_MAX, then
  * options separated by commas, each "keep" or "size=SIZE" with SIZE a
  * multiple of 4K of at least 8K (the last size= wins).
  */
@@ -31,7 +31,7 @@ static bool option_ok(const char *opt, size_t len, struct model *m)
 		return false;
 	v = strndup(opt + 5, len - 5);
 	FZ_CHECK(v, "out of memory");
-	ok = strlen(v) == len - 5 && !vmm_parse_size(v, &size) && size >= 2 * PAGE_SIZE &&
+	ok = strlen(v) == len - 5 && !cli_parse_size(v, &size) && size >= 2 * PAGE_SIZE &&
 	     size % PAGE_SIZE == 0;
 	if (ok)
 		m->size = size;
@@ -44,7 +44,7 @@ static bool spec_ok(const char *spec, struct model *m)
 	const char *comma = strchr(spec, ',');
 	size_t len = comma ? (size_t)(comma - spec) : strlen(spec);
 
-	if (len == 0 || len >= VMM_SWAP_PATH_MAX)
+	if (len == 0 || len >= CLI_SWAP_PATH_MAX)
 		return false;
 	while (comma) {
 		const char *opt = comma + 1;
@@ -59,7 +59,7 @@ static bool spec_ok(const char *spec, struct model *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct vmm_swap_spec out;
+	static struct cli_swap_spec out;
 	char *spec = malloc(size + 1), err[512];
 	struct model m = { 0 };
 	bool ok;
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(spec, data, size);
 	spec[size] = '\0';
 	ok = spec_ok(spec, &m);
-	ret = vmm_parse_swap_spec(spec, &out, err, sizeof(err));
+	ret = cli_parse_swap_spec(spec, &out, err, sizeof(err));
 	FZ_CHECK(ret == 0 || ret == -EINVAL, "'%s' returned %d", spec, ret);
 	FZ_CHECK(!ret == ok, "the spec '%s' was %s: %s", spec, ok ? "refused" : "accepted", err);
 	if (ok) {

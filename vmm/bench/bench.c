@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vmm_bench_cmp_u64(const void *a, const void *b)
+int bench_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-int vmm_bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
+int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
 		    void **elf, size_t *len, struct vmm_kvm *kvm)
 {
 	char err[512];
@@ -47,20 +47,20 @@ static const char bench_usage[] =
 	"        guest in a memory cgroup with a host swap file\n"
 	"  --json   one JSON object on stdout instead of text\n";
 
-int vmm_cmd_bench(int argc, char **argv)
+int bench_cmd(int argc, char **argv)
 {
 	if (argc < 2)
-		return vmm_usage_error("no benchmark named (available: boot, demand-paging, overcommit)");
+		return cli_usage_error("no benchmark named (available: boot, demand-paging, overcommit)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(bench_usage, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "boot"))
-		return vmm_bench_boot(argc - 1, argv + 1);
+		return bench_boot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "demand-paging"))
-		return vmm_bench_paging(argc - 1, argv + 1);
+		return bench_paging(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "overcommit"))
-		return vmm_bench_overcommit(argc - 1, argv + 1);
-	return vmm_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit)",
+		return bench_overcommit(argc - 1, argv + 1);
+	return cli_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit)",
 			       argv[1]);
 }

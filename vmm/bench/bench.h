@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* memvisor bench and what the benchmarks share. Each returns memvisor's exit
  * status and prints its own errors. */
-#ifndef VMM_BENCH_H
-#define VMM_BENCH_H
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
 
 #include <stddef.h>
 
 /* memvisor bench NAME ...: argv[0] is "bench". */
-int vmm_cmd_bench(int argc, char **argv);
+int bench_cmd(int argc, char **argv);
 
 /* One benchmark each: argv[0] is its name. */
-int vmm_bench_boot(int argc, char **argv);
-int vmm_bench_paging(int argc, char **argv);
-int vmm_bench_overcommit(int argc, char **argv);
+int bench_boot(int argc, char **argv);
+int bench_paging(int argc, char **argv);
+int bench_overcommit(int argc, char **argv);
 
-int vmm_bench_cmp_u64(const void *a, const void *b);
+int bench_cmp_u64(const void *a, const void *b);
 /* The built-in guest a benchmark runs, read, and /dev/kvm opened: 0, or -1
  * with one line printed. */
 struct vmm_kvm;
-int vmm_bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
+int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
 		    void **elf, size_t *len, struct vmm_kvm *kvm);
 
 #endif

@@ -19,21 +19,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct bench_opts {
+struct boot_opts {
 	bool json;
 	unsigned runs;
 	uint64_t mem_size;
 };
 
 /* percentile p (0..100) of n samples, sorting them in place */
-static double bench_pct(uint64_t *v, unsigned n, unsigned p)
+static double boot_pct(uint64_t *v, unsigned n, unsigned p)
 {
-	qsort(v, n, sizeof(*v), vmm_bench_cmp_u64);
+	qsort(v, n, sizeof(*v), bench_cmp_u64);
 	return v[(n - 1) * p / 100] / 1e6;
 }
 
 /* fork+exec argv with stdout and stderr to /dev/null; ns, or 0 on failure */
-static uint64_t bench_spawn(char *const argv[])
+static uint64_t boot_spawn(char *const argv[])
 {
 	uint64_t t0 = mv_now_ns();
 	int status;
@@ -52,7 +52,7 @@ static uint64_t bench_spawn(char *const argv[])
 	return mv_now_ns() - t0;
 }
 
-static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
+static int boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 			   const void *elf, size_t len, uint64_t *ns)
 {
 	struct gmm_pool_config pc;
@@ -86,30 +86,30 @@ static int bench_boot_once(const struct vmm_kvm *kvm, const struct vmm_config *c
 	return 0;
 }
 
-static void bench_boot_print(const struct bench_opts *o, double boot, double p90, double tru,
+static void boot_print(const struct boot_opts *o, double boot, double p90, double tru,
 			     double exec)
 {
 	char ram[32];
 
 	if (o->json) {
-		struct vmm_json j;
+		struct json j;
 
-		vmm_json_init(&j, stdout);
-		vmm_json_begin(&j, NULL, '{');
-		vmm_json_str(&j, "bench", "boot");
-		vmm_json_str(&j, "guest", "hello");
-		vmm_json_u64(&j, "runs", o->runs);
-		vmm_json_u64(&j, "ram_bytes", o->mem_size);
-		vmm_json_f64(&j, "median_ms", boot);
-		vmm_json_f64(&j, "p90_ms", p90);
-		vmm_json_f64(&j, "true_median_ms", tru);
-		vmm_json_f64(&j, "ratio", boot / tru);
-		vmm_json_f64(&j, "exec_median_ms", exec);
-		vmm_json_f64(&j, "exec_ratio", exec / tru);
-		vmm_json_end(&j, '}');
+		json_init(&j, stdout);
+		json_begin(&j, NULL, '{');
+		json_str(&j, "bench", "boot");
+		json_str(&j, "guest", "hello");
+		json_u64(&j, "runs", o->runs);
+		json_u64(&j, "ram_bytes", o->mem_size);
+		json_f64(&j, "median_ms", boot);
+		json_f64(&j, "p90_ms", p90);
+		json_f64(&j, "true_median_ms", tru);
+		json_f64(&j, "ratio", boot / tru);
+		json_f64(&j, "exec_median_ms", exec);
+		json_f64(&j, "exec_ratio", exec / tru);
+		json_end(&j, '}');
 		return;
 	}
-	vmm_format_size(o->mem_size, ram, sizeof(ram));
+	cli_format_size(o->mem_size, ram, sizeof(ram));
 	printf("bench boot: guest hello, %s RAM, 1 vCPU, %u runs of each, medians\n", ram, o->runs);
 	printf("  memvisor: create, run to exit, tear down   %8.3f ms   (p90 %.3f ms)\n", boot, p90);
 	printf("  baseline: fork+exec /bin/true              %8.3f ms\n", tru);
@@ -118,7 +118,7 @@ static void bench_boot_print(const struct bench_opts *o, double boot, double p90
 	       exec, exec / tru);
 }
 
-static int bench_boot(const struct bench_opts *o)
+static int boot_measure(const struct boot_opts *o)
 {
 	struct vmm_config cfg = { .name = "hello", .mem_size = o->mem_size, .nr_vcpus = 1 };
 	char path[4096], self[4096];
@@ -138,23 +138,23 @@ static int bench_boot(const struct bench_opts *o)
 	if (!boot || !tru || !exec || n <= 0)
 		goto out;
 	self[n] = '\0';
-	if (vmm_bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &kvm))
 		goto out;
 	cfg.path = path;
 	/* interleave the three so that machine noise hits them alike */
 	for (unsigned i = 0; i < o->runs; i++) {
-		if (bench_boot_once(&kvm, &cfg, elf, len, &boot[i]))
+		if (boot_once(&kvm, &cfg, elf, len, &boot[i]))
 			goto out_kvm;
-		tru[i] = bench_spawn(true_argv);
-		exec[i] = bench_spawn(exec_argv);
+		tru[i] = boot_spawn(true_argv);
+		exec[i] = boot_spawn(exec_argv);
 		if (!tru[i] || !exec[i]) {
 			fprintf(stderr, "memvisor: bench boot: a baseline run failed\n");
 			goto out_kvm;
 		}
 	}
-	double p90 = bench_pct(boot, o->runs, 90);
-	bench_boot_print(o, bench_pct(boot, o->runs, 50), p90, bench_pct(tru, o->runs, 50),
-			 bench_pct(exec, o->runs, 50));
+	double p90 = boot_pct(boot, o->runs, 90);
+	boot_print(o, boot_pct(boot, o->runs, 50), p90, boot_pct(tru, o->runs, 50),
+			 boot_pct(exec, o->runs, 50));
 	ret = 0;
 out_kvm:
 	vmm_kvm_close(&kvm);
@@ -166,7 +166,7 @@ out:
 	return ret;
 }
 
-int vmm_bench_boot(int argc, char **argv)
+int bench_boot(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -174,7 +174,7 @@ int vmm_bench_boot(int argc, char **argv)
 		{ "mem", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench_opts o = { .runs = 50, .mem_size = 256ULL << 20 };
+	struct boot_opts o = { .runs = 50, .mem_size = 256ULL << 20 };
 	uint64_t v;
 	int c;
 
@@ -186,22 +186,22 @@ int vmm_bench_boot(int argc, char **argv)
 			o.json = true;
 			break;
 		case 'r':
-			if (vmm_parse_uint(optarg, 1, 100000, &v))
-				return vmm_usage_error("bad run count '%s' (1..100000)", optarg);
+			if (cli_parse_uint(optarg, 1, 100000, &v))
+				return cli_usage_error("bad run count '%s' (1..100000)", optarg);
 			o.runs = (unsigned)v;
 			break;
 		case 'm':
-			if (vmm_parse_size(optarg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
-				return vmm_usage_error("bad size '%s' for --mem", optarg);
+			if (cli_parse_size(optarg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
+				return cli_usage_error("bad size '%s' for --mem", optarg);
 			o.mem_size = v;
 			break;
 		case ':':
-			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return vmm_usage_error("unknown option '%s' for bench boot", argv[optind - 1]);
+			return cli_usage_error("unknown option '%s' for bench boot", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return vmm_usage_error("unexpected argument '%s'", argv[optind]);
-	return bench_boot(&o);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	return boot_measure(&o);
 }

@@ -46,7 +46,7 @@
 #define HS_MIN_PAGES	10	/* what mkswap accepts: the header and a little room */
 
 struct hs_run {
-	const struct vmm_hostswap_spec *spec;
+	const struct hostswap_spec *spec;
 	uint64_t page;
 	int lock_fd;
 	bool cg_v2, cg_made, swap_made, swap_on;
@@ -455,7 +455,7 @@ out:
 	return ret;
 }
 
-static int hs_collect(struct hs_run *r, struct vmm_hostswap_result *res, char *err, size_t errlen)
+static int hs_collect(struct hs_run *r, struct hostswap_result *res, char *err, size_t errlen)
 {
 	uint64_t in0, out0, in1, out1, t0;
 	struct rusage ru;
@@ -530,7 +530,7 @@ static int hs_teardown(struct hs_run *r, int ret, char *err, size_t errlen)
 	return ret;
 }
 
-static int hs_validate(const struct vmm_hostswap_spec *spec, uint64_t page, char *err, size_t errlen)
+static int hs_validate(const struct hostswap_spec *spec, uint64_t page, char *err, size_t errlen)
 {
 	if (!spec->argv || !spec->argv[0] || spec->argv[0][0] != '/')
 		return mv_seterr(err, errlen, -EINVAL, "the command needs an absolute path");
@@ -557,7 +557,7 @@ static int hs_lock(struct hs_run *r, char *err, size_t errlen)
 	return 0;
 }
 
-int vmm_hostswap_run(const struct vmm_hostswap_spec *spec, struct vmm_hostswap_result *res,
+int hostswap_run(const struct hostswap_spec *spec, struct hostswap_result *res,
 		     char *err, size_t errlen)
 {
 	struct hs_run r = { .spec = spec, .page = sysconf(_SC_PAGESIZE), .lock_fd = -1 };
@@ -583,7 +583,7 @@ int vmm_hostswap_run(const struct vmm_hostswap_spec *spec, struct vmm_hostswap_r
 	return hs_teardown(&r, ret, err, errlen);
 }
 
-int vmm_hostswap_check(char *err, size_t errlen)
+int hostswap_check(char *err, size_t errlen)
 {
 	struct hs_run r = { .lock_fd = -1 };
 

@@ -4,14 +4,14 @@
  * --host-mm ...) in a fresh memory cgroup limited to the pool size, with a
  * host swap file of its own, and report what Linux's reclaim did.
  */
-#ifndef VMM_HOSTSWAP_H
-#define VMM_HOSTSWAP_H
+#ifndef BENCH_HOSTSWAP_H
+#define BENCH_HOSTSWAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct vmm_hostswap_spec {
+struct hostswap_spec {
 	char *const *argv;        /* the command to run (argv[0] an absolute path), e.g. memvisor run --host-mm ... */
 	uint64_t mem_limit;       /* bytes of memory the cgroup may use */
 	uint64_t swap_size;       /* bytes of host swap file to create for the run */
@@ -19,7 +19,7 @@ struct vmm_hostswap_spec {
 	bool quiet;               /* send the child's stdout/stderr to /dev/null */
 };
 
-struct vmm_hostswap_result {
+struct hostswap_result {
 	int status;               /* the child's exit status, or -1 if killed by a signal */
 	double wall_s;            /* fork to exit */
 	uint64_t majfault;        /* major faults of the child (from wait4's rusage ru_majflt) */
@@ -36,13 +36,13 @@ struct vmm_hostswap_result {
  * one line in err. -EBUSY if a host swap device is already active or another
  * run is in progress: the numbers would mix with it.
  */
-int vmm_hostswap_run(const struct vmm_hostswap_spec *spec, struct vmm_hostswap_result *res,
+int hostswap_run(const struct hostswap_spec *spec, struct hostswap_result *res,
 		     char *err, size_t errlen);
 
 /*
  * Whether this machine can run it at all (root, a memory cgroup controller,
  * kernel swap support, no swap active); 0 or -errno with the reason in err.
  */
-int vmm_hostswap_check(char *err, size_t errlen);
+int hostswap_check(char *err, size_t errlen);
 
 #endif

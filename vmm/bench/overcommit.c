@@ -118,15 +118,15 @@ static void oc_kernel(const struct oc_opts *o, const struct oc_workload *w, unsi
 	char mem[32], err[512];
 	char *argv[] = { (char *)self, "run", "-q", "--host-mm", "-m", mem, "touch", "--",
 			 (char *)w->args[0], (char *)w->args[1], NULL };
-	struct vmm_hostswap_spec spec = {
+	struct hostswap_spec spec = {
 		.argv = argv, .mem_limit = o->pool, .swap_size = o->pool * ratio,
 		.swap_dir = o->dir, .quiet = true,
 	};
-	struct vmm_hostswap_result res;
+	struct hostswap_result res;
 
 	r->kernel_s = -1;
 	snprintf(mem, sizeof(mem), "%lluK", (unsigned long long)(o->pool * ratio >> 10));
-	if (vmm_hostswap_run(&spec, &res, err, sizeof(err))) {
+	if (hostswap_run(&spec, &res, err, sizeof(err))) {
 		snprintf(r->kernel_note, sizeof(r->kernel_note), "not run: %s", err);
 		return;
 	}
@@ -217,7 +217,7 @@ static void oc_print_text(const struct oc_opts *o, const struct oc_run *r, unsig
 {
 	char pool[32];
 
-	vmm_format_size(o->pool, pool, sizeof(pool));
+	cli_format_size(o->pool, pool, sizeof(pool));
 	printf("bench overcommit: touch guest, pool %s, guest RAM 2x and 4x the pool, swap file in %s\n",
 	       pool, o->dir);
 	printf("  %-7s %5s  %10s %9s %9s %9s   %10s %9s %9s %9s  %8s\n", "", "RAM", "memvisor s",
@@ -242,37 +242,37 @@ static void oc_print_text(const struct oc_opts *o, const struct oc_run *r, unsig
 
 static void oc_print_json(const struct oc_run *r, unsigned n, double swapout_frac, double cpu_us)
 {
-	struct vmm_json j;
+	struct json j;
 
-	vmm_json_init(&j, stdout);
-	vmm_json_begin(&j, NULL, '{');
-	vmm_json_str(&j, "bench", "overcommit");
-	vmm_json_begin(&j, "runs", '[');
+	json_init(&j, stdout);
+	json_begin(&j, NULL, '{');
+	json_str(&j, "bench", "overcommit");
+	json_begin(&j, "runs", '[');
 	for (unsigned i = 0; i < n; i++) {
-		vmm_json_begin(&j, NULL, '{');
-		vmm_json_str(&j, "workload", r[i].workload);
-		vmm_json_u64(&j, "ram_to_pool", r[i].ratio);
-		vmm_json_f64(&j, "memvisor_s", r[i].memvisor_s);
-		vmm_json_u64(&j, "memvisor_majflt", r[i].mv_majflt);
-		vmm_json_u64(&j, "memvisor_read_bytes", r[i].mv_read);
-		vmm_json_u64(&j, "memvisor_written_bytes", r[i].mv_written);
+		json_begin(&j, NULL, '{');
+		json_str(&j, "workload", r[i].workload);
+		json_u64(&j, "ram_to_pool", r[i].ratio);
+		json_f64(&j, "memvisor_s", r[i].memvisor_s);
+		json_u64(&j, "memvisor_majflt", r[i].mv_majflt);
+		json_u64(&j, "memvisor_read_bytes", r[i].mv_read);
+		json_u64(&j, "memvisor_written_bytes", r[i].mv_written);
 		if (r[i].kernel_s >= 0) {
-			vmm_json_f64(&j, "kernel_s", r[i].kernel_s);
-			vmm_json_f64(&j, "speedup", r[i].kernel_s / r[i].memvisor_s);
+			json_f64(&j, "kernel_s", r[i].kernel_s);
+			json_f64(&j, "speedup", r[i].kernel_s / r[i].memvisor_s);
 		} else {
-			vmm_json_str(&j, "kernel_s", NULL);
-			vmm_json_str(&j, "speedup", NULL);
-			vmm_json_str(&j, "kernel_note", r[i].kernel_note);
+			json_str(&j, "kernel_s", NULL);
+			json_str(&j, "speedup", NULL);
+			json_str(&j, "kernel_note", r[i].kernel_note);
 		}
-		vmm_json_u64(&j, "kernel_majflt", r[i].k_majflt);
-		vmm_json_u64(&j, "kernel_read_bytes", r[i].k_read);
-		vmm_json_u64(&j, "kernel_written_bytes", r[i].k_written);
-		vmm_json_end(&j, '}');
+		json_u64(&j, "kernel_majflt", r[i].k_majflt);
+		json_u64(&j, "kernel_read_bytes", r[i].k_read);
+		json_u64(&j, "kernel_written_bytes", r[i].k_written);
+		json_end(&j, '}');
 	}
-	vmm_json_end(&j, ']');
-	vmm_json_f64(&j, "swapout_vs_raw_write", swapout_frac);
-	vmm_json_f64(&j, "cpu_us_per_reclaimed_page", cpu_us);
-	vmm_json_end(&j, '}');
+	json_end(&j, ']');
+	json_f64(&j, "swapout_vs_raw_write", swapout_frac);
+	json_f64(&j, "cpu_us_per_reclaimed_page", cpu_us);
+	json_end(&j, '}');
 }
 
 static int oc_measure(const struct oc_opts *o)
@@ -290,7 +290,7 @@ static int oc_measure(const struct oc_opts *o)
 		fprintf(stderr, "memvisor: bench overcommit: cannot find my own executable\n");
 		return ret;
 	}
-	if (vmm_bench_setup("overcommit", "touch", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("overcommit", "touch", path, sizeof(path), &elf, &len, &kvm))
 		return ret;
 	self[sl] = '\0';
 	for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
@@ -327,7 +327,7 @@ out:
 	return ret;
 }
 
-int vmm_bench_overcommit(int argc, char **argv)
+int bench_overcommit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -348,9 +348,9 @@ int vmm_bench_overcommit(int argc, char **argv)
 			o.json = true;
 			break;
 		case 'p':
-			if (vmm_parse_size(optarg, &o.pool) || o.pool < (4 << 20) || o.pool % PAGE_SIZE ||
+			if (cli_parse_size(optarg, &o.pool) || o.pool < (4 << 20) || o.pool % PAGE_SIZE ||
 			    o.pool * 4 > MV_RAM_MAX)
-				return vmm_usage_error("bad --pool '%s': 4M or more, e.g. 64M", optarg);
+				return cli_usage_error("bad --pool '%s': 4M or more, e.g. 64M", optarg);
 			break;
 		case 'd':
 			o.dir = optarg;
@@ -361,18 +361,18 @@ int vmm_bench_overcommit(int argc, char **argv)
 				if (!strcmp(optarg, oc_workloads[w].name) || !strcmp(optarg, "all"))
 					o.workload_mask |= 1u << w;
 			if (!o.workload_mask)
-				return vmm_usage_error("bad --workload '%s': zipf, phased, scan or all", optarg);
+				return cli_usage_error("bad --workload '%s': zipf, phased, scan or all", optarg);
 			break;
 		case 'n':
 			o.no_kernel = true;
 			break;
 		case ':':
-			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return vmm_usage_error("unknown option '%s' for bench overcommit", argv[optind - 1]);
+			return cli_usage_error("unknown option '%s' for bench overcommit", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return vmm_usage_error("unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	return oc_measure(&o);
 }

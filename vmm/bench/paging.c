@@ -108,7 +108,7 @@ static void paging_print_text(const struct paging_opts *o, const struct paging_s
 	double guest_us = us_per(med[MODE_MEMVISOR].ns, fs->faults);
 	char ram[32];
 
-	vmm_format_size(o->size, ram, sizeof(ram));
+	cli_format_size(o->size, ram, sizeof(ram));
 	printf("bench demand-paging: touch writes every page once, %s RAM, %u vCPU%s, %s order, "
 	       "medians of %u rounds\n", ram, o->vcpus, o->vcpus == 1 ? "" : "s",
 	       o->random ? "random" : "sequential", o->runs);
@@ -131,31 +131,31 @@ static void paging_print_json(const struct paging_opts *o, const struct paging_s
 {
 	const struct gmm_fault_stats *fs = &med[MODE_MEMVISOR].fs;
 	double a = med[MODE_MEMVISOR].pps, b = med[MODE_KERNEL].pps, c = med[MODE_PREPOP].pps;
-	struct vmm_json j;
+	struct json j;
 
-	vmm_json_init(&j, stdout);
-	vmm_json_begin(&j, NULL, '{');
-	vmm_json_str(&j, "bench", "demand-paging");
-	vmm_json_u64(&j, "ram_bytes", o->size);
-	vmm_json_u64(&j, "vcpus", o->vcpus);
-	vmm_json_str(&j, "pattern", o->random ? "random" : "seq");
-	vmm_json_u64(&j, "runs", o->runs);
-	vmm_json_f64(&j, "memvisor_pages_per_s", a);
-	vmm_json_f64(&j, "kernel_pages_per_s", b);
-	vmm_json_f64(&j, "prepopulated_pages_per_s", c);
-	vmm_json_f64(&j, "ratio_vs_kernel", a / b);
-	vmm_json_f64(&j, "ratio_vs_prepopulated", a / c);
-	vmm_json_begin(&j, "memvisor_faults", '{');
-	vmm_json_u64(&j, "faults", fs->faults);
-	vmm_json_u64(&j, "pages_installed", fs->installed);
-	vmm_json_f64(&j, "handler_us_per_fault", us_per(fs->ns_handler, fs->faults));
-	vmm_json_f64(&j, "find_us_per_fault", us_per(fs->ns_lookup, fs->faults));
-	vmm_json_f64(&j, "frames_us_per_fault", us_per(fs->ns_alloc, fs->faults));
-	vmm_json_f64(&j, "populate_us_per_fault", us_per(fs->ns_populate, fs->faults));
-	vmm_json_f64(&j, "install_us_per_fault", us_per(fs->ns_install, fs->faults));
-	vmm_json_f64(&j, "guest_us_per_fault", us_per(med[MODE_MEMVISOR].ns, fs->faults));
-	vmm_json_end(&j, '}');
-	vmm_json_end(&j, '}');
+	json_init(&j, stdout);
+	json_begin(&j, NULL, '{');
+	json_str(&j, "bench", "demand-paging");
+	json_u64(&j, "ram_bytes", o->size);
+	json_u64(&j, "vcpus", o->vcpus);
+	json_str(&j, "pattern", o->random ? "random" : "seq");
+	json_u64(&j, "runs", o->runs);
+	json_f64(&j, "memvisor_pages_per_s", a);
+	json_f64(&j, "kernel_pages_per_s", b);
+	json_f64(&j, "prepopulated_pages_per_s", c);
+	json_f64(&j, "ratio_vs_kernel", a / b);
+	json_f64(&j, "ratio_vs_prepopulated", a / c);
+	json_begin(&j, "memvisor_faults", '{');
+	json_u64(&j, "faults", fs->faults);
+	json_u64(&j, "pages_installed", fs->installed);
+	json_f64(&j, "handler_us_per_fault", us_per(fs->ns_handler, fs->faults));
+	json_f64(&j, "find_us_per_fault", us_per(fs->ns_lookup, fs->faults));
+	json_f64(&j, "frames_us_per_fault", us_per(fs->ns_alloc, fs->faults));
+	json_f64(&j, "populate_us_per_fault", us_per(fs->ns_populate, fs->faults));
+	json_f64(&j, "install_us_per_fault", us_per(fs->ns_install, fs->faults));
+	json_f64(&j, "guest_us_per_fault", us_per(med[MODE_MEMVISOR].ns, fs->faults));
+	json_end(&j, '}');
+	json_end(&j, '}');
 }
 
 static int paging_measure(const struct paging_opts *o)
@@ -170,7 +170,7 @@ static int paging_measure(const struct paging_opts *o)
 
 	if (!smp || !col)
 		goto out;
-	if (vmm_bench_setup("demand-paging", "touch", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("demand-paging", "touch", path, sizeof(path), &elf, &len, &kvm))
 		goto out;
 	for (unsigned r = 0; r < o->runs; r++)
 		for (int m = 0; m < NR_MODES; m++)
@@ -196,7 +196,7 @@ out:
 	return ret;
 }
 
-int vmm_bench_paging(int argc, char **argv)
+int bench_paging(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -218,34 +218,34 @@ int vmm_bench_paging(int argc, char **argv)
 			o.json = true;
 			break;
 		case 'r':
-			if (vmm_parse_uint(optarg, 1, 1000, &v))
-				return vmm_usage_error("bad run count '%s' (1..1000)", optarg);
+			if (cli_parse_uint(optarg, 1, 1000, &v))
+				return cli_usage_error("bad run count '%s' (1..1000)", optarg);
 			o.runs = (unsigned)v;
 			break;
 		case 's':
-			if (vmm_parse_size(optarg, &v) || v < (1 << 20) || v % PAGE_SIZE || v > MV_RAM_MAX)
-				return vmm_usage_error("bad size '%s' for --size: 1M to %lluG", optarg,
+			if (cli_parse_size(optarg, &v) || v < (1 << 20) || v % PAGE_SIZE || v > MV_RAM_MAX)
+				return cli_usage_error("bad size '%s' for --size: 1M to %lluG", optarg,
 						       MV_RAM_MAX >> 30);
 			o.size = v;
 			break;
 		case 'c':
-			if (vmm_parse_uint(optarg, 1, MV_MAX_VCPUS, &v))
-				return vmm_usage_error("bad vCPU count '%s'", optarg);
+			if (cli_parse_uint(optarg, 1, MV_MAX_VCPUS, &v))
+				return cli_usage_error("bad vCPU count '%s'", optarg);
 			o.vcpus = (unsigned)v;
 			break;
 		case 'P':
 			if (strcmp(optarg, "seq") && strcmp(optarg, "random"))
-				return vmm_usage_error("bad --pattern '%s': seq or random", optarg);
+				return cli_usage_error("bad --pattern '%s': seq or random", optarg);
 			o.random = !strcmp(optarg, "random");
 			break;
 		case ':':
-			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return vmm_usage_error("unknown option '%s' for bench demand-paging",
+			return cli_usage_error("unknown option '%s' for bench demand-paging",
 					       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return vmm_usage_error("unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	return paging_measure(&o);
 }

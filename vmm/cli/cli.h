@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Subcommands. Each returns memvisor's exit status; only these print-and-exit. */
-#ifndef VMM_CLI_H
-#define VMM_CLI_H
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
 
-int vmm_cmd_run(int argc, char **argv);
-int vmm_cmd_guests(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_guests(int argc, char **argv);
 
 /* One line "memvisor: ..." on stderr and the usage exit status. */
-int vmm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

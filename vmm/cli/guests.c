@@ -5,11 +5,11 @@
 
 #include <stdio.h>
 
-int vmm_cmd_guests(int argc, char **argv)
+int cli_cmd_guests(int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 1)
-		return vmm_usage_error("'guests' takes no arguments");
+		return cli_usage_error("'guests' takes no arguments");
 	printf("Built-in guests (memvisor run NAME [options] [-- ARGS]):\n");
 	for (const struct vmm_builtin *b = vmm_builtins; b->name; b++)
 		printf("  %-8s %s\n  %-8s args: %s\n", b->name, b->summary, "", b->usage);

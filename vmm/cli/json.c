@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void vmm_json_init(struct vmm_json *j, FILE *f)
+void json_init(struct json *j, FILE *f)
 {
 	j->f = f;
 	j->depth = 0;
@@ -26,7 +26,7 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_key(struct vmm_json *j, const char *key)
+static void json_key(struct json *j, const char *key)
 {
 	if (j->need_comma[j->depth])
 		fputc(',', j->f);
@@ -37,7 +37,7 @@ static void json_key(struct vmm_json *j, const char *key)
 	}
 }
 
-void vmm_json_begin(struct vmm_json *j, const char *key, char open)
+void json_begin(struct json *j, const char *key, char open)
 {
 	json_key(j, key);
 	fputc(open, j->f);
@@ -46,7 +46,7 @@ void vmm_json_begin(struct vmm_json *j, const char *key, char open)
 	j->need_comma[j->depth] = false;
 }
 
-void vmm_json_end(struct vmm_json *j, char close)
+void json_end(struct json *j, char close)
 {
 	fputc(close, j->f);
 	if (j->depth > 0)
@@ -55,7 +55,7 @@ void vmm_json_end(struct vmm_json *j, char close)
 		fputc('\n', j->f);
 }
 
-void vmm_json_str(struct vmm_json *j, const char *key, const char *v)
+void json_str(struct json *j, const char *key, const char *v)
 {
 	json_key(j, key);
 	if (v)
@@ -64,19 +64,19 @@ void vmm_json_str(struct vmm_json *j, const char *key, const char *v)
 		fputs("null", j->f);
 }
 
-void vmm_json_u64(struct vmm_json *j, const char *key, uint64_t v)
+void json_u64(struct json *j, const char *key, uint64_t v)
 {
 	json_key(j, key);
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
-void vmm_json_i64(struct vmm_json *j, const char *key, int64_t v)
+void json_i64(struct json *j, const char *key, int64_t v)
 {
 	json_key(j, key);
 	fprintf(j->f, "%lld", (long long)v);
 }
 
-void vmm_json_f64(struct vmm_json *j, const char *key, double v)
+void json_f64(struct json *j, const char *key, double v)
 {
 	json_key(j, key);
 	if (isfinite(v))
@@ -85,7 +85,7 @@ void vmm_json_f64(struct vmm_json *j, const char *key, double v)
 		fputs("null", j->f);
 }
 
-void vmm_json_bool(struct vmm_json *j, const char *key, bool v)
+void json_bool(struct json *j, const char *key, bool v)
 {
 	json_key(j, key);
 	fputs(v ? "true" : "false", j->f);

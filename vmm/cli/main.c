@@ -37,9 +37,9 @@ static const struct {
 	const char *name;
 	int (*cmd)(int argc, char **argv); /* argv[0] is the command's name */
 } main_commands[] = {
-	{ "run", vmm_cmd_run },
-	{ "guests", vmm_cmd_guests },
-	{ "bench", vmm_cmd_bench },
+	{ "run", cli_cmd_run },
+	{ "guests", cli_cmd_guests },
+	{ "bench", bench_cmd },
 	{ "--help", main_help }, { "-h", main_help }, { "help", main_help },
 	{ "--version", main_version }, { "version", main_version },
 };
@@ -53,5 +53,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(main_commands); i++)
 		if (!strcmp(argv[1], main_commands[i].name))
 			return main_commands[i].cmd(argc - 1, argv + 1);
-	return vmm_usage_error("unknown command '%s' (try 'memvisor --help')", argv[1]);
+	return cli_usage_error("unknown command '%s' (try 'memvisor --help')", argv[1]);
 }

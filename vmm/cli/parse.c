@@ -27,7 +27,7 @@ static int parse_digits(const char *s, uint64_t *v)
 	return n ? n : -EINVAL;
 }
 
-int vmm_parse_size(const char *s, uint64_t *out)
+int cli_parse_size(const char *s, uint64_t *out)
 {
 	static const struct { const char *suffix; unsigned shift; } units[] = {
 		{ "", 0 }, { "b", 0 },
@@ -57,7 +57,7 @@ int vmm_parse_size(const char *s, uint64_t *out)
 
 __extension__ typedef unsigned __int128 u128;
 
-int vmm_parse_duration(const char *s, uint64_t *ns)
+int cli_parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct { const char *suffix; uint64_t scale; } units[] = {
 		{ "", 1000000000ULL }, { "s", 1000000000ULL }, { "ms", 1000000ULL },
@@ -97,10 +97,10 @@ int vmm_parse_duration(const char *s, uint64_t *ns)
 	return -EINVAL;
 }
 
-int vmm_parse_duration_in(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *ns)
+int cli_parse_duration_in(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *ns)
 {
 	uint64_t v;
-	int ret = vmm_parse_duration(s, &v);
+	int ret = cli_parse_duration(s, &v);
 
 	if (ret)
 		return ret;
@@ -110,7 +110,7 @@ int vmm_parse_duration_in(const char *s, uint64_t min_ns, uint64_t max_ns, uint6
 	return 0;
 }
 
-int vmm_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	uint64_t v;
 	int n;
@@ -128,7 +128,7 @@ int vmm_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-void vmm_format_size(uint64_t bytes, char *buf, unsigned len)
+void cli_format_size(uint64_t bytes, char *buf, unsigned len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	unsigned u = 0;
@@ -145,7 +145,7 @@ void vmm_format_size(uint64_t bytes, char *buf, unsigned len)
 
 /* One option of a swap spec, [opt, opt + len): keep, or size=SIZE. Judged
  * whole: a copy into a fixed buffer would judge a long one by its start. */
-static int parse_swap_option(const char *opt, size_t len, struct vmm_swap_spec *out)
+static int parse_swap_option(const char *opt, size_t len, struct cli_swap_spec *out)
 {
 	char *v;
 	int ret;
@@ -159,13 +159,13 @@ static int parse_swap_option(const char *opt, size_t len, struct vmm_swap_spec *
 	v = strndup(opt + 5, len - 5);
 	if (!v)
 		return -ENOMEM;
-	ret = strlen(v) == len - 5 && !vmm_parse_size(v, &out->size) && out->size >= 2 * PAGE_SIZE &&
+	ret = strlen(v) == len - 5 && !cli_parse_size(v, &out->size) && out->size >= 2 * PAGE_SIZE &&
 	      !(out->size % PAGE_SIZE) ? 0 : -EINVAL;
 	free(v);
 	return ret;
 }
 
-int vmm_parse_swap_spec(const char *arg, struct vmm_swap_spec *out, char *err, size_t errlen)
+int cli_parse_swap_spec(const char *arg, struct cli_swap_spec *out, char *err, size_t errlen)
 {
 	const char *comma = strchr(arg, ',');
 	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);

@@ -71,22 +71,22 @@ static int run_parse_walk(const char *arg, struct run_opts *o)
 	char *end;
 
 	if (o->nr_walks == RUN_MAX_WALKS)
-		return vmm_usage_error("at most %d --walk options", RUN_MAX_WALKS);
+		return cli_usage_error("at most %d --walk options", RUN_MAX_WALKS);
 	errno = 0;
 	o->walks[o->nr_walks++] = strtoull(arg, &end, 0);
 	if (errno || end == arg || *end)
-		return vmm_usage_error("bad address '%s' for --walk: e.g. 0x8000001000", arg);
+		return cli_usage_error("bad address '%s' for --walk: e.g. 0x8000001000", arg);
 	return 0;
 }
 
 /* FILE[,size=SIZE][,keep] */
 static int run_parse_swap(const char *arg, struct run_opts *o)
 {
-	static struct vmm_swap_spec spec;
+	static struct cli_swap_spec spec;
 	char err[512];
 
-	if (vmm_parse_swap_spec(arg, &spec, err, sizeof(err)))
-		return vmm_usage_error("%s", err);
+	if (cli_parse_swap_spec(arg, &spec, err, sizeof(err)))
+		return cli_usage_error("%s", err);
 	o->swap_path = spec.path;
 	o->swap_size = spec.size;
 	o->swap_keep = spec.keep;
@@ -98,12 +98,12 @@ static int run_parse_inject(const char *arg, struct run_opts *o)
 {
 	uint64_t v;
 
-	if (!strncmp(arg, "write=", 6) && !vmm_parse_uint(arg + 6, 1, UINT64_MAX, &v))
+	if (!strncmp(arg, "write=", 6) && !cli_parse_uint(arg + 6, 1, UINT64_MAX, &v))
 		o->inject_write = v;
-	else if (!strncmp(arg, "read=", 5) && !vmm_parse_uint(arg + 5, 1, UINT64_MAX, &v))
+	else if (!strncmp(arg, "read=", 5) && !cli_parse_uint(arg + 5, 1, UINT64_MAX, &v))
 		o->inject_read = v;
 	else
-		return vmm_usage_error("bad --inject-swap-error '%s': write=N or read=N", arg);
+		return cli_usage_error("bad --inject-swap-error '%s': write=N or read=N", arg);
 	return 0;
 }
 
@@ -114,8 +114,8 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 
 	switch (c) {
 	case 'p':
-		if (vmm_parse_size(arg, &v) || v < PAGE_SIZE || v % PAGE_SIZE || v > MV_RAM_MAX)
-			return vmm_usage_error("bad size '%s' for --pool: a multiple of 4K up to %lluG, "
+		if (cli_parse_size(arg, &v) || v < PAGE_SIZE || v % PAGE_SIZE || v > MV_RAM_MAX)
+			return cli_usage_error("bad size '%s' for --pool: a multiple of 4K up to %lluG, "
 					       "e.g. 128M", arg, MV_RAM_MAX >> 30);
 		o->pool_size = v;
 		return 0;
@@ -124,12 +124,12 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 		return 0;
 	case 'P':
 		if (strcmp(arg, "none") && strcmp(arg, "all"))
-			return vmm_usage_error("bad --prefault '%s': use none or all", arg);
+			return cli_usage_error("bad --prefault '%s': use none or all", arg);
 		o->cfg.prefault = strcmp(arg, "all") ? GMM_PREFAULT_NONE : GMM_PREFAULT_ALL;
 		return 0;
 	case 'F':
-		if (vmm_parse_uint(arg, 1, VMM_FAULT_AROUND_DEFAULT, &v) || (v & (v - 1)))
-			return vmm_usage_error("bad --fault-around '%s': a power of two from 1 to %d",
+		if (cli_parse_uint(arg, 1, VMM_FAULT_AROUND_DEFAULT, &v) || (v & (v - 1)))
+			return cli_usage_error("bad --fault-around '%s': a power of two from 1 to %d",
 					       arg, VMM_FAULT_AROUND_DEFAULT);
 		o->cfg.fault_around = (unsigned)v;
 		return 0;
@@ -141,7 +141,7 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 		else if (!strcmp(arg, "copy"))
 			o->install = GMM_INSTALL_COPY;
 		else
-			return vmm_usage_error("bad --install '%s': use auto, move or copy", arg);
+			return cli_usage_error("bad --install '%s': use auto, move or copy", arg);
 		return 0;
 	case 'N':
 		o->cfg.no_pin = true;
@@ -165,27 +165,27 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 
 	switch (c) {
 	case 'm':
-		if (vmm_parse_size(arg, &v))
-			return vmm_usage_error("bad size '%s' for --mem: use a number with an "
+		if (cli_parse_size(arg, &v))
+			return cli_usage_error("bad size '%s' for --mem: use a number with an "
 					       "optional K, M, G or T suffix, e.g. 256M", arg);
 		if (v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
-			return vmm_usage_error("--mem %s: guest RAM must be a multiple of 4K "
+			return cli_usage_error("--mem %s: guest RAM must be a multiple of 4K "
 					       "between 4K and %lluG", arg, MV_RAM_MAX >> 30);
 		o->cfg.mem_size = v;
 		return 0;
 	case 'c':
-		if (vmm_parse_uint(arg, 1, MV_MAX_VCPUS, &v))
-			return vmm_usage_error("bad vCPU count '%s': use a number from 1 to %d",
+		if (cli_parse_uint(arg, 1, MV_MAX_VCPUS, &v))
+			return cli_usage_error("bad vCPU count '%s': use a number from 1 to %d",
 					       arg, MV_MAX_VCPUS);
 		o->cfg.nr_vcpus = (unsigned)v;
 		return 0;
 	case 't':
-		ret = vmm_parse_duration_in(arg, 1, VMM_TIMEOUT_MAX_NS, &v);
+		ret = cli_parse_duration_in(arg, 1, CLI_TIMEOUT_MAX_NS, &v);
 		if (ret == -ERANGE)
-			return vmm_usage_error("--timeout %s: a duration must be above 0 and at most a "
-					       "year (%llus)", arg, VMM_TIMEOUT_MAX_NS / 1000000000ULL);
+			return cli_usage_error("--timeout %s: a duration must be above 0 and at most a "
+					       "year (%llus)", arg, CLI_TIMEOUT_MAX_NS / 1000000000ULL);
 		if (ret)
-			return vmm_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
+			return cli_usage_error("bad duration '%s' for --timeout: use e.g. 10, "
 					       "2.5s, 500ms or 1m", arg);
 		o->cfg.timeout_ns = v;
 		return 0;
@@ -207,12 +207,12 @@ static int run_check_guest_args(const struct run_opts *o)
 	size_t room = MV_BOOTINFO_SIZE - sizeof(struct mv_bootinfo), used = 0;
 
 	if (o->cfg.argc > MV_ARGV_MAX)
-		return vmm_usage_error("too many guest arguments (%d; at most %d)", o->cfg.argc,
+		return cli_usage_error("too many guest arguments (%d; at most %d)", o->cfg.argc,
 				       MV_ARGV_MAX);
 	for (int i = 0; i < o->cfg.argc; i++) {
 		used += strlen(o->cfg.argv[i]) + 1;
 		if (used > room)
-			return vmm_usage_error("guest arguments too long (at most %zu bytes in all, "
+			return cli_usage_error("guest arguments too long (at most %zu bytes in all, "
 					       "counting a NUL after each)", room);
 	}
 	return 0;
@@ -223,18 +223,18 @@ static int run_check(const struct run_opts *o)
 {
 	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
 			   o->no_prezero || o->swap_path))
-		return vmm_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
+		return cli_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
 				       "--pool, --swap, --prefault, --fault-around, --install or --no-prezero");
 	if ((o->inject_write || o->inject_read) && !o->swap_path)
-		return vmm_usage_error("--inject-swap-error needs --swap");
+		return cli_usage_error("--inject-swap-error needs --swap");
 	if (o->swap_path && o->install == GMM_INSTALL_COPY)
-		return vmm_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
+		return cli_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
 	if (o->cfg.prefault == GMM_PREFAULT_ALL && o->pool_size && o->pool_size < o->cfg.mem_size) {
 		char pool[32], ram[32];
 
-		vmm_format_size(o->pool_size, pool, sizeof(pool));
-		vmm_format_size(o->cfg.mem_size, ram, sizeof(ram));
-		return vmm_usage_error("--prefault all installs all of guest RAM before it starts: "
+		cli_format_size(o->pool_size, pool, sizeof(pool));
+		cli_format_size(o->cfg.mem_size, ram, sizeof(ram));
+		return cli_usage_error("--prefault all installs all of guest RAM before it starts: "
 				       "--pool (%s) must be at least --mem (%s)", pool, ram);
 	}
 	return run_check_guest_args(o);
@@ -279,12 +279,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			exit(0);
 		}
 		if (c == ':')
-			return vmm_usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		ret = run_parse_mm(c, optarg, o);
 		if (ret == 1)
 			ret = run_parse_guest(c, optarg, o);
 		if (ret == 1)
-			return vmm_usage_error("unknown option '%s' (see 'memvisor run --help')",
+			return cli_usage_error("unknown option '%s' (see 'memvisor run --help')",
 					       argv[optind - 1]);
 		if (ret)
 			return ret;
@@ -293,9 +293,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	if (ret)
 		return ret;
 	if (optind >= dd)
-		return vmm_usage_error("no guest given (see 'memvisor run --help')");
+		return cli_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
-		return vmm_usage_error("unexpected argument '%s'; guest arguments go after '--'",
+		return cli_usage_error("unexpected argument '%s'; guest arguments go after '--'",
 				       argv[optind + 1]);
 	o->guest = argv[optind];
 	return 0;
@@ -375,7 +375,7 @@ static int run_attached(struct vmm_guest *g)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	vmm_guest_run(g);
 	atomic_store(&run_current, NULL);
-	return vmm_run_exit_status(g);
+	return cli_run_exit_status(g);
 }
 
 /*
@@ -403,16 +403,16 @@ static int run_json_target(const char *file, struct run_json *j, mode_t *mode)
 
 	if (stat(file, &st) == 0) {
 		if (!S_ISREG(st.st_mode))
-			return vmm_usage_error("cannot write the summary to %s: not a regular file", file);
+			return cli_usage_error("cannot write the summary to %s: not a regular file", file);
 		if (!realpath(file, j->path))
-			return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+			return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
 		*mode = st.st_mode & 07777;
 		return 0;
 	}
 	if (errno != ENOENT)
-		return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
 	if ((size_t)snprintf(j->path, sizeof(j->path), "%s", file) >= sizeof(j->path))
-		return vmm_usage_error("cannot write the summary to %s: the name is too long", file);
+		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
 	mask = umask(0); /* no other thread yet: reading the umask this way is safe */
 	umask(mask);
 	*mode = 0666 & ~mask;
@@ -434,16 +434,16 @@ static int run_json_open(const char *file, struct run_json *j)
 	else
 		n = snprintf(j->tmp, sizeof(j->tmp), ".%s.XXXXXX", j->path);
 	if (n < 0 || (size_t)n >= sizeof(j->tmp))
-		return vmm_usage_error("cannot write the summary to %s: the name is too long", file);
+		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
 	fd = mkostemp(j->tmp, O_CLOEXEC);
 	if (fd < 0)
-		return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
 	if (fchmod(fd, mode) == 0 && (j->f = fdopen(fd, "w")))
 		return 0;
 	e = errno;
 	close(fd);
 	unlink(j->tmp);
-	return vmm_usage_error("cannot write the summary to %s: %s", file, strerror(e));
+	return cli_usage_error("cannot write the summary to %s: %s", file, strerror(e));
 }
 
 /* FILE becomes the summary if it is complete; the new file goes otherwise.
@@ -471,10 +471,10 @@ static int run_json_finish(struct run_json *j, const char *file, int status)
 
 static void run_report_end(const struct vmm_guest *g)
 {
-	if (vmm_exit_code_reserved(g))
+	if (cli_exit_code_reserved(g))
 		fprintf(stderr, "memvisor: guest %s exited with code %d; memvisor keeps 120 and up for "
 			"its own statuses: exit status %d\n", g->cfg.name, g->exit_code & 0xff,
-			VMM_EXIT_GUEST_RANGE);
+			CLI_EXIT_GUEST_RANGE);
 	if (g->end == VMM_END_DONE)
 		return;
 	fprintf(stderr, "memvisor: %s\n", g->reason);
@@ -490,9 +490,9 @@ static void run_report(const struct run_opts *o, struct vmm_guest *g, struct run
 	for (unsigned i = 0; i < o->nr_walks; i++)
 		vmm_walk_gva(g, o->walks[i], stdout);
 	if (!o->quiet)
-		vmm_summary_print(g, stderr);
+		cli_summary_print(g, stderr);
 	if (json->f) {
-		vmm_summary_json(g, json->f);
+		cli_summary_json(g, json->f);
 		json->written = true;
 	}
 }
@@ -590,7 +590,7 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, struct run
 	return status;
 }
 
-int vmm_cmd_run(int argc, char **argv)
+int cli_cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {
 		.cfg = { .mem_size = 256ULL << 20, .nr_vcpus = 1, .console = stdout },
@@ -606,7 +606,7 @@ int vmm_cmd_run(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (vmm_image_resolve(o.guest, path, sizeof(path), err, sizeof(err)))
-		return vmm_usage_error("%s", err);
+		return cli_usage_error("%s", err);
 	if (vmm_image_read(path, &elf, &len, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s\n", err);
 		return VMM_EXIT_RUNTIME;

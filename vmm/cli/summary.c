@@ -9,14 +9,14 @@
 
 static double ms(uint64_t ns) { return ns / 1e6; }
 
-bool vmm_exit_code_reserved(const struct vmm_guest *g)
+bool cli_exit_code_reserved(const struct vmm_guest *g)
 {
-	return g->end == VMM_END_DONE && (g->exit_code & 0xff) > VMM_EXIT_GUEST_MAX;
+	return g->end == VMM_END_DONE && (g->exit_code & 0xff) > CLI_EXIT_GUEST_MAX;
 }
 
-int vmm_run_exit_status(const struct vmm_guest *g)
+int cli_run_exit_status(const struct vmm_guest *g)
 {
-	return vmm_exit_code_reserved(g) ? VMM_EXIT_GUEST_RANGE : vmm_guest_exit_status(g);
+	return cli_exit_code_reserved(g) ? CLI_EXIT_GUEST_RANGE : vmm_guest_exit_status(g);
 }
 
 static void summary_exits(const struct vmm_stats *s, FILE *f)
@@ -100,9 +100,9 @@ static void summary_mm(const struct vmm_guest *g, FILE *f)
 		return;
 	}
 	gmm_pool_stats_read(p, &ps);
-	vmm_format_size(mm->rss << PAGE_SHIFT, rss, sizeof(rss));
-	vmm_format_size(mm->hiwater_rss << PAGE_SHIFT, hi, sizeof(hi));
-	vmm_format_size(p->nr_frames << PAGE_SHIFT, pool, sizeof(pool));
+	cli_format_size(mm->rss << PAGE_SHIFT, rss, sizeof(rss));
+	cli_format_size(mm->hiwater_rss << PAGE_SHIFT, hi, sizeof(hi));
+	cli_format_size(p->nr_frames << PAGE_SHIFT, pool, sizeof(pool));
 	fprintf(f, "  memory: rss %s (hiwater %s), %llu faults installed %llu pages "
 		"(%.1f per fault, %llu by fault-around), %llu prefaulted, install by %s\n",
 		rss, hi, (unsigned long long)fs->faults, (unsigned long long)fs->installed,
@@ -160,16 +160,16 @@ static void summary_swap(struct gmm_pool *p, FILE *f)
 		(unsigned long long)v->read_errors, (unsigned long long)v->readahead_errors);
 }
 
-void vmm_summary_print(const struct vmm_guest *g, FILE *f)
+void cli_summary_print(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
 	char ram[32];
 
 	vmm_guest_stats(g, &s);
-	vmm_format_size(g->ram_size, ram, sizeof(ram));
+	cli_format_size(g->ram_size, ram, sizeof(ram));
 	fprintf(f, "memvisor: %s: %s, exit status %d", g->cfg.name, vmm_end_name(g->end),
-		vmm_run_exit_status(g));
-	if (vmm_exit_code_reserved(g))
+		cli_run_exit_status(g));
+	if (cli_exit_code_reserved(g))
 		fprintf(f, " (guest exit code %d)", g->exit_code & 0xff);
 	fprintf(f, ", after %.2f ms (%u vCPU%s, %s RAM)\n", ms(g->t_end_ns - g->t_create_ns),
 		g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", ram);
@@ -182,163 +182,163 @@ void vmm_summary_print(const struct vmm_guest *g, FILE *f)
 	summary_reports(g, f);
 }
 
-static void summary_json_pool(struct gmm_pool *p, struct vmm_json *j)
+static void summary_json_pool(struct gmm_pool *p, struct json *j)
 {
 	struct gmm_pool_stats ps;
 
 	gmm_pool_stats_read(p, &ps);
-	vmm_json_begin(j, "pool", '{');
-	vmm_json_u64(j, "bytes", ps.frames << PAGE_SHIFT);
-	vmm_json_u64(j, "frames", ps.frames);
-	vmm_json_u64(j, "descriptor_bytes", sizeof(struct gmm_frame));
-	vmm_json_u64(j, "free", ps.free);
-	vmm_json_u64(j, "free_prezeroed", ps.free_prezeroed);
-	vmm_json_u64(j, "frames_lost", ps.frames_lost);
-	vmm_json_u64(j, "wmark_min", ps.wmark_min);
-	vmm_json_u64(j, "wmark_low", ps.wmark_low);
-	vmm_json_u64(j, "wmark_high", ps.wmark_high);
-	vmm_json_begin(j, "free_blocks_by_order", '[');
+	json_begin(j, "pool", '{');
+	json_u64(j, "bytes", ps.frames << PAGE_SHIFT);
+	json_u64(j, "frames", ps.frames);
+	json_u64(j, "descriptor_bytes", sizeof(struct gmm_frame));
+	json_u64(j, "free", ps.free);
+	json_u64(j, "free_prezeroed", ps.free_prezeroed);
+	json_u64(j, "frames_lost", ps.frames_lost);
+	json_u64(j, "wmark_min", ps.wmark_min);
+	json_u64(j, "wmark_low", ps.wmark_low);
+	json_u64(j, "wmark_high", ps.wmark_high);
+	json_begin(j, "free_blocks_by_order", '[');
 	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
-		vmm_json_u64(j, NULL, ps.free_blocks[o]);
-	vmm_json_end(j, ']');
-	vmm_json_begin(j, "allocs_by_order", '[');
+		json_u64(j, NULL, ps.free_blocks[o]);
+	json_end(j, ']');
+	json_begin(j, "allocs_by_order", '[');
 	for (unsigned o = 0; o < GMM_NR_ORDERS; o++)
-		vmm_json_u64(j, NULL, ps.allocs[o]);
-	vmm_json_end(j, ']');
-	vmm_json_u64(j, "splits", ps.splits);
-	vmm_json_u64(j, "merges", ps.merges);
-	vmm_json_u64(j, "populated_pages", ps.populated_pages);
-	vmm_json_u64(j, "prezeroed_pages", ps.prezeroed_pages);
-	vmm_json_u64(j, "allocs_prezeroed", ps.allocs_prezeroed);
-	vmm_json_u64(j, "allocs_not_prezeroed", ps.allocs_not_prezeroed);
-	vmm_json_end(j, '}');
+		json_u64(j, NULL, ps.allocs[o]);
+	json_end(j, ']');
+	json_u64(j, "splits", ps.splits);
+	json_u64(j, "merges", ps.merges);
+	json_u64(j, "populated_pages", ps.populated_pages);
+	json_u64(j, "prezeroed_pages", ps.prezeroed_pages);
+	json_u64(j, "allocs_prezeroed", ps.allocs_prezeroed);
+	json_u64(j, "allocs_not_prezeroed", ps.allocs_not_prezeroed);
+	json_end(j, '}');
 }
 
-static void summary_json_vmstat(struct gmm_pool *p, struct vmm_json *j)
+static void summary_json_vmstat(struct gmm_pool *p, struct json *j)
 {
 	struct gmm_vmstat vm, *v = &vm;
 	const struct swapd *sw = p->swap;
 
 	gmm_vmstat_read(p, &vm);
 
-	vmm_json_begin(j, "vmstat", '{');
-	vmm_json_u64(j, "pgmajfault", v->pgmajfault);
-	vmm_json_u64(j, "pgscan_kswapd", v->pgscan_kswapd);
-	vmm_json_u64(j, "pgscan_direct", v->pgscan_direct);
-	vmm_json_u64(j, "pgsteal_kswapd", v->pgsteal_kswapd);
-	vmm_json_u64(j, "pgsteal_direct", v->pgsteal_direct);
-	vmm_json_u64(j, "pswpin", v->pswpin);
-	vmm_json_u64(j, "pswpout", v->pswpout);
-	vmm_json_u64(j, "swapcache_hit", v->swapcache_hit);
-	vmm_json_u64(j, "readahead", v->readahead);
-	vmm_json_u64(j, "zero_elided", v->zero_elided);
-	vmm_json_u64(j, "clean_dropped", v->clean_dropped);
-	vmm_json_u64(j, "armed", v->armed);
-	vmm_json_u64(j, "activate", v->activate);
-	vmm_json_u64(j, "deactivate", v->deactivate);
-	vmm_json_u64(j, "workingset_refault", v->workingset_refault);
-	vmm_json_u64(j, "workingset_activate", v->workingset_activate);
-	vmm_json_u64(j, "kswapd_wakeups", v->kswapd_wakeups);
-	vmm_json_u64(j, "direct_reclaims", v->direct_reclaims);
-	vmm_json_u64(j, "swap_full", v->swap_full);
-	vmm_json_u64(j, "write_errors", v->write_errors);
-	vmm_json_u64(j, "read_errors", v->read_errors);
-	vmm_json_u64(j, "readahead_errors", v->readahead_errors);
-	vmm_json_u64(j, "reclaim_cpu_ns", v->reclaim_ns);
-	vmm_json_u64(j, "reclaim_priority_min", v->reclaim_prio_min);
-	vmm_json_end(j, '}');
-	vmm_json_begin(j, "swap", '{');
-	vmm_json_str(j, "path", sw->path);
-	vmm_json_u64(j, "slots", sw->nr_slots);
-	vmm_json_bool(j, "direct_io", sw->direct);
-	vmm_json_u64(j, "slots_in_use", sw->inuse);
-	vmm_json_u64(j, "slots_retired", sw->stats.retired);
-	vmm_json_u64(j, "pages_written", sw->stats.writes);
-	vmm_json_u64(j, "pages_read", sw->stats.reads);
-	vmm_json_end(j, '}');
+	json_begin(j, "vmstat", '{');
+	json_u64(j, "pgmajfault", v->pgmajfault);
+	json_u64(j, "pgscan_kswapd", v->pgscan_kswapd);
+	json_u64(j, "pgscan_direct", v->pgscan_direct);
+	json_u64(j, "pgsteal_kswapd", v->pgsteal_kswapd);
+	json_u64(j, "pgsteal_direct", v->pgsteal_direct);
+	json_u64(j, "pswpin", v->pswpin);
+	json_u64(j, "pswpout", v->pswpout);
+	json_u64(j, "swapcache_hit", v->swapcache_hit);
+	json_u64(j, "readahead", v->readahead);
+	json_u64(j, "zero_elided", v->zero_elided);
+	json_u64(j, "clean_dropped", v->clean_dropped);
+	json_u64(j, "armed", v->armed);
+	json_u64(j, "activate", v->activate);
+	json_u64(j, "deactivate", v->deactivate);
+	json_u64(j, "workingset_refault", v->workingset_refault);
+	json_u64(j, "workingset_activate", v->workingset_activate);
+	json_u64(j, "kswapd_wakeups", v->kswapd_wakeups);
+	json_u64(j, "direct_reclaims", v->direct_reclaims);
+	json_u64(j, "swap_full", v->swap_full);
+	json_u64(j, "write_errors", v->write_errors);
+	json_u64(j, "read_errors", v->read_errors);
+	json_u64(j, "readahead_errors", v->readahead_errors);
+	json_u64(j, "reclaim_cpu_ns", v->reclaim_ns);
+	json_u64(j, "reclaim_priority_min", v->reclaim_prio_min);
+	json_end(j, '}');
+	json_begin(j, "swap", '{');
+	json_str(j, "path", sw->path);
+	json_u64(j, "slots", sw->nr_slots);
+	json_bool(j, "direct_io", sw->direct);
+	json_u64(j, "slots_in_use", sw->inuse);
+	json_u64(j, "slots_retired", sw->stats.retired);
+	json_u64(j, "pages_written", sw->stats.writes);
+	json_u64(j, "pages_read", sw->stats.reads);
+	json_end(j, '}');
 }
 
-static void summary_json_mm(const struct vmm_guest *g, struct vmm_json *j)
+static void summary_json_mm(const struct vmm_guest *g, struct json *j)
 {
 	const struct gmm_mm *mm = g->mm;
 	const struct gmm_fault_stats *fs = &mm->fs;
 
-	vmm_json_begin(j, "mm", '{');
-	vmm_json_str(j, "install", summary_install(mm));
-	vmm_json_u64(j, "total_vm_bytes", mm->total_vm);
-	vmm_json_u64(j, "locked_vm_bytes", mm->locked_vm);
-	vmm_json_u64(j, "rss_pages", mm->rss);
-	vmm_json_u64(j, "hiwater_rss_pages", mm->hiwater_rss);
-	vmm_json_u64(j, "swap_ents", mm->swap_ents);
-	vmm_json_u64(j, "ept_table_bytes", (uint64_t)mm->ept.nr_tables << PAGE_SHIFT);
-	vmm_json_u64(j, "guest_page_table_bytes", g->gpt.used);
-	vmm_json_u64(j, "pgfault", fs->faults);
-	vmm_json_u64(j, "spurious", fs->spurious);
-	vmm_json_u64(j, "installed", fs->installed);
-	vmm_json_u64(j, "fault_around", fs->around);
-	vmm_json_u64(j, "prefaulted", fs->prefaulted);
-	vmm_json_u64(j, "install_calls", fs->install_calls);
-	vmm_json_begin(j, "handler_ns", '{');
-	vmm_json_u64(j, "find", fs->ns_lookup);
-	vmm_json_u64(j, "frames", fs->ns_alloc);
-	vmm_json_u64(j, "populate", fs->ns_populate);
-	vmm_json_u64(j, "install", fs->ns_install);
-	vmm_json_u64(j, "total", fs->ns_handler);
-	vmm_json_end(j, '}');
-	vmm_json_end(j, '}');
+	json_begin(j, "mm", '{');
+	json_str(j, "install", summary_install(mm));
+	json_u64(j, "total_vm_bytes", mm->total_vm);
+	json_u64(j, "locked_vm_bytes", mm->locked_vm);
+	json_u64(j, "rss_pages", mm->rss);
+	json_u64(j, "hiwater_rss_pages", mm->hiwater_rss);
+	json_u64(j, "swap_ents", mm->swap_ents);
+	json_u64(j, "ept_table_bytes", (uint64_t)mm->ept.nr_tables << PAGE_SHIFT);
+	json_u64(j, "guest_page_table_bytes", g->gpt.used);
+	json_u64(j, "pgfault", fs->faults);
+	json_u64(j, "spurious", fs->spurious);
+	json_u64(j, "installed", fs->installed);
+	json_u64(j, "fault_around", fs->around);
+	json_u64(j, "prefaulted", fs->prefaulted);
+	json_u64(j, "install_calls", fs->install_calls);
+	json_begin(j, "handler_ns", '{');
+	json_u64(j, "find", fs->ns_lookup);
+	json_u64(j, "frames", fs->ns_alloc);
+	json_u64(j, "populate", fs->ns_populate);
+	json_u64(j, "install", fs->ns_install);
+	json_u64(j, "total", fs->ns_handler);
+	json_end(j, '}');
+	json_end(j, '}');
 	if (mm->pool)
 		summary_json_pool(mm->pool, j);
 	if (mm->pool && mm->pool->swap)
 		summary_json_vmstat(mm->pool, j);
 }
 
-void vmm_summary_json(const struct vmm_guest *g, FILE *f)
+void cli_summary_json(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
-	struct vmm_json j;
+	struct json j;
 	uint64_t total = 0;
 
 	vmm_guest_stats(g, &s);
-	vmm_json_init(&j, f);
-	vmm_json_begin(&j, NULL, '{');
-	vmm_json_str(&j, "memvisor_version", MEMVISOR_VERSION);
-	vmm_json_str(&j, "guest", g->cfg.name);
-	vmm_json_str(&j, "path", g->cfg.path);
-	vmm_json_u64(&j, "ram_bytes", g->ram_size);
-	vmm_json_u64(&j, "vcpus", g->nr_vcpus);
-	vmm_json_str(&j, "end", vmm_end_name(g->end));
-	vmm_json_i64(&j, "exit_status", vmm_run_exit_status(g));
+	json_init(&j, f);
+	json_begin(&j, NULL, '{');
+	json_str(&j, "memvisor_version", MEMVISOR_VERSION);
+	json_str(&j, "guest", g->cfg.name);
+	json_str(&j, "path", g->cfg.path);
+	json_u64(&j, "ram_bytes", g->ram_size);
+	json_u64(&j, "vcpus", g->nr_vcpus);
+	json_str(&j, "end", vmm_end_name(g->end));
+	json_i64(&j, "exit_status", cli_run_exit_status(g));
 	if (g->end == VMM_END_DONE)
-		vmm_json_i64(&j, "guest_exit_code", g->exit_code & 0xff);
+		json_i64(&j, "guest_exit_code", g->exit_code & 0xff);
 	else
-		vmm_json_str(&j, "guest_exit_code", NULL);
-	vmm_json_str(&j, "reason", g->end == VMM_END_DONE ? NULL : g->reason);
-	vmm_json_f64(&j, "wall_ms", ms(g->t_end_ns - g->t_create_ns));
-	vmm_json_f64(&j, "setup_ms", ms(g->t_start_ns - g->t_create_ns));
-	vmm_json_f64(&j, "run_ms", ms(g->t_end_ns - g->t_start_ns));
-	vmm_json_begin(&j, "exits", '{');
+		json_str(&j, "guest_exit_code", NULL);
+	json_str(&j, "reason", g->end == VMM_END_DONE ? NULL : g->reason);
+	json_f64(&j, "wall_ms", ms(g->t_end_ns - g->t_create_ns));
+	json_f64(&j, "setup_ms", ms(g->t_start_ns - g->t_create_ns));
+	json_f64(&j, "run_ms", ms(g->t_end_ns - g->t_start_ns));
+	json_begin(&j, "exits", '{');
 	for (unsigned r = 0; r < VMM_NR_EXIT_REASONS; r++) {
 		if (s.exits[r])
-			vmm_json_u64(&j, vmm_exit_name(r), s.exits[r]);
+			json_u64(&j, vmm_exit_name(r), s.exits[r]);
 		total += s.exits[r];
 	}
-	vmm_json_end(&j, '}');
-	vmm_json_u64(&j, "exits_total", total);
-	vmm_json_begin(&j, "hypercalls", '{');
+	json_end(&j, '}');
+	json_u64(&j, "exits_total", total);
+	json_begin(&j, "hypercalls", '{');
 	for (unsigned h = 0; h < VMM_NR_HCALLS; h++)
 		if (vmm_hcall_name(h))
-			vmm_json_u64(&j, vmm_hcall_name(h), s.hcalls[h]);
-	vmm_json_end(&j, '}');
-	vmm_json_u64(&j, "console_bytes", s.console_bytes);
+			json_u64(&j, vmm_hcall_name(h), s.hcalls[h]);
+	json_end(&j, '}');
+	json_u64(&j, "console_bytes", s.console_bytes);
 	summary_json_mm(g, &j);
-	vmm_json_begin(&j, "reports", '[');
+	json_begin(&j, "reports", '[');
 	for (unsigned i = 0; i < g->nr_reports; i++) {
-		vmm_json_begin(&j, NULL, '{');
-		vmm_json_u64(&j, "vcpu", g->reports[i].vcpu);
-		vmm_json_str(&j, "key", g->reports[i].key);
-		vmm_json_u64(&j, "value", g->reports[i].value);
-		vmm_json_end(&j, '}');
+		json_begin(&j, NULL, '{');
+		json_u64(&j, "vcpu", g->reports[i].vcpu);
+		json_str(&j, "key", g->reports[i].key);
+		json_u64(&j, "value", g->reports[i].value);
+		json_end(&j, '}');
 	}
-	vmm_json_end(&j, ']');
-	vmm_json_end(&j, '}');
+	json_end(&j, ']');
+	json_end(&j, '}');
 }

@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The end-of-run summary: text for people (stderr), JSON for programs. */
-#ifndef VMM_SUMMARY_H
-#define VMM_SUMMARY_H
+#ifndef CLI_SUMMARY_H
+#define CLI_SUMMARY_H
 
 #include "vmm/guest.h"
 
 /* A guest's own exit code of 120 or more would look like one of memvisor's
  * statuses (120 crash, 122 out of memory...): memvisor run gives this one
  * instead, and reports the guest's code in a line, the summary and the JSON. */
-#define VMM_EXIT_GUEST_MAX   119 /* the highest code a guest's own status keeps */
-#define VMM_EXIT_GUEST_RANGE 125
+#define CLI_EXIT_GUEST_MAX   119 /* the highest code a guest's own status keeps */
+#define CLI_EXIT_GUEST_RANGE 125
 
 /* memvisor run's exit status for a guest that ran: vmm_guest_exit_status,
- * with a guest's own code of 120..255 reported as VMM_EXIT_GUEST_RANGE. */
-int vmm_run_exit_status(const struct vmm_guest *g);
+ * with a guest's own code of 120..255 reported as CLI_EXIT_GUEST_RANGE. */
+int cli_run_exit_status(const struct vmm_guest *g);
 /* The guest ended by done with a code memvisor reserves (120..255). */
-bool vmm_exit_code_reserved(const struct vmm_guest *g);
-void vmm_summary_print(const struct vmm_guest *g, FILE *f);
-void vmm_summary_json(const struct vmm_guest *g, FILE *f);
+bool cli_exit_code_reserved(const struct vmm_guest *g);
+void cli_summary_print(const struct vmm_guest *g, FILE *f);
+void cli_summary_json(const struct vmm_guest *g, FILE *f);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int vmm_usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
