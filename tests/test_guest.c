@@ -4,6 +4,8 @@
 
 #include "memvisor/abi.h"
 
+#include <sys/utsname.h>
+
 Test(guest, hello_greets)
 {
 	struct outcome o;
@@ -524,4 +526,24 @@ Test(guest, balloon_gives_back_swapped_pages)
 	cr_assert_eq(o.fs.reported, 3 * 8192);
 	cr_assert_gt(o.vm.pswpout, 0);
 	cr_assert_eq(o.vm.free_reported, 3 * 8192);
+}
+
+/* Every figure names the KVM it came from: the backend as the kernel's
+ * modules say it, and the kernel release. */
+Test(guest, kvm_backend_is_named)
+{
+	struct vmm_kvm kvm;
+	struct utsname u;
+
+	need_kvm(&kvm);
+	cr_assert_eq(uname(&u), 0);
+	cr_assert_str_eq(kvm.kernel, u.release);
+	if (!access("/sys/module/kvm_pvm", F_OK)) {
+		cr_assert_str_eq(kvm.backend, "PVM (shadow paging)");
+		cr_assert(kvm.shadow_paging);
+	} else {
+		cr_assert(strstr(kvm.backend, "VT-x with ") || strstr(kvm.backend, "AMD-V with "),
+			  "%s", kvm.backend);
+	}
+	vmm_kvm_close(&kvm);
 }

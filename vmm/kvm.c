@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static const struct { int cap; const char *name; const char *why; } vmm_required_caps[] = {
@@ -34,6 +35,46 @@ static int kvm_get_cpuid(struct vmm_kvm *kvm)
 			return -e;
 	}
 	return -E2BIG;
+}
+
+/* The first line of a sysfs file, or "" if there is none. */
+static void kvm_read_param(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/* Which KVM module serves /dev/kvm, and whether it pages guests in hardware
+ * (EPT/NPT) or in software (shadow paging), from the modules' parameters. */
+static void kvm_describe(struct vmm_kvm *kvm)
+{
+	struct utsname u;
+	char v[16];
+
+	if (!access("/sys/module/kvm_pvm", F_OK)) {
+		snprintf(kvm->backend, sizeof(kvm->backend), "PVM (shadow paging)");
+		kvm->shadow_paging = true;
+	} else if (!access("/sys/module/kvm_intel", F_OK)) {
+		kvm_read_param("/sys/module/kvm_intel/parameters/ept", v, sizeof(v));
+		kvm->shadow_paging = v[0] != 'Y' && v[0] != '1';
+		snprintf(kvm->backend, sizeof(kvm->backend), "VT-x with %s",
+			 kvm->shadow_paging ? "shadow paging" : "EPT");
+	} else if (!access("/sys/module/kvm_amd", F_OK)) {
+		kvm_read_param("/sys/module/kvm_amd/parameters/npt", v, sizeof(v));
+		kvm->shadow_paging = v[0] != 'Y' && v[0] != '1';
+		snprintf(kvm->backend, sizeof(kvm->backend), "AMD-V with %s",
+			 kvm->shadow_paging ? "shadow paging" : "NPT");
+	} else {
+		snprintf(kvm->backend, sizeof(kvm->backend), "unknown KVM backend");
+	}
+	snprintf(kvm->kernel, sizeof(kvm->kernel), "%s", uname(&u) ? "unknown" : u.release);
 }
 
 int vmm_kvm_open(struct vmm_kvm *kvm, char *err, size_t errlen)
@@ -87,6 +128,7 @@ int vmm_kvm_open(struct vmm_kvm *kvm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
 		goto err_fd;
 	}
+	kvm_describe(kvm);
 	return 0;
 
 err_fd:

@@ -13,6 +13,12 @@ struct vmm_kvm {
 	int max_vcpus;
 	bool sync_regs;              /* KVM_CAP_SYNC_REGS: registers come with each exit */
 	struct kvm_cpuid2 *cpuid;    /* KVM_GET_SUPPORTED_CPUID */
+	/* which kind of KVM, and the host kernel: a figure measured on a
+	 * shadow-paging backend and one on hardware EPT/NPT differ by an order
+	 * of magnitude, so every summary and benchmark names them */
+	char backend[64];
+	bool shadow_paging;
+	char kernel[80];
 };
 
 /* Open /dev/kvm and check what memvisor needs; on failure err names what is missing. */
