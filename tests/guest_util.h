@@ -5,6 +5,7 @@
 
 #include "vmm/guest.h"
 #include "vmm/image.h"
+#include "vmm/cli/setup.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -123,86 +124,75 @@ static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm
 	cr_assert_eq(gmm_pool_check(pool), 0);
 }
 
-/* A fresh swap file, checked private, attached to the pool. */
-static inline void open_swap(struct gmm_pool *pool, struct swapd *swap, char *path,
-			     const struct run_spec *r)
+/* A fresh name for a swap file (path a mkstemp template): swapd makes the
+ * file, 0600. */
+static inline void swap_name(char *path)
 {
-	char err[512];
-	struct stat st;
 	int fd = mkstemp(path);
 
 	cr_assert(fd >= 0);
 	close(fd);
-	unlink(path); /* swapd creates it, 0600 */
-	cr_assert_eq(swapd_open(swap, path, r->swap_size, 0, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+}
+
+/* The swap file is private: never in its directory while in use, mode 0600. */
+static inline void check_swap_private(const struct swapd *swap, const char *path)
+{
+	struct stat st;
+
 	cr_assert(access(path, F_OK) != 0, "swap file still in its directory while in use");
 	cr_assert_eq(fstat(swap->fd, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "swap file mode %o", st.st_mode & 0777);
-	cr_assert_eq(gmm_pool_set_swap(pool, swap, -1, err, sizeof(err)), 0, "%s", err);
-	if (r->inject_write)
-		swapd_inject(swap, true, r->inject_write);
-	if (r->inject_read)
-		swapd_inject(swap, false, r->inject_read);
 }
 
 /* A pool of pool_bytes with a swap file of swap_bytes, for guests run in turn or together. */
 static inline void shared_pool_init(struct gmm_pool *pool, struct swapd *swap, char *path,
 				    uint64_t pool_bytes, uint64_t swap_bytes)
 {
-	struct gmm_pool_config pc;
-	struct run_spec r = { .swap_size = swap_bytes };
+	struct cli_pool_spec spec = { .bytes = pool_bytes, .nr_vcpus = 1,
+				      .prezero = CLI_PREZERO_SPARE_CPU, .swap_path = path,
+				      .swap_size = swap_bytes, .kswapd_unpinned = true };
 	char err[512];
 
-	vmm_pool_config(&pc, 1, false);
-	cr_assert_eq(gmm_pool_init(pool, pool_bytes, &pc, err, sizeof(err)), 0, "%s", err);
-	open_swap(pool, swap, path, &r);
+	swap_name(path);
+	cr_assert_eq(cli_pool_open(pool, swap, &spec, err, sizeof(err)), 0, "%s", err);
+	check_swap_private(swap, path);
 }
 
 static inline void shared_pool_destroy(struct gmm_pool *pool, struct swapd *swap)
 {
 	cr_assert_eq(swap->inuse, swap->stats.retired, "%llu slots still in use after the guests",
 		     (unsigned long long)(swap->inuse - swap->stats.retired));
-	gmm_pool_destroy(pool);
-	swapd_close(swap);
+	cli_pool_close(pool, swap);
 }
 
-static inline void run_spec(struct outcome *o, const struct run_spec *r)
+/* /dev/kvm (or skip), and unless the caller brings one or the guest's RAM is
+ * the host's, a pool of its own, with swap_size a swap file at swap_path. */
+static inline void run_spec_setup(struct cli_setup *s, const struct run_spec *r, char *swap_path)
 {
-	struct vmm_kvm kvm;
-	struct vmm_guest *g;
-	struct gmm_pool own, *pool = r->shared;
-	char err[512];
-	void *elf;
-	size_t len;
-	FILE *con = fmemopen(o->console, sizeof(o->console) - 1, "w");
-
-	memset(o, 0, sizeof(*o));
-	need_kvm(&kvm);
-	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
-	struct swapd swap;
-	char swap_path[] = "/tmp/mvtest-swap-XXXXXX";
-
-	if (!pool && !r->host_mm) {
-		struct gmm_pool_config pc;
-
-		vmm_pool_config(&pc, r->vcpus, false);
-		pc.prezero = !r->no_prezero && r->install != GMM_INSTALL_COPY;
-		pc.install = r->install;
-
-		cr_assert_eq(gmm_pool_init(&own, r->pool ? r->pool : r->mem, &pc, err, sizeof(err)), 0,
-			     "%s", err);
-		pool = &own;
-		if (r->swap_size)
-			open_swap(pool, &swap, swap_path, r);
-	}
-	struct vmm_config cfg = {
-		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
-		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
-		.pool = pool, .prefault = r->prefault, .label = r->label,
-		.fault_around = r->fault_around, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
+	struct cli_pool_spec spec = {
+		.bytes = r->pool ? r->pool : r->mem, .nr_vcpus = r->vcpus, .install = r->install,
+		.prezero = r->no_prezero ? CLI_PREZERO_OFF : CLI_PREZERO_ON,
+		.swap_path = r->swap_size ? swap_path : NULL, .swap_size = r->swap_size,
+		.kswapd_unpinned = true, .inject_write = r->inject_write, .inject_read = r->inject_read,
 	};
-	cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
-	o->status = vmm_guest_run(g);
+	char err[512];
+
+	if (cli_setup_kvm(s, err, sizeof(err)))
+		cr_skip_test("needs /dev/kvm: %s", err);
+	if (r->shared || r->host_mm)
+		return;
+	if (r->swap_size)
+		swap_name(swap_path);
+	cr_assert_eq(cli_setup_pool(s, &spec, err, sizeof(err)), 0, "%s", err);
+	if (r->swap_size)
+		check_swap_private(&s->swap, swap_path);
+}
+
+/* How the guest ended and what it counted, before it goes. */
+static inline void run_spec_collect(struct outcome *o, struct vmm_guest *g, const struct run_spec *r,
+				    struct gmm_pool *pool)
+{
 	o->end = g->end;
 	memcpy(o->reason, g->reason, sizeof(o->reason));
 	memcpy(o->detail, g->detail, sizeof(o->detail));
@@ -222,32 +212,68 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 	}
 	if (pool)
 		check_pool(o, g, pool);
-	vmm_guest_destroy(g);
-	if (pool) {
-		/* every frame back, and the allocator sound */
-		for (uint64_t f = 0; f < pool->nr_frames && gmm_pool_free_frames(pool) != pool->nr_frames; f++)
-			if ((pool->frames[f].flags & GMM_PG_ALLOC) && pool->frames[f].owner)
-				cr_log_error("frame %llu still held: owner %u gpa 0x%llx flags 0x%x swap %llu",
-					     (unsigned long long)f, pool->frames[f].owner,
-					     (unsigned long long)pool->frames[f].gpa, pool->frames[f].flags,
-					     (unsigned long long)pool->frames[f].swap);
-		cr_assert_eq(gmm_pool_free_frames(pool), pool->nr_frames);
-		cr_assert_eq(gmm_pool_check(pool), 0);
-	}
-	if (pool == &own && pool->swap) {
-		gmm_vmstat_read(pool, &o->vm);
-		o->swap = swap.stats;
-		o->swap_retired = swap.stats.retired;
+}
+
+/* Once the guest is gone: every frame back, and the allocator sound. */
+static inline void check_pool_empty(struct gmm_pool *pool)
+{
+	for (uint64_t f = 0; f < pool->nr_frames && gmm_pool_free_frames(pool) != pool->nr_frames; f++)
+		if ((pool->frames[f].flags & GMM_PG_ALLOC) && pool->frames[f].owner)
+			cr_log_error("frame %llu still held: owner %u gpa 0x%llx flags 0x%x swap %llu",
+				     (unsigned long long)f, pool->frames[f].owner,
+				     (unsigned long long)pool->frames[f].gpa, pool->frames[f].flags,
+				     (unsigned long long)pool->frames[f].swap);
+	cr_assert_eq(gmm_pool_free_frames(pool), pool->nr_frames);
+	cr_assert_eq(gmm_pool_check(pool), 0);
+}
+
+/* The swap counters, every slot given back, then the pool, the swap file
+ * (which must be gone) and /dev/kvm. */
+static inline void run_spec_teardown(struct outcome *o, struct cli_setup *s, const char *swap_path)
+{
+	bool had_swap = s->have_pool && s->pool.swap;
+
+	if (had_swap) {
+		gmm_vmstat_read(&s->pool, &o->vm);
+		o->swap = s->swap.stats;
+		o->swap_retired = s->swap.stats.retired;
 		/* every slot given back (retired ones stay out of use) */
-		cr_assert_eq(swap.inuse, swap.stats.retired, "%llu slots still in use after exit",
-			     (unsigned long long)(swap.inuse - swap.stats.retired));
-		gmm_pool_destroy(&own);
-		swapd_close(&swap);
-		cr_assert(access(swap_path, F_OK) != 0, "swap file %s left behind", swap_path);
-	} else if (pool == &own) {
-		gmm_pool_destroy(&own);
+		cr_assert_eq(s->swap.inuse, s->swap.stats.retired, "%llu slots still in use after exit",
+			     (unsigned long long)(s->swap.inuse - s->swap.stats.retired));
 	}
-	vmm_kvm_close(&kvm);
+	cli_setup_close(s);
+	if (had_swap)
+		cr_assert(access(swap_path, F_OK) != 0, "swap file %s left behind", swap_path);
+}
+
+static inline void run_spec(struct outcome *o, const struct run_spec *r)
+{
+	struct cli_setup s = { .have_kvm = false };
+	char swap_path[] = "/tmp/mvtest-swap-XXXXXX";
+	struct gmm_pool *pool;
+	struct vmm_guest *g;
+	char err[512];
+	void *elf;
+	size_t len;
+	FILE *con = fmemopen(o->console, sizeof(o->console) - 1, "w");
+
+	memset(o, 0, sizeof(*o));
+	run_spec_setup(&s, r, swap_path);
+	pool = r->shared ? r->shared : cli_setup_pool_of(&s);
+	cr_assert_eq(vmm_image_read(r->path, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	struct vmm_config cfg = {
+		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
+		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
+		.pool = pool, .prefault = r->prefault, .label = r->label,
+		.fault_around = r->fault_around, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
+	};
+	cr_assert_eq(vmm_guest_create(&s.kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
+	o->status = vmm_guest_run(g);
+	run_spec_collect(o, g, r, pool);
+	vmm_guest_destroy(g);
+	if (pool)
+		check_pool_empty(pool);
+	run_spec_teardown(o, &s, swap_path);
 	fclose(con);
 	free(elf);
 }

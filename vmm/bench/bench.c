@@ -6,6 +6,7 @@
  */
 #include "bench.h"
 #include "vmm/cli/cli.h"
+#include "vmm/cli/setup.h"
 #include "vmm/guest.h"
 #include "vmm/image.h"
 
@@ -20,13 +21,13 @@ int bench_cmp_u64(const void *a, const void *b)
 }
 
 int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
-		    void **elf, size_t *len, struct vmm_kvm *kvm)
+		void **elf, size_t *len, struct cli_setup *s)
 {
 	char err[512];
 
 	*elf = NULL;
 	if (vmm_image_resolve(guest, path, pathlen, err, sizeof(err)) ||
-	    vmm_image_read(path, elf, len, err, sizeof(err)) || vmm_kvm_open(kvm, err, sizeof(err))) {
+	    vmm_image_read(path, elf, len, err, sizeof(err)) || cli_setup_kvm(s, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench %s: %s\n", bench, err);
 		free(*elf);
 		*elf = NULL;

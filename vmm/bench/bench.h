@@ -15,10 +15,11 @@ int bench_paging(int argc, char **argv);
 int bench_overcommit(int argc, char **argv);
 
 int bench_cmp_u64(const void *a, const void *b);
-/* The built-in guest a benchmark runs, read, and /dev/kvm opened: 0, or -1
- * with one line printed. */
-struct vmm_kvm;
+/* The built-in guest a benchmark runs, read, and /dev/kvm opened in s (a
+ * zeroed struct cli_setup; cli_setup_close ends it): 0, or -1 with one line
+ * printed. */
+struct cli_setup;
 int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
-		    void **elf, size_t *len, struct vmm_kvm *kvm);
+		void **elf, size_t *len, struct cli_setup *s);
 
 #endif

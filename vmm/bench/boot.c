@@ -10,6 +10,7 @@
 #include "vmm/guest.h"
 #include "vmm/cli/json.h"
 #include "vmm/cli/parse.h"
+#include "vmm/cli/setup.h"
 
 #include "memvisor/abi.h"
 #include "memvisor/time.h"
@@ -52,32 +53,31 @@ static uint64_t boot_spawn(char *const argv[])
 	return mv_now_ns() - t0;
 }
 
-static int boot_once(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
-			   const void *elf, size_t len, uint64_t *ns)
+static int boot_once(struct cli_setup *s, const struct vmm_config *cfg, const void *elf,
+		     size_t len, uint64_t *ns)
 {
-	struct gmm_pool_config pc;
+	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
+	struct cli_pool_spec spec = { .bytes = cfg->mem_size, .nr_vcpus = cfg->nr_vcpus,
+				      .prezero = CLI_PREZERO_SPARE_CPU };
 	struct vmm_config c = *cfg;
-	struct gmm_pool pool;
 	struct vmm_guest *g;
 	char err[512];
 	uint64_t t0 = mv_now_ns();
 	int status;
 
-	/* what "memvisor run hello" does: a pool as large as RAM, then the guest */
-	vmm_pool_config(&pc, c.nr_vcpus, false);
-	if (gmm_pool_init(&pool, c.mem_size, &pc, err, sizeof(err))) {
+	if (cli_setup_pool(s, &spec, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench boot: %s\n", err);
 		return -1;
 	}
-	c.pool = &pool;
-	if (vmm_guest_create(kvm, &c, elf, len, &g, err, sizeof(err))) {
+	c.pool = cli_setup_pool_of(s);
+	if (vmm_guest_create(&s->kvm, &c, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench boot: %s\n", err);
-		gmm_pool_destroy(&pool);
+		cli_setup_pool_close(s);
 		return -1;
 	}
 	status = vmm_guest_run(g);
 	vmm_guest_destroy(g);
-	gmm_pool_destroy(&pool);
+	cli_setup_pool_close(s);
 	*ns = mv_now_ns() - t0;
 	if (status) {
 		fprintf(stderr, "memvisor: bench boot: hello ended with status %d\n", status);
@@ -125,7 +125,7 @@ static int boot_measure(const struct boot_opts *o)
 	uint64_t *boot = calloc(o->runs, sizeof(uint64_t)), *tru = calloc(o->runs, sizeof(uint64_t));
 	uint64_t *exec = calloc(o->runs, sizeof(uint64_t));
 	char mem[32];
-	struct vmm_kvm kvm;
+	struct cli_setup s = { .have_kvm = false };
 	void *elf = NULL;
 	size_t len;
 	int ret = VMM_EXIT_RUNTIME;
@@ -138,27 +138,26 @@ static int boot_measure(const struct boot_opts *o)
 	if (!boot || !tru || !exec || n <= 0)
 		goto out;
 	self[n] = '\0';
-	if (bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("boot", "hello", path, sizeof(path), &elf, &len, &s))
 		goto out;
 	cfg.path = path;
 	/* interleave the three so that machine noise hits them alike */
 	for (unsigned i = 0; i < o->runs; i++) {
-		if (boot_once(&kvm, &cfg, elf, len, &boot[i]))
-			goto out_kvm;
+		if (boot_once(&s, &cfg, elf, len, &boot[i]))
+			goto out;
 		tru[i] = boot_spawn(true_argv);
 		exec[i] = boot_spawn(exec_argv);
 		if (!tru[i] || !exec[i]) {
 			fprintf(stderr, "memvisor: bench boot: a baseline run failed\n");
-			goto out_kvm;
+			goto out;
 		}
 	}
 	double p90 = boot_pct(boot, o->runs, 90);
 	boot_print(o, boot_pct(boot, o->runs, 50), p90, boot_pct(tru, o->runs, 50),
 			 boot_pct(exec, o->runs, 50));
 	ret = 0;
-out_kvm:
-	vmm_kvm_close(&kvm);
 out:
+	cli_setup_close(&s);
 	free(elf);
 	free(boot);
 	free(tru);

@@ -21,6 +21,7 @@
 #include "vmm/image.h"
 #include "vmm/cli/json.h"
 #include "vmm/cli/parse.h"
+#include "vmm/cli/setup.h"
 
 #include "memvisor/abi.h"
 #include "memvisor/time.h"
@@ -62,32 +63,26 @@ struct oc_run {
 };
 
 /* memvisor's side: an in-process guest with a pool and a swap file. */
-static int oc_memvisor(const struct vmm_kvm *kvm, const struct oc_opts *o, const struct oc_workload *w,
+static int oc_memvisor(struct cli_setup *s, const struct oc_opts *o, const struct oc_workload *w,
 		       unsigned ratio, const void *elf, size_t len, const char *path, struct oc_run *r)
 {
 	struct vmm_config cfg = { .name = "touch", .path = path, .mem_size = o->pool * ratio,
 				  .nr_vcpus = 1, .argc = 2, .argv = (char *const *)w->args };
 	char swap_path[4096], err[512];
-	struct gmm_pool_config pc;
-	struct gmm_pool pool;
-	struct swapd swap;
+	struct cli_pool_spec spec = { .bytes = o->pool, .nr_vcpus = 1, .prezero = CLI_PREZERO_SPARE_CPU,
+				      .swap_path = swap_path, .swap_size = cfg.mem_size };
+	const struct gmm_pool *pool = &s->pool;
+	const struct swapd *swap = &s->swap;
 	struct vmm_guest *g;
 	int status = -1;
 
 	snprintf(swap_path, sizeof(swap_path), "%s/memvisor-bench-%d.swap", o->dir, (int)getpid());
-	vmm_pool_config(&pc, 1, false);
-	if (gmm_pool_init(&pool, o->pool, &pc, err, sizeof(err))) {
+	if (cli_setup_pool(s, &spec, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench overcommit: %s\n", err);
 		return -1;
 	}
-	if (swapd_open(&swap, swap_path, cfg.mem_size, 0, err, sizeof(err)) ||
-	    gmm_pool_set_swap(&pool, &swap, vmm_vcpu_cpu(1), err, sizeof(err))) {
-		fprintf(stderr, "memvisor: bench overcommit: %s\n", err);
-		gmm_pool_destroy(&pool);
-		return -1;
-	}
-	cfg.pool = &pool;
-	if (vmm_guest_create(kvm, &cfg, elf, len, &g, err, sizeof(err))) {
+	cfg.pool = cli_setup_pool_of(s);
+	if (vmm_guest_create(&s->kvm, &cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench overcommit: %s\n", err);
 	} else {
 		status = vmm_guest_run(g);
@@ -95,16 +90,15 @@ static int oc_memvisor(const struct vmm_kvm *kvm, const struct oc_opts *o, const
 		r->mv_faults = g->mm->fs.faults;
 		vmm_guest_destroy(g);
 	}
-	r->mv_majflt = pool.vm.pgmajfault;
-	r->mv_read = swap.stats.reads * PAGE_SIZE;
-	r->mv_written = swap.stats.writes * PAGE_SIZE;
-	r->mv_freed = pool.vm.pgsteal_kswapd + pool.vm.pgsteal_direct;
-	r->mv_reclaim_ns = pool.vm.reclaim_ns;
-	r->mv_write_ns = swap.stats.write_ns;
-	r->mv_arm_moves = pool.vm.arm_moves;
-	r->mv_scanned = pool.vm.pgscan_kswapd + pool.vm.pgscan_direct;
-	gmm_pool_destroy(&pool);
-	swapd_close(&swap);
+	r->mv_majflt = pool->vm.pgmajfault;
+	r->mv_read = swap->stats.reads * PAGE_SIZE;
+	r->mv_written = swap->stats.writes * PAGE_SIZE;
+	r->mv_freed = pool->vm.pgsteal_kswapd + pool->vm.pgsteal_direct;
+	r->mv_reclaim_ns = pool->vm.reclaim_ns;
+	r->mv_write_ns = swap->stats.write_ns;
+	r->mv_arm_moves = pool->vm.arm_moves;
+	r->mv_scanned = pool->vm.pgscan_kswapd + pool->vm.pgscan_direct;
+	cli_setup_pool_close(s);
 	if (status)
 		fprintf(stderr, "memvisor: bench overcommit: %s at %ux ended with status %d\n",
 			w->name, ratio, status);
@@ -280,7 +274,7 @@ static int oc_measure(const struct oc_opts *o)
 	struct oc_run runs[ARRAY_SIZE(oc_workloads) * 2], *r = runs;
 	uint64_t written = 0, write_ns = 0, freed = 0, reclaim_ns = 0, biggest = 0;
 	char path[4096], self[4096];
-	struct vmm_kvm kvm;
+	struct cli_setup setup = { .have_kvm = false };
 	void *elf = NULL;
 	size_t len;
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -290,7 +284,7 @@ static int oc_measure(const struct oc_opts *o)
 		fprintf(stderr, "memvisor: bench overcommit: cannot find my own executable\n");
 		return ret;
 	}
-	if (bench_setup("overcommit", "touch", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("overcommit", "touch", path, sizeof(path), &elf, &len, &setup))
 		return ret;
 	self[sl] = '\0';
 	for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
@@ -298,7 +292,7 @@ static int oc_measure(const struct oc_opts *o)
 			memset(r, 0, sizeof(*r));
 			r->workload = oc_workloads[w].name;
 			r->ratio = ratio;
-			if (oc_memvisor(&kvm, o, &oc_workloads[w], ratio, elf, len, path, r))
+			if (oc_memvisor(&setup, o, &oc_workloads[w], ratio, elf, len, path, r))
 				goto out;
 			if (o->no_kernel) {
 				snprintf(r->kernel_note, sizeof(r->kernel_note), "not run (--no-kernel)");
@@ -322,7 +316,7 @@ static int oc_measure(const struct oc_opts *o)
 		oc_print_text(o, runs, (unsigned)(r - runs), frac, cpu);
 	ret = 0;
 out:
-	vmm_kvm_close(&kvm);
+	cli_setup_close(&setup);
 	free(elf);
 	return ret;
 }

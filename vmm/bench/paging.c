@@ -16,6 +16,7 @@
 #include "vmm/image.h"
 #include "vmm/cli/json.h"
 #include "vmm/cli/parse.h"
+#include "vmm/cli/setup.h"
 
 #include "memvisor/abi.h"
 
@@ -54,7 +55,7 @@ static void paging_collect(const struct vmm_guest *g, struct paging_sample *s)
 	s->fs = g->mm->fs;
 }
 
-static int paging_run(const struct vmm_kvm *kvm, const struct paging_opts *o, int mode,
+static int paging_run(struct cli_setup *setup, const struct paging_opts *o, int mode,
 		      const char *path, const void *elf, size_t len, struct paging_sample *s)
 {
 	char *argv[] = { o->random ? "--pattern=random" : "--pattern=seq" };
@@ -62,22 +63,20 @@ static int paging_run(const struct vmm_kvm *kvm, const struct paging_opts *o, in
 		.name = "touch", .path = path, .mem_size = o->size, .nr_vcpus = o->vcpus,
 		.argc = 1, .argv = argv, .populate = mode == MODE_PREPOP,
 	};
-	struct gmm_pool pool;
+	struct cli_pool_spec spec = { .bytes = o->size, .nr_vcpus = o->vcpus,
+				      .prezero = CLI_PREZERO_SPARE_CPU };
 	struct vmm_guest *g;
 	char err[512];
 	int status = -1;
 
 	if (mode == MODE_MEMVISOR) {
-		struct gmm_pool_config pc;
-
-		vmm_pool_config(&pc, o->vcpus, false);
-		if (gmm_pool_init(&pool, o->size, &pc, err, sizeof(err))) {
+		if (cli_setup_pool(setup, &spec, err, sizeof(err))) {
 			fprintf(stderr, "memvisor: bench demand-paging: %s\n", err);
 			return -1;
 		}
-		cfg.pool = &pool;
+		cfg.pool = cli_setup_pool_of(setup);
 	}
-	if (vmm_guest_create(kvm, &cfg, elf, len, &g, err, sizeof(err))) {
+	if (vmm_guest_create(&setup->kvm, &cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench demand-paging: %s\n", err);
 	} else {
 		status = vmm_guest_run(g);
@@ -87,8 +86,7 @@ static int paging_run(const struct vmm_kvm *kvm, const struct paging_opts *o, in
 		paging_collect(g, s);
 		vmm_guest_destroy(g);
 	}
-	if (cfg.pool)
-		gmm_pool_destroy(&pool);
+	cli_setup_pool_close(setup);
 	return status || !s->ns ? -1 : 0;
 }
 
@@ -163,19 +161,19 @@ static int paging_measure(const struct paging_opts *o)
 	struct paging_sample *smp = calloc((size_t)o->runs * NR_MODES, sizeof(*smp));
 	struct paging_sample med[NR_MODES], *col = calloc(o->runs, sizeof(*col));
 	char path[4096];
-	struct vmm_kvm kvm;
+	struct cli_setup setup = { .have_kvm = false };
 	void *elf = NULL;
 	size_t len;
 	int ret = VMM_EXIT_RUNTIME;
 
 	if (!smp || !col)
 		goto out;
-	if (bench_setup("demand-paging", "touch", path, sizeof(path), &elf, &len, &kvm))
+	if (bench_setup("demand-paging", "touch", path, sizeof(path), &elf, &len, &setup))
 		goto out;
 	for (unsigned r = 0; r < o->runs; r++)
 		for (int m = 0; m < NR_MODES; m++)
-			if (paging_run(&kvm, o, m, path, elf, len, &smp[r * NR_MODES + m]))
-				goto out_kvm;
+			if (paging_run(&setup, o, m, path, elf, len, &smp[r * NR_MODES + m]))
+				goto out;
 	for (int m = 0; m < NR_MODES; m++) {
 		for (unsigned r = 0; r < o->runs; r++)
 			col[r] = smp[r * NR_MODES + m];
@@ -187,9 +185,8 @@ static int paging_measure(const struct paging_opts *o)
 	else
 		paging_print_text(o, med);
 	ret = 0;
-out_kvm:
-	vmm_kvm_close(&kvm);
 out:
+	cli_setup_close(&setup);
 	free(elf);
 	free(smp);
 	free(col);

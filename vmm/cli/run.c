@@ -4,6 +4,7 @@
 #include "vmm/guest.h"
 #include "vmm/image.h"
 #include "parse.h"
+#include "setup.h"
 #include "summary.h"
 
 #include "memvisor/abi.h"
@@ -497,86 +498,48 @@ static void run_report(const struct run_opts *o, struct vmm_guest *g, struct run
 	}
 }
 
-/* The swap device, attached to the pool (kswapd starts). 0, or 1 with a message. */
-static int run_open_swap(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
-{
-	char err[512];
-	uint64_t size = o->swap_size;
-
-	if (!size && access(o->swap_path, F_OK))
-		size = o->cfg.mem_size; /* a new file: room for all of RAM */
-	if (swapd_open(swap, o->swap_path, size, o->swap_keep ? SWAPD_KEEP : 0, err, sizeof(err))) {
-		fprintf(stderr, "memvisor: %s\n", err);
-		return 1;
-	}
-	if (gmm_pool_set_swap(pool, swap, o->cfg.no_pin ? -1 : vmm_vcpu_cpu(o->cfg.nr_vcpus),
-			      err, sizeof(err))) {
-		fprintf(stderr, "memvisor: %s\n", err);
-		swapd_close(swap);
-		return 1;
-	}
-	if (o->inject_write)
-		swapd_inject(swap, true, o->inject_write);
-	if (o->inject_read)
-		swapd_inject(swap, false, o->inject_read);
-	return 0;
-}
-
-/* Pool first (kswapd stops), then the swap device (the file goes). */
-static void run_close_pool(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
-{
-	bool had_swap = o->cfg.pool && pool->swap;
-
-	if (o->cfg.pool)
-		gmm_pool_destroy(pool);
-	if (had_swap)
-		swapd_close(swap);
-}
-
 /* The frame pool and its swap device, unless --host-mm. 0, or 1 with a message. */
-static int run_open_pool(struct run_opts *o, struct gmm_pool *pool, struct swapd *swap)
+static int run_open_pool(struct run_opts *o, struct cli_setup *s)
 {
-	struct gmm_pool_config pc;
+	struct cli_pool_spec spec = {
+		.bytes = o->pool_size ? o->pool_size : o->cfg.mem_size,
+		.nr_vcpus = o->cfg.nr_vcpus, .no_pin = o->cfg.no_pin, .install = o->install,
+		.prezero = o->no_prezero ? CLI_PREZERO_OFF : CLI_PREZERO_ON,
+		.swap_path = o->swap_path, .swap_size = o->swap_size,
+		.swap_flags = o->swap_keep ? SWAPD_KEEP : 0,
+		.inject_write = o->inject_write, .inject_read = o->inject_read,
+	};
 	char err[512];
 
 	if (o->host_mm)
 		return 0;
-	vmm_pool_config(&pc, o->cfg.nr_vcpus, o->cfg.no_pin);
-	pc.install = o->install;
-	pc.prezero = !o->no_prezero && o->install != GMM_INSTALL_COPY;
-	if (gmm_pool_init(pool, o->pool_size ? o->pool_size : o->cfg.mem_size, &pc, err,
-			  sizeof(err))) {
+	if (o->swap_path && !spec.swap_size && access(o->swap_path, F_OK))
+		spec.swap_size = o->cfg.mem_size; /* a new file: room for all of RAM */
+	if (cli_setup_pool(s, &spec, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s\n", err);
 		return 1;
 	}
-	o->cfg.pool = pool;
-	if (o->swap_path && run_open_swap(o, pool, swap)) {
-		gmm_pool_destroy(pool);
-		o->cfg.pool = NULL;
-		return 1;
-	}
+	o->cfg.pool = cli_setup_pool_of(s);
 	return 0;
 }
 
 static int run_guest(struct run_opts *o, const void *elf, size_t len, struct run_json *json)
 {
-	struct vmm_kvm kvm;
+	struct cli_setup s = { .have_kvm = false };
 	struct vmm_guest *g;
-	struct gmm_pool pool;
-	struct swapd swap;
 	char err[512];
 	int status;
 
-	if (vmm_kvm_open(&kvm, err, sizeof(err))) {
+	if (cli_setup_kvm(&s, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s\n", err);
 		return VMM_EXIT_RUNTIME;
 	}
 	status = run_signal_held(o);
-	if (!status && run_open_pool(o, &pool, &swap))
+	if (!status && run_open_pool(o, &s))
 		status = VMM_EXIT_RUNTIME;
 	if (!status)
 		status = run_signal_held(o);
-	if (!status && vmm_guest_create(&kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
+	if (!status && vmm_guest_create(&s.kvm, &o->cfg, elf, len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s: %s\n", o->cfg.path, err);
 		status = VMM_EXIT_RUNTIME;
 	}
@@ -585,8 +548,7 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, struct run
 		run_report(o, g, json);
 		vmm_guest_destroy(g);
 	}
-	run_close_pool(o, &pool, &swap);
-	vmm_kvm_close(&kvm);
+	cli_setup_close(&s);
 	return status;
 }
 
