@@ -36,6 +36,34 @@ int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen
 	return 0;
 }
 
+int bench_getopt(int argc, char **argv, const struct bench_args *a)
+{
+	char shortopts[32];
+	int c, ret;
+
+	/* a leading ':' tells a missing value from an unknown option */
+	snprintf(shortopts, sizeof(shortopts), ":%s", a->shortopts);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, a->longopts, NULL)) != -1) {
+		if (c == ':')
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+		if (c == 'j') {
+			*a->json = true;
+			continue;
+		}
+		ret = c == '?' ? -1 : a->option(c, optarg, a->opts);
+		if (ret < 0)
+			return cli_usage_error("unknown option '%s' for bench %s", argv[optind - 1],
+					       a->name);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
 static const char bench_usage[] =
 	"usage: memvisor bench NAME [--json] [options]\n"
 	"  boot [--runs N] [-m SIZE]\n"

@@ -4,6 +4,8 @@
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* memvisor bench NAME ...: argv[0] is "bench". */
@@ -13,6 +15,22 @@ int bench_cmd(int argc, char **argv);
 int bench_boot(int argc, char **argv);
 int bench_paging(int argc, char **argv);
 int bench_overcommit(int argc, char **argv);
+
+/* A benchmark's options, for bench_getopt. */
+struct bench_args {
+	const char *name;                /* "boot": messages say "for bench boot" */
+	const char *shortopts;           /* getopt's, e.g. "m:" */
+	const struct option *longopts;   /* { "json", no_argument, NULL, 'j' } among them */
+	bool *json;                      /* set by --json */
+	/* One option of the benchmark's own: 0, cli_usage_error's status, or
+	 * -1 for one it does not know. */
+	int (*option)(int c, const char *arg, void *opts);
+	void *opts;
+};
+/* The getopt loop of every benchmark: --json, a missing value, an unknown
+ * option and a stray argument handled alike. 0, or the usage status with one
+ * line printed. */
+int bench_getopt(int argc, char **argv, const struct bench_args *a);
 
 int bench_cmp_u64(const void *a, const void *b);
 /* The built-in guest a benchmark runs, read, and /dev/kvm opened in s (a

@@ -15,7 +15,6 @@
 #include "memvisor/abi.h"
 #include "memvisor/time.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +164,26 @@ out:
 	return ret;
 }
 
+static int boot_option(int c, const char *arg, void *opts)
+{
+	struct boot_opts *o = opts;
+	uint64_t v;
+
+	switch (c) {
+	case 'r':
+		if (cli_parse_uint(arg, 1, 100000, &v))
+			return cli_usage_error("bad run count '%s' (1..100000)", arg);
+		o->runs = (unsigned)v;
+		return 0;
+	case 'm':
+		if (cli_parse_size(arg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
+			return cli_usage_error("bad size '%s' for --mem", arg);
+		o->mem_size = v;
+		return 0;
+	}
+	return -1;
+}
+
 int bench_boot(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -174,33 +193,9 @@ int bench_boot(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct boot_opts o = { .runs = 50, .mem_size = 256ULL << 20 };
-	uint64_t v;
-	int c;
+	struct bench_args a = { .name = "boot", .shortopts = "m:", .longopts = longopts,
+				.json = &o.json, .option = boot_option, .opts = &o };
+	int ret = bench_getopt(argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":m:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'r':
-			if (cli_parse_uint(optarg, 1, 100000, &v))
-				return cli_usage_error("bad run count '%s' (1..100000)", optarg);
-			o.runs = (unsigned)v;
-			break;
-		case 'm':
-			if (cli_parse_size(optarg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
-				return cli_usage_error("bad size '%s' for --mem", optarg);
-			o.mem_size = v;
-			break;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("unknown option '%s' for bench boot", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	return boot_measure(&o);
+	return ret ? ret : boot_measure(&o);
 }

@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,6 +320,34 @@ out:
 	return ret;
 }
 
+static int oc_option(int c, const char *arg, void *opts)
+{
+	struct oc_opts *o = opts;
+
+	switch (c) {
+	case 'p':
+		if (cli_parse_size(arg, &o->pool) || o->pool < (4 << 20) || o->pool % PAGE_SIZE ||
+		    o->pool * 4 > MV_RAM_MAX)
+			return cli_usage_error("bad --pool '%s': 4M or more, e.g. 64M", arg);
+		return 0;
+	case 'd':
+		o->dir = arg;
+		return 0;
+	case 'w':
+		o->workload_mask = 0;
+		for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
+			if (!strcmp(arg, oc_workloads[w].name) || !strcmp(arg, "all"))
+				o->workload_mask |= 1u << w;
+		if (!o->workload_mask)
+			return cli_usage_error("bad --workload '%s': zipf, phased, scan or all", arg);
+		return 0;
+	case 'n':
+		o->no_kernel = true;
+		return 0;
+	}
+	return -1;
+}
+
 int bench_overcommit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -332,41 +359,9 @@ int bench_overcommit(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct oc_opts o = { .pool = 64ULL << 20, .dir = "/tmp", .workload_mask = 7 };
-	int c;
+	struct bench_args a = { .name = "overcommit", .shortopts = "p:", .longopts = longopts,
+				.json = &o.json, .option = oc_option, .opts = &o };
+	int ret = bench_getopt(argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'p':
-			if (cli_parse_size(optarg, &o.pool) || o.pool < (4 << 20) || o.pool % PAGE_SIZE ||
-			    o.pool * 4 > MV_RAM_MAX)
-				return cli_usage_error("bad --pool '%s': 4M or more, e.g. 64M", optarg);
-			break;
-		case 'd':
-			o.dir = optarg;
-			break;
-		case 'w':
-			o.workload_mask = 0;
-			for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
-				if (!strcmp(optarg, oc_workloads[w].name) || !strcmp(optarg, "all"))
-					o.workload_mask |= 1u << w;
-			if (!o.workload_mask)
-				return cli_usage_error("bad --workload '%s': zipf, phased, scan or all", optarg);
-			break;
-		case 'n':
-			o.no_kernel = true;
-			break;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("unknown option '%s' for bench overcommit", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	return oc_measure(&o);
+	return ret ? ret : oc_measure(&o);
 }

@@ -20,7 +20,6 @@
 
 #include "memvisor/abi.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +192,37 @@ out:
 	return ret;
 }
 
+static int paging_option(int c, const char *arg, void *opts)
+{
+	struct paging_opts *o = opts;
+	uint64_t v;
+
+	switch (c) {
+	case 'r':
+		if (cli_parse_uint(arg, 1, 1000, &v))
+			return cli_usage_error("bad run count '%s' (1..1000)", arg);
+		o->runs = (unsigned)v;
+		return 0;
+	case 's':
+		if (cli_parse_size(arg, &v) || v < (1 << 20) || v % PAGE_SIZE || v > MV_RAM_MAX)
+			return cli_usage_error("bad size '%s' for --size: 1M to %lluG", arg,
+					       MV_RAM_MAX >> 30);
+		o->size = v;
+		return 0;
+	case 'c':
+		if (cli_parse_uint(arg, 1, MV_MAX_VCPUS, &v))
+			return cli_usage_error("bad vCPU count '%s'", arg);
+		o->vcpus = (unsigned)v;
+		return 0;
+	case 'P':
+		if (strcmp(arg, "seq") && strcmp(arg, "random"))
+			return cli_usage_error("bad --pattern '%s': seq or random", arg);
+		o->random = !strcmp(arg, "random");
+		return 0;
+	}
+	return -1;
+}
+
 int bench_paging(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -204,45 +234,9 @@ int bench_paging(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct paging_opts o = { .size = 256ULL << 20, .vcpus = 1, .runs = 3 };
-	uint64_t v;
-	int c;
+	struct bench_args a = { .name = "demand-paging", .shortopts = "s:c:", .longopts = longopts,
+				.json = &o.json, .option = paging_option, .opts = &o };
+	int ret = bench_getopt(argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":s:c:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'r':
-			if (cli_parse_uint(optarg, 1, 1000, &v))
-				return cli_usage_error("bad run count '%s' (1..1000)", optarg);
-			o.runs = (unsigned)v;
-			break;
-		case 's':
-			if (cli_parse_size(optarg, &v) || v < (1 << 20) || v % PAGE_SIZE || v > MV_RAM_MAX)
-				return cli_usage_error("bad size '%s' for --size: 1M to %lluG", optarg,
-						       MV_RAM_MAX >> 30);
-			o.size = v;
-			break;
-		case 'c':
-			if (cli_parse_uint(optarg, 1, MV_MAX_VCPUS, &v))
-				return cli_usage_error("bad vCPU count '%s'", optarg);
-			o.vcpus = (unsigned)v;
-			break;
-		case 'P':
-			if (strcmp(optarg, "seq") && strcmp(optarg, "random"))
-				return cli_usage_error("bad --pattern '%s': seq or random", optarg);
-			o.random = !strcmp(optarg, "random");
-			break;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("unknown option '%s' for bench demand-paging",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	return paging_measure(&o);
+	return ret ? ret : paging_measure(&o);
 }
