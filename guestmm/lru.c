@@ -3,7 +3,7 @@
  * The LRU lists (see lru.h): doubly linked frame lists, and putting a
  * frame on or off one. Pool lock held throughout.
  */
-#include "pool.h"
+#include "mm.h"
 
 #include "debug.h"
 
@@ -44,6 +44,16 @@ uint32_t gmm_list_pop_tail(struct gmm_list *l, struct gmm_frame *frames)
 	return pfn;
 }
 
+/* The LRU lists of the guest owning a frame. Its mms[] slot is set before
+ * it gets any frame and cleared after its last one is freed. */
+static struct gmm_list *lru_of(struct gmm_pool *p, pfn_t pfn)
+{
+	uint16_t owner = p->frames[pfn].owner;
+
+	GMM_BUG_ON(!owner || owner > GMM_MAX_GUESTS || !p->mms[owner - 1]);
+	return p->mms[owner - 1]->lru;
+}
+
 void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 {
 	struct gmm_frame *f = &p->frames[pfn];
@@ -54,7 +64,7 @@ void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 		f->flags |= GMM_PG_ACTIVE;
 	else
 		f->flags &= ~GMM_PG_ACTIVE;
-	gmm_list_add_head(&p->lru[lru], p->frames, (uint32_t)pfn);
+	gmm_list_add_head(&lru_of(p, pfn)[lru], p->frames, (uint32_t)pfn);
 }
 
 void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
@@ -63,7 +73,7 @@ void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
 
 	if (!(f->flags & GMM_PG_LRU))
 		return;
-	gmm_list_del(&p->lru[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
+	gmm_list_del(&lru_of(p, pfn)[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
 		     p->frames, (uint32_t)pfn);
 	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
 }

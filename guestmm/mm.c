@@ -28,6 +28,8 @@ int gmm_mm_create(struct gmm_pool *pool, const struct gmm_mm_config *cfg,
 	mm->cfg = *cfg;
 	mm->pool = pool;
 	mm->slot = -1;
+	for (unsigned l = 0; l < GMM_NR_LRU; l++)
+		gmm_list_init(&mm->lru[l]);
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->wb_done, NULL);
 	if (cfg->ops && cfg->ops->dirty_get) {

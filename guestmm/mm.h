@@ -95,6 +95,9 @@ struct gmm_mm {
 	uint64_t dirty_batch;          /* the reclaim batch it was read for */
 	uint64_t swapin_next;          /* the slot a sequential swap-in would read next */
 	unsigned swapin_window;        /* swap readahead window, pages */
+	/* its LRU lists (Linux's per-memcg lruvec), linked through its frames:
+	 * the pool lock, as every frame's links are */
+	struct gmm_list lru[GMM_NR_LRU];
 
 	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
 	struct gmm_vma_tree vmas;

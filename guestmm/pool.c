@@ -100,8 +100,6 @@ int gmm_frames_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen
 	p->vm.reclaim_prio_min = GMM_DEF_PRIORITY; /* none needed yet */
 	for (unsigned o = 0; o < GMM_READY_ORDERS; o++)
 		p->ready[o] = GMM_NIL;
-	for (unsigned l = 0; l < GMM_NR_LRU; l++)
-		gmm_list_init(&p->lru[l]);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->reclaim_lock, NULL);
 	pthread_rwlock_init(&p->mms_lock, NULL);

@@ -99,9 +99,9 @@ struct gmm_pool {
 	pthread_rwlock_t mms_lock;  /* protects mms[] and each mm's stopped/dying */
 	struct gmm_mm *mms[GMM_MAX_GUESTS];
 
-	/* reclaim: the LRU (pool lock), the swap device and slot info (set
-	 * before any guest runs), kswapd */
-	struct gmm_list lru[GMM_NR_LRU];
+	/* reclaim: the swap device and slot info (set before any guest runs),
+	 * kswapd; the LRU lists are each guest's own (struct gmm_mm) */
+	unsigned reclaim_next;         /* the guest global reclaim starts with: reclaim_lock */
 	struct swapd *swap;            /* NULL: no swap, nothing to reclaim to */
 	struct gmm_slot_info *slots;   /* per swap slot: the mm lock of the owning guest */
 	uint64_t nonresident_age;      /* evictions + activations, for refault distance (atomic) */
@@ -169,7 +169,7 @@ uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr);
 /* A consistent-enough copy of the counters (each read atomically). */
 void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out);
-/* lru.c: put a frame on an LRU list / take it off (pool lock held). */
+/* lru.c: put a frame on its owner's LRU list / take it off (pool lock held). */
 void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru);
 void gmm_lru_del(struct gmm_pool *p, pfn_t pfn);
 

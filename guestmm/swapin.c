@@ -200,7 +200,7 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	if (++mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
 	pthread_mutex_lock(&p->lock);
-	recent = distance <= p->lru[GMM_LRU_ACTIVE].nr; /* the LRU sizes: pool lock */
+	recent = distance <= mm->lru[GMM_LRU_ACTIVE].nr; /* the LRU sizes: pool lock */
 	gmm_lru_add(p, pfn, recent ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
 	gmm_count(p, workingset_refault, 1);

@@ -58,13 +58,13 @@ struct reclaim_ctl {
 };
 
 
-/* Keep about a third of the LRU inactive. Pool lock held. */
-static void reclaim_age_active(struct gmm_pool *p)
+/* Keep about a third of a guest's LRU inactive. Pool lock held. */
+static void reclaim_age_active(struct gmm_pool *p, struct gmm_mm *mm)
 {
-	uint64_t total = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
+	uint64_t total = mm->lru[GMM_LRU_ACTIVE].nr + mm->lru[GMM_LRU_INACTIVE].nr;
 
-	for (int i = 0; i < SWAP_CLUSTER_MAX && p->lru[GMM_LRU_INACTIVE].nr * 3 < total; i++) {
-		uint32_t pfn = gmm_list_pop_tail(&p->lru[GMM_LRU_ACTIVE], p->frames);
+	for (int i = 0; i < SWAP_CLUSTER_MAX && mm->lru[GMM_LRU_INACTIVE].nr * 3 < total; i++) {
+		uint32_t pfn = gmm_list_pop_tail(&mm->lru[GMM_LRU_ACTIVE], p->frames);
 
 		if (pfn == GMM_NIL)
 			break;
@@ -74,13 +74,13 @@ static void reclaim_age_active(struct gmm_pool *p)
 	}
 }
 
-/* Up to n frames off the inactive tail, marked isolated. Pool lock held. */
-static unsigned reclaim_isolate(struct gmm_pool *p, pfn_t *out, unsigned n)
+/* Up to n frames off a guest's inactive tail, marked isolated. Pool lock held. */
+static unsigned reclaim_isolate(struct gmm_pool *p, struct gmm_mm *mm, pfn_t *out, unsigned n)
 {
 	unsigned got = 0;
 
 	while (got < n) {
-		uint32_t pfn = gmm_list_pop_tail(&p->lru[GMM_LRU_INACTIVE], p->frames);
+		uint32_t pfn = gmm_list_pop_tail(&mm->lru[GMM_LRU_INACTIVE], p->frames);
 
 		if (pfn == GMM_NIL)
 			break;
@@ -101,15 +101,6 @@ static void reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru
 	p->frames[pfn].flags &= ~GMM_PG_REFERENCED;
 	gmm_lru_add(p, pfn, lru);
 	pthread_mutex_unlock(&p->lock);
-}
-
-/* The guest owning a frame, unless it is going away. mms_lock held. */
-static struct gmm_mm *reclaim_owner(struct gmm_pool *p, pfn_t pfn)
-{
-	uint16_t owner = p->frames[pfn].owner;
-	struct gmm_mm *mm = owner && owner <= GMM_MAX_GUESTS ? p->mms[owner - 1] : NULL;
-
-	return mm && !mm->dying ? mm : NULL;
 }
 
 static bool reclaim_page_is_zero(const void *page)
@@ -406,27 +397,27 @@ static void reclaim_write(struct reclaim_ctl *rc)
 }
 
 /* Scan one batch off the inactive tail. Returns frames scanned. */
-static unsigned reclaim_batch(struct reclaim_ctl *rc)
+/* One batch off a guest's inactive tail. mms_lock held, the guest not dying
+ * (teardown holds reclaim_lock while it frees the guest's frames). */
+static unsigned reclaim_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
 {
 	struct gmm_pool *p = rc->p;
 	pfn_t iso[SWAP_CLUSTER_MAX];
 	unsigned n;
 
 	pthread_mutex_lock(&p->lock);
-	reclaim_age_active(p);
-	n = reclaim_isolate(p, iso, SWAP_CLUSTER_MAX);
+	reclaim_age_active(p, mm);
+	n = reclaim_isolate(p, mm, iso, SWAP_CLUSTER_MAX);
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
 	rc->nr_wb = rc->nr_arm = rc->nr_release = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct gmm_mm *mm = reclaim_owner(p, iso[i]);
-		enum reclaim_verdict v = RECLAIM_KEEP;
+		enum reclaim_verdict v;
 
-		if (mm) {
-			pthread_mutex_lock(&mm->lock);
-			v = reclaim_one(rc, mm, iso[i]);
-			pthread_mutex_unlock(&mm->lock);
-		}
+		GMM_BUG_ON(p->frames[iso[i]].owner != mm->slot + 1);
+		pthread_mutex_lock(&mm->lock);
+		v = reclaim_one(rc, mm, iso[i]);
+		pthread_mutex_unlock(&mm->lock);
 		if (v == RECLAIM_KEEP)
 			reclaim_putback(p, iso[i], GMM_LRU_INACTIVE);
 		else if (v == RECLAIM_FREED)
@@ -438,6 +429,59 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc)
 		reclaim_write(rc);
 	reclaim_release(rc);
 	return n;
+}
+
+/* Frames on a guest's LRU lists. Pool lock taken. */
+static uint64_t reclaim_lru_size(struct gmm_pool *p, struct gmm_mm *mm)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = mm->lru[GMM_LRU_ACTIVE].nr + mm->lru[GMM_LRU_INACTIVE].nr;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+/* Scan up to to_scan frames of one guest, batch by batch, until the target
+ * comes free. Returns frames scanned. */
+static uint64_t reclaim_scan_mm(struct reclaim_ctl *rc, struct gmm_mm *mm, uint64_t to_scan,
+				uint64_t nr)
+{
+	uint64_t scanned = 0;
+
+	while (rc->freed < nr && scanned < to_scan) {
+		unsigned n = reclaim_batch(rc, mm);
+
+		if (!n)
+			break;
+		scanned += n;
+	}
+	return scanned;
+}
+
+/*
+ * One pass at priority prio over every guest of the pool, as Linux's
+ * shrink_node walks every memcg's lruvec: each guest is scanned in
+ * proportion to its size (its LRU >> prio, at least a batch), starting with
+ * a different guest each time so that none is first served. mms_lock held.
+ */
+static uint64_t reclaim_pass(struct reclaim_ctl *rc, int prio, uint64_t nr)
+{
+	struct gmm_pool *p = rc->p;
+	uint64_t scanned = 0;
+	unsigned first = p->reclaim_next++;
+
+	for (unsigned k = 0; k < GMM_MAX_GUESTS && rc->freed < nr; k++) {
+		struct gmm_mm *mm = p->mms[(first + k) % GMM_MAX_GUESTS];
+		uint64_t size;
+
+		if (!mm || mm->dying)
+			continue;
+		size = reclaim_lru_size(p, mm);
+		if (size)
+			scanned += reclaim_scan_mm(rc, mm, MAX(size >> prio, (uint64_t)SWAP_CLUSTER_MAX), nr);
+	}
+	return scanned;
 }
 
 uint64_t gmm_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
@@ -453,26 +497,14 @@ uint64_t gmm_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 	 * one pass and evicted on a later one, so progress often needs two.
 	 */
 	for (int prio = GMM_DEF_PRIORITY; rc.freed < nr && prio >= 0; prio--) {
-		uint64_t lru, to_scan, scanned = 0;
+		uint64_t scanned = reclaim_pass(&rc, prio, nr);
 
-		pthread_mutex_lock(&p->lock);
-		lru = p->lru[GMM_LRU_ACTIVE].nr + p->lru[GMM_LRU_INACTIVE].nr;
-		pthread_mutex_unlock(&p->lock);
-		to_scan = MAX(lru >> prio, (uint64_t)SWAP_CLUSTER_MAX);
-
-		while (rc.freed < nr && scanned < to_scan) {
-			unsigned n = reclaim_batch(&rc);
-
-			if (!n)
-				break;
-			scanned += n;
-		}
 		rc.scanned += scanned;
 		/* one reclaimer at a time (reclaim_lock): no other writer */
 		if ((uint64_t)prio < __atomic_load_n(&p->vm.reclaim_prio_min, __ATOMIC_RELAXED))
 			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
 		if (!scanned)
-			break; /* nothing on the LRU */
+			break; /* nothing on any LRU */
 	}
 	if (direct) {
 		gmm_count(p, pgscan_direct, rc.scanned);
