@@ -5,6 +5,8 @@
 
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_guests(int argc, char **argv);
+/* Hidden: the summary's counters as the Markdown table of docs/usage.md. */
+int cli_cmd_counters(int argc, char **argv);
 
 /* One line "memvisor: ..." on stderr and the usage exit status. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

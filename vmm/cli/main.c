@@ -42,6 +42,7 @@ static const struct {
 	{ "bench", bench_cmd },
 	{ "--help", main_help }, { "-h", main_help }, { "help", main_help },
 	{ "--version", main_version }, { "version", main_version },
+	{ "counters", cli_cmd_counters }, /* not in the usage text: for docs/usage.md */
 };
 
 int main(int argc, char **argv)
