@@ -6,17 +6,15 @@
 #include "parse.h"
 #include "setup.h"
 #include "summary.h"
+#include "summary_file.h"
 
 #include "memvisor/abi.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char run_usage[] =
@@ -379,97 +377,6 @@ static int run_attached(struct vmm_guest *g)
 	return cli_run_exit_status(g);
 }
 
-/*
- * --summary-json FILE: the summary goes to a new file beside FILE, renamed
- * over it once complete, so a run that fails (or a memvisor that is killed)
- * leaves FILE as it was. FILE itself is never opened: stat says whether it
- * is a regular file, and nothing else is accepted, so a FIFO or a device
- * there cannot block memvisor or see a write. The new file is made by
- * mkostemp (O_EXCL: nothing planted under its name is written through) and
- * given FILE's mode, or for a new FILE the mode fopen would give (0666 less
- * the umask): a summary holds nothing secret. Symbolic links to FILE are
- * followed, so a link stays a link.
- */
-struct run_json {
-	char path[PATH_MAX];     /* FILE, links resolved */
-	char tmp[PATH_MAX + 16];
-	FILE *f;
-	bool written;            /* a whole summary is in tmp */
-};
-
-static int run_json_target(const char *file, struct run_json *j, mode_t *mode)
-{
-	struct stat st;
-	mode_t mask;
-
-	if (stat(file, &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			return cli_usage_error("cannot write the summary to %s: not a regular file", file);
-		if (!realpath(file, j->path))
-			return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
-		*mode = st.st_mode & 07777;
-		return 0;
-	}
-	if (errno != ENOENT)
-		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
-	if ((size_t)snprintf(j->path, sizeof(j->path), "%s", file) >= sizeof(j->path))
-		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
-	mask = umask(0); /* no other thread yet: reading the umask this way is safe */
-	umask(mask);
-	*mode = 0666 & ~mask;
-	return 0;
-}
-
-static int run_json_open(const char *file, struct run_json *j)
-{
-	const char *slash;
-	mode_t mode = 0600;
-	int fd, n, e;
-
-	if (run_json_target(file, j, &mode))
-		return VMM_EXIT_USAGE;
-	slash = strrchr(j->path, '/');
-	if (slash)
-		n = snprintf(j->tmp, sizeof(j->tmp), "%.*s/.%s.XXXXXX", (int)(slash - j->path),
-			     j->path, slash + 1);
-	else
-		n = snprintf(j->tmp, sizeof(j->tmp), ".%s.XXXXXX", j->path);
-	if (n < 0 || (size_t)n >= sizeof(j->tmp))
-		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
-	fd = mkostemp(j->tmp, O_CLOEXEC);
-	if (fd < 0)
-		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
-	if (fchmod(fd, mode) == 0 && (j->f = fdopen(fd, "w")))
-		return 0;
-	e = errno;
-	close(fd);
-	unlink(j->tmp);
-	return cli_usage_error("cannot write the summary to %s: %s", file, strerror(e));
-}
-
-/* FILE becomes the summary if it is complete; the new file goes otherwise.
- * Returns status, or VMM_EXIT_RUNTIME (with a line) if writing failed. */
-static int run_json_finish(struct run_json *j, const char *file, int status)
-{
-	int e = 0;
-
-	if (!j->f)
-		return status;
-	errno = 0;
-	if (j->written && (fflush(j->f) == EOF || ferror(j->f) || fsync(fileno(j->f))))
-		e = errno ? errno : EIO;
-	if (fclose(j->f) == EOF && j->written && !e)
-		e = errno;
-	if (j->written && !e && rename(j->tmp, j->path))
-		e = errno;
-	if (!j->written || e)
-		unlink(j->tmp);
-	if (!e)
-		return status;
-	fprintf(stderr, "memvisor: writing the summary to %s failed: %s\n", file, strerror(e));
-	return status ? status : VMM_EXIT_RUNTIME;
-}
-
 static void run_report_end(const struct vmm_guest *g)
 {
 	if (cli_exit_code_reserved(g))
@@ -484,7 +391,7 @@ static void run_report_end(const struct vmm_guest *g)
 }
 
 /* Everything said after the run: why it ended, walks, the summary, the JSON. */
-static void run_report(const struct run_opts *o, struct vmm_guest *g, struct run_json *json)
+static void run_report(const struct run_opts *o, struct vmm_guest *g, struct cli_summary_file *json)
 {
 	fflush(stdout);
 	run_report_end(g);
@@ -523,7 +430,7 @@ static int run_open_pool(struct run_opts *o, struct cli_setup *s)
 	return 0;
 }
 
-static int run_guest(struct run_opts *o, const void *elf, size_t len, struct run_json *json)
+static int run_guest(struct run_opts *o, const void *elf, size_t len, struct cli_summary_file *json)
 {
 	struct cli_setup s = { .have_kvm = false };
 	struct vmm_guest *g;
@@ -557,7 +464,7 @@ int cli_cmd_run(int argc, char **argv)
 	struct run_opts o = {
 		.cfg = { .mem_size = 256ULL << 20, .nr_vcpus = 1, .console = stdout },
 	};
-	struct run_json json = { .f = NULL };
+	struct cli_summary_file json = { .f = NULL };
 	char path[4096], err[512];
 	void *elf;
 	size_t len;
@@ -575,11 +482,11 @@ int cli_cmd_run(int argc, char **argv)
 	}
 	o.cfg.name = o.guest;
 	o.cfg.path = path;
-	if (o.summary_json && run_json_open(o.summary_json, &json)) {
+	if (o.summary_json && cli_summary_file_open(o.summary_json, &json)) {
 		free(elf);
 		return VMM_EXIT_USAGE;
 	}
 	ret = run_guest(&o, elf, len, &json);
 	free(elf);
-	return run_json_finish(&json, o.summary_json, ret);
+	return cli_summary_file_finish(&json, o.summary_json, ret);
 }

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/* --summary-json FILE: see summary_file.h for what is promised and why. */
+#include "summary_file.h"
+#include "cli.h"
+#include "vmm/guest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int summary_file_target(const char *file, struct cli_summary_file *j, mode_t *mode)
+{
+	struct stat st;
+	mode_t mask;
+
+	if (stat(file, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return cli_usage_error("cannot write the summary to %s: not a regular file", file);
+		if (!realpath(file, j->path))
+			return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+		*mode = st.st_mode & 07777;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+	if ((size_t)snprintf(j->path, sizeof(j->path), "%s", file) >= sizeof(j->path))
+		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
+	mask = umask(0); /* no other thread yet: reading the umask this way is safe */
+	umask(mask);
+	*mode = 0666 & ~mask;
+	return 0;
+}
+
+int cli_summary_file_open(const char *file, struct cli_summary_file *j)
+{
+	const char *slash;
+	mode_t mode = 0600;
+	int fd, n, e;
+
+	if (summary_file_target(file, j, &mode))
+		return VMM_EXIT_USAGE;
+	slash = strrchr(j->path, '/');
+	if (slash)
+		n = snprintf(j->tmp, sizeof(j->tmp), "%.*s/.%s.XXXXXX", (int)(slash - j->path),
+			     j->path, slash + 1);
+	else
+		n = snprintf(j->tmp, sizeof(j->tmp), ".%s.XXXXXX", j->path);
+	if (n < 0 || (size_t)n >= sizeof(j->tmp))
+		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
+	fd = mkostemp(j->tmp, O_CLOEXEC);
+	if (fd < 0)
+		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+	if (fchmod(fd, mode) == 0 && (j->f = fdopen(fd, "w")))
+		return 0;
+	e = errno;
+	close(fd);
+	unlink(j->tmp);
+	return cli_usage_error("cannot write the summary to %s: %s", file, strerror(e));
+}
+
+int cli_summary_file_finish(struct cli_summary_file *j, const char *file, int status)
+{
+	int e = 0;
+
+	if (!j->f)
+		return status;
+	errno = 0;
+	if (j->written && (fflush(j->f) == EOF || ferror(j->f) || fsync(fileno(j->f))))
+		e = errno ? errno : EIO;
+	if (fclose(j->f) == EOF && j->written && !e)
+		e = errno;
+	if (j->written && !e && rename(j->tmp, j->path))
+		e = errno;
+	if (!j->written || e)
+		unlink(j->tmp);
+	if (!e)
+		return status;
+	fprintf(stderr, "memvisor: writing the summary to %s failed: %s\n", file, strerror(e));
+	return status ? status : VMM_EXIT_RUNTIME;
+}
