@@ -6,6 +6,7 @@
  */
 #include "bench.h"
 #include "vmm/cli/cli.h"
+#include "vmm/cli/parse.h"
 #include "vmm/cli/setup.h"
 #include "vmm/guest.h"
 #include "vmm/image.h"
@@ -61,6 +62,16 @@ int bench_getopt(int argc, char **argv, const struct bench_args *a)
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int bench_parse_runs(const char *arg, unsigned max, unsigned *runs)
+{
+	uint64_t v;
+
+	if (cli_parse_uint(arg, 1, max, &v))
+		return cli_usage_error("bad run count '%s' (1..%u)", arg, max);
+	*runs = (unsigned)v;
 	return 0;
 }
 

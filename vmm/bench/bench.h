@@ -32,6 +32,9 @@ struct bench_args {
  * line printed. */
 int bench_getopt(int argc, char **argv, const struct bench_args *a);
 
+/* --runs N, N from 1 to max: 0, or the usage status with one line. */
+int bench_parse_runs(const char *arg, unsigned max, unsigned *runs);
+
 int bench_cmp_u64(const void *a, const void *b);
 /* The built-in guest a benchmark runs, read, and /dev/kvm opened in s (a
  * zeroed struct cli_setup; cli_setup_close ends it): 0, or -1 with one line

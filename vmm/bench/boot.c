@@ -171,10 +171,7 @@ static int boot_option(int c, const char *arg, void *opts)
 
 	switch (c) {
 	case 'r':
-		if (cli_parse_uint(arg, 1, 100000, &v))
-			return cli_usage_error("bad run count '%s' (1..100000)", arg);
-		o->runs = (unsigned)v;
-		return 0;
+		return bench_parse_runs(arg, 100000, &o->runs);
 	case 'm':
 		if (cli_parse_size(arg, &v) || v == 0 || v % PAGE_SIZE || v > MV_RAM_MAX)
 			return cli_usage_error("bad size '%s' for --mem", arg);

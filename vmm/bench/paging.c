@@ -199,10 +199,7 @@ static int paging_option(int c, const char *arg, void *opts)
 
 	switch (c) {
 	case 'r':
-		if (cli_parse_uint(arg, 1, 1000, &v))
-			return cli_usage_error("bad run count '%s' (1..1000)", arg);
-		o->runs = (unsigned)v;
-		return 0;
+		return bench_parse_runs(arg, 1000, &o->runs);
 	case 's':
 		if (cli_parse_size(arg, &v) || v < (1 << 20) || v % PAGE_SIZE || v > MV_RAM_MAX)
 			return cli_usage_error("bad size '%s' for --size: 1M to %lluG", arg,
