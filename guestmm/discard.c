@@ -7,9 +7,11 @@
  * become empty, so a later access faults in a fresh zero page.
  *
  * It runs as a reclaimer does, holding reclaim_lock, so that no frame of the
- * range is isolated meanwhile (struct gmm_frame); a page another fault thread
- * is installing or reading from swap is left as it is: the guest touched it
- * again, which is its right, and it stays the guest's.
+ * range is isolated meanwhile (struct gmm_frame). A page a fault thread is
+ * installing or reading from swap right now (the tail of a fault-around
+ * window, a read-ahead) is waited for first: zapping it under the install
+ * would leave an entry that says present over a page that is gone, a fault
+ * that never resolves.
  */
 #include "mm.h"
 
@@ -27,8 +29,7 @@ static int discard_pte(struct gmm_mm *mm, uint64_t *e)
 	bool armed = gmm_ept_armed(*e);
 	pfn_t pfn;
 
-	if (*e == GMM_EPT_PENDING || gmm_ept_wb(*e))
-		return 0; /* in a fault thread's hands: the guest wants it */
+	GMM_BUG_ON(*e == GMM_EPT_PENDING || gmm_ept_wb(*e)); /* discard_can() */
 	if (gmm_ept_slot(*e)) {
 		swapd_slot_put(p->swap, ept_swp_offset(*e));
 		mm->swap_ents--;
@@ -50,10 +51,61 @@ static int discard_pte(struct gmm_mm *mm, uint64_t *e)
 	return 1;
 }
 
+/* May the page at e be dropped now? Not one a fault thread is installing
+ * or reading from swap: its pages would be zapped under the install, and
+ * the entry would then say present over a page that is gone. mm lock held. */
+static bool discard_can(const uint64_t *e)
+{
+	return !e || (*e != GMM_EPT_PENDING && !gmm_ept_wb(*e));
+}
+
+/* Drop [gpa, +n) from guest RAM and give back its frames and slots; every
+ * entry of it may be dropped. Returns frames returned, or -errno. */
+static int64_t discard_run(struct gmm_mm *mm, gpa_t gpa, uint64_t n)
+{
+	uint64_t got = 0;
+
+	if (madvise(mm->cfg.ram_hva + gpa, n << PAGE_SHIFT, MADV_DONTNEED))
+		return -errno;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t *e = ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT));
+
+		if (e)
+			got += (uint64_t)discard_pte(mm, e);
+	}
+	return (int64_t)got;
+}
+
+/* Wait until no page of [gpa, +npages) is being installed or read: a fault
+ * thread may still be filling a fault-around window that reaches into the
+ * range, or reading a page of it ahead, when the guest gives it back; it
+ * needs only the mm lock (never reclaim_lock) to finish. mm lock held. */
+static void discard_wait_idle(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+{
+	for (uint64_t i = 0; i < npages; i++)
+		while (!discard_can(ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT))))
+			pthread_cond_wait(&mm->wb_done, &mm->lock);
+}
+
+/* Every page of [gpa, +npages), a run of neighbours per madvise. mm lock and
+ * reclaim_lock held: with the mm lock no fault maps a page of the range
+ * meanwhile (a vCPU touching one waits in its fault for this to finish). */
+static int discard_range(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned)
+{
+	int64_t got;
+
+	discard_wait_idle(mm, gpa, npages);
+	got = discard_run(mm, gpa, npages);
+	if (got < 0)
+		return (int)got;
+	*returned = (uint64_t)got;
+	return 0;
+}
+
 int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned)
 {
 	struct gmm_pool *p = mm->pool;
-	uint64_t got = 0;
+	int ret;
 
 	*returned = 0;
 	if (gpa % PAGE_SIZE || gpa > mm->cfg.ram_size || npages > (mm->cfg.ram_size - gpa) >> PAGE_SHIFT)
@@ -65,29 +117,13 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
 	pthread_rwlock_rdlock(&p->mms_lock);
 	pthread_mutex_lock(&p->reclaim_lock);
 	pthread_mutex_lock(&mm->lock);
-	/* with the mm lock held no fault can map a page of the range meanwhile:
-	 * a vCPU touching one waits in its fault for this to finish */
-	if (madvise(mm->cfg.ram_hva + gpa, npages << PAGE_SHIFT, MADV_DONTNEED)) {
-		int ret = -errno;
-
-		pthread_mutex_unlock(&mm->lock);
-		pthread_mutex_unlock(&p->reclaim_lock);
-		pthread_rwlock_unlock(&p->mms_lock);
-		return ret;
-	}
-	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t *e = ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT));
-
-		if (e)
-			got += (uint64_t)discard_pte(mm, e);
-	}
+	ret = discard_range(mm, gpa, npages, returned);
 	mm->fs.reported += npages;
-	mm->fs.returned += got;
+	mm->fs.returned += *returned;
 	pthread_mutex_unlock(&mm->lock);
 	pthread_mutex_unlock(&p->reclaim_lock);
 	pthread_rwlock_unlock(&p->mms_lock);
 	gmm_count(p, free_reported, npages);
-	gmm_count(p, free_returned, got);
-	*returned = got;
-	return 0;
+	gmm_count(p, free_returned, *returned);
+	return ret;
 }

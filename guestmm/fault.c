@@ -213,11 +213,14 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		/* their slots may hold the zeroed pages that did not move */
 		gmm_pool_release(mm->pool, pfn + (uint64_t)MAX(done, (int64_t)0),
 				 npages - (uint64_t)MAX(done, (int64_t)0));
+		pthread_cond_broadcast(&mm->wb_done);
 		if (done <= 0)
 			return done < 0 ? done : -EIO;
 		npages = (uint64_t)done;
 	}
 	ret = fault_record(mm, gpa, pfn, npages);
+	/* the pages are no longer pending: wake whoever waits for that */
+	pthread_cond_broadcast(&mm->wb_done);
 	return ret ? ret : (int64_t)npages;
 }
 

@@ -90,7 +90,7 @@ struct gmm_mm {
 	int slot;                      /* its index in pool->mms, -1 if none */
 	bool stopped;                  /* no more faults are routed to it */
 	bool dying;                    /* being torn down: reclaim leaves it alone */
-	pthread_cond_t wb_done;        /* a writeback of one of its pages finished */
+	pthread_cond_t wb_done;        /* an install, a swap read or a writeback of one of its pages finished (mm lock) */
 	uint64_t *dirty;               /* dirty-log bitmap, read by reclaim (mm lock) */
 	uint64_t dirty_batch;          /* the reclaim batch it was read for */
 	uint64_t swapin_next;          /* the slot a sequential swap-in would read next */
