@@ -38,10 +38,13 @@ static int access_copy_mapped(struct gmm_mm *mm, gpa_t gpa, uint8_t *dst, size_t
 	return ret;
 }
 
-static int access_fault_errno(unsigned fault)
+static int access_fault_errno(struct gmm_mm *mm, unsigned fault)
 {
-	if (fault & GMM_FAULT_OOM)
+	if (fault & GMM_FAULT_OOM) {
+		/* the caller ends the guest as out of memory */
+		__atomic_add_fetch(&mm->events.oom_kill, 1, __ATOMIC_RELAXED);
 		return -ENOMEM;
+	}
 	if (fault & GMM_FAULT_IOERR)
 		return -EIO;
 	return -EFAULT;
@@ -57,7 +60,7 @@ static int access_page(struct gmm_mm *mm, gpa_t gpa, uint8_t *dst, size_t n)
 			return 0;
 		fault = gmm_handle_fault(mm, ALIGN_DOWN(gpa, PAGE_SIZE));
 		if (!(fault & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS)))
-			return access_fault_errno(fault);
+			return access_fault_errno(mm, fault);
 		if (fault & GMM_FAULT_SPURIOUS)
 			sched_yield(); /* another fault thread is installing it */
 	}

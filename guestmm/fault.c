@@ -17,6 +17,7 @@
  * usually one block and one ioctl.
  */
 #include "mm.h"
+#include "vmscan.h"
 
 #include "debug.h"
 #include "memvisor/log.h"
@@ -169,36 +170,63 @@ static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages
  * no block that big). Returns pages installed, 0 if no frame, -errno.
  * Called with the mm lock held; drops it around the ioctl.
  */
-static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+/* Frames the guest may still take under its limit.max. mm lock held. */
+uint64_t gmm_mm_headroom(const struct gmm_mm *mm)
 {
-	unsigned order = MIN(fault_floor_pow2(npages), (unsigned)GMM_MAX_ORDER);
-	uint64_t t0 = mv_thread_ns();
-	pfn_t pfn = GMM_NO_FRAME;
-	bool zeroed;
-	int64_t done;
-	int ret;
+	uint64_t max = mm->cfg.limits.max, held = mm->rss + mm->charging;
 
-	for (;; order--) {
-		pfn = gmm_pool_alloc(mm->pool, order, (uint16_t)(mm->slot + 1), mm->pool->use_move,
-				     &zeroed);
-		if (pfn != GMM_NO_FRAME || order == 0)
+	if (!max)
+		return UINT64_MAX;
+	return max > held ? max - held : 0;
+}
+
+/* A block of up to npages frames (a power of two), the largest the pool
+ * has; GMM_NO_FRAME if none. Charged to the guest until recorded. mm lock held. */
+static pfn_t fault_alloc_block(struct gmm_mm *mm, uint64_t npages, unsigned *order, bool *zeroed)
+{
+	uint64_t t0 = mv_thread_ns();
+	pfn_t pfn;
+
+	*order = MIN(fault_floor_pow2(npages), (unsigned)GMM_MAX_ORDER);
+	for (;; (*order)--) {
+		pfn = gmm_pool_alloc(mm->pool, *order, (uint16_t)(mm->slot + 1), mm->pool->use_move,
+				     zeroed);
+		if (pfn != GMM_NO_FRAME || *order == 0)
 			break;
 	}
 	mm->fs.ns_alloc += mv_thread_ns() - t0;
+	if (pfn != GMM_NO_FRAME)
+		mm->charging += 1ULL << *order;
+	return pfn;
+}
+
+static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+{
+	uint64_t room = gmm_mm_headroom(mm);
+	struct gmm_install_cost c = { 0 };
+	unsigned order;
+	bool zeroed;
+	int64_t done;
+	pfn_t pfn;
+	int ret;
+
+	if (!room)
+		return -EDQUOT; /* at its limit.max */
+	pfn = fault_alloc_block(mm, MIN(npages, room), &order, &zeroed);
 	if (pfn == GMM_NO_FRAME)
 		return 0;
 	npages = 1ULL << order;
 	ret = fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
 	if (ret) {
 		fault_mark(mm, gpa, npages, 0);
+		mm->charging -= npages;
 		gmm_pool_release(mm->pool, pfn, npages);
 		return ret;
 	}
-	struct gmm_install_cost c = { 0 };
-
 	pthread_mutex_unlock(&mm->lock);
 	done = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
 	pthread_mutex_lock(&mm->lock);
+	mm->charging -= npages;
 	mm->fs.ns_populate += c.ns_populate;
 	mm->fs.ns_install += c.ns_install;
 	mm->fs.install_calls += c.calls;
@@ -256,7 +284,7 @@ static unsigned fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t g
 	/* the faulting page first, then what lies after it, then before */
 	n = fault_install_range(mm, gpa, end);
 	if (n <= 0)
-		return n == 0 ? GMM_FAULT_RETRY : GMM_FAULT_ERROR;
+		return n == 0 ? GMM_FAULT_RETRY : n == -EDQUOT ? GMM_FAULT_LIMIT : GMM_FAULT_ERROR;
 	mm->fs.installed += (uint64_t)n;
 	mm->fs.around += (uint64_t)n - 1;
 	if (start < gpa) {
@@ -294,11 +322,53 @@ static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t 
 	return GMM_FAULT_SIGBUS;
 }
 
+/*
+ * The guest is at its limit.max: it reclaims its own pages, as a memcg at
+ * memory.max does, and tries again; when several rounds free nothing (no
+ * swap, or nothing of its own left to take) it is out of memory. Returns 0
+ * to try again, or the outcome. mm lock held (dropped around the reclaim).
+ */
+static unsigned fault_over_max(struct gmm_mm *mm, unsigned *stuck)
+{
+	uint64_t freed;
+
+	__atomic_add_fetch(&mm->events.max, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&mm->lock);
+	freed = gmm_reclaim_mm(mm->pool, mm, SWAP_CLUSTER_MAX);
+	pthread_mutex_lock(&mm->lock);
+	if (freed || gmm_mm_headroom(mm)) {
+		*stuck = 0;
+		return 0;
+	}
+	if (++*stuck < 4)
+		return 0;
+	__atomic_add_fetch(&mm->events.oom, 1, __ATOMIC_RELAXED);
+	return GMM_FAULT_OOM | GMM_FAULT_LIMIT;
+}
+
+/*
+ * Over limit.high after a fault: the guest reclaims its own excess in its
+ * fault path, which is what slows it (memory.high's throttling). The page it
+ * faulted for is already in. mm lock held (dropped around the reclaim).
+ */
+static void fault_over_high(struct gmm_mm *mm)
+{
+	uint64_t high = mm->cfg.limits.high, excess;
+
+	if (!high || mm->rss <= high || !mm->pool->swap)
+		return;
+	__atomic_add_fetch(&mm->events.high, 1, __ATOMIC_RELAXED);
+	excess = mm->rss - high;
+	pthread_mutex_unlock(&mm->lock);
+	gmm_reclaim_mm(mm->pool, mm, excess + SWAP_CLUSTER_MAX);
+	pthread_mutex_lock(&mm->lock);
+}
+
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 {
 	uint64_t t0 = mv_thread_ns();
 	struct gmm_vma *vma;
-	unsigned ret;
+	unsigned ret, stuck = 0;
 
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
@@ -313,6 +383,12 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 		ret = fault_entry(mm, vma, gpa);
 		if (ret & GMM_FAULT_AGAIN)
 			continue; /* an I/O on the page ended: look again */
+		if (ret & GMM_FAULT_LIMIT) {
+			ret = fault_over_max(mm, &stuck);
+			if (ret)
+				break;
+			continue;
+		}
 		if (!(ret & GMM_FAULT_RETRY))
 			break;
 		if (!mm->pool->swap || tries >= 64) {
@@ -328,6 +404,8 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 			break;
 		}
 	}
+	if (ret & GMM_FAULT_NOPAGE)
+		fault_over_high(mm);
 	mm->fs.ns_handler += mv_thread_ns() - t0;
 	pthread_mutex_unlock(&mm->lock);
 	return ret;

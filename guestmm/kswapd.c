@@ -21,7 +21,15 @@ uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
 	if (!p->swap)
 		return 0;
 	gmm_count(p, direct_reclaims, 1);
-	return gmm_shrink(p, nr, true);
+	return gmm_shrink(p, NULL, nr, true);
+}
+
+uint64_t gmm_reclaim_mm(struct gmm_pool *p, struct gmm_mm *mm, uint64_t nr)
+{
+	if (!p->swap)
+		return 0;
+	gmm_count(p, direct_reclaims, 1);
+	return gmm_shrink(p, mm, nr, true);
 }
 
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)
@@ -65,7 +73,7 @@ static void *kswapd_thread(void *arg)
 		pthread_rwlock_rdlock(&p->mms_lock);
 		while (!__atomic_load_n(&p->kswapd_stop, __ATOMIC_RELAXED) &&
 		       gmm_pool_nr_free(p) < p->wmark_high)
-			if (!gmm_shrink(p, SWAP_CLUSTER_MAX, false)) {
+			if (!gmm_shrink(p, NULL, SWAP_CLUSTER_MAX, false)) {
 				stuck = true;
 				break;
 			}

@@ -36,11 +36,31 @@ enum gmm_prefault {
 	GMM_PREFAULT_ALL,   /* install all of RAM before the guest starts */
 };
 
+/* Per-guest limits, in frames, with memcg's semantics (memory.min, .low,
+ * .high, .max): min is never reclaimed by global reclaim; low only once
+ * nothing unprotected is left; over high the guest reclaims its own pages
+ * in its fault path; max is hard: its own pages are reclaimed, then it is
+ * killed as out of memory. 0 means none (for high and max: no limit). */
+struct gmm_limits {
+	uint64_t min, low, high, max;
+};
+
+/* As memory.events: how often each limit acted. Atomic adds, any thread. */
+struct gmm_mm_events {
+	uint64_t low;       /* reclaimed below its low protection */
+	uint64_t high;      /* faults that found it over high: reclaimed its own */
+	uint64_t max;       /* faults that found it at max: reclaimed its own */
+	uint64_t oom;       /* max reached with nothing of its own to reclaim */
+	uint64_t oom_kill;  /* killed for it */
+};
+
 struct gmm_mm_config {
 	uint64_t ram_size;          /* RAM is GPA [0, ram_size) */
 	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
 	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */
 	enum gmm_prefault prefault;
+	struct gmm_limits limits;
+	int oom_score_adj;          /* -1000 (never the OOM killer's choice) .. 1000 */
 	const struct gmm_guest_ops *ops;
 	void *guest;
 };
@@ -55,6 +75,7 @@ enum {
 	GMM_FAULT_RETRY    = 1u << 5, /* no frame now: reclaim, then try again */
 	GMM_FAULT_IOERR    = 1u << 6, /* reading it from swap failed */
 	GMM_FAULT_AGAIN    = 1u << 7, /* waited for an I/O on the page: look again */
+	GMM_FAULT_LIMIT    = 1u << 8, /* at its limit.max: reclaim its own pages first */
 };
 
 struct gmm_fault_stats {
@@ -98,6 +119,7 @@ struct gmm_mm {
 	/* its LRU lists (Linux's per-memcg lruvec), linked through its frames:
 	 * the pool lock, as every frame's links are */
 	struct gmm_list lru[GMM_NR_LRU];
+	struct gmm_mm_events events;
 
 	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
 	struct gmm_vma_tree vmas;
@@ -105,6 +127,7 @@ struct gmm_mm {
 	uint64_t total_vm, locked_vm;  /* bytes */
 	uint64_t rss, hiwater_rss;     /* frames */
 	uint64_t swap_ents;
+	uint64_t charging;             /* frames taken for installs still in flight */
 	struct gmm_fault_stats fs;
 	struct gmm_ra_stream ra[GMM_RA_STREAMS]; /* fault-around: sequential streams */
 	uint64_t ra_clock;
@@ -146,6 +169,8 @@ void gmm_ept_describe(uint64_t e, char *buf, size_t len);
 
 /* fault.c (mms_lock held for reading, as a fault thread holds it) */
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
+/* Frames the guest may still take under its limit.max. mm lock held. */
+uint64_t gmm_mm_headroom(const struct gmm_mm *mm);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);

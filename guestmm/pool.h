@@ -167,6 +167,9 @@ void gmm_thread_io_exit(void);      /* a thread that did swap I/O ends */
  * it, for callers outside a fault (tests acting between guest stages). */
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr);
+/* Reclaim up to nr frames of one guest, for its own limit (high or max),
+ * ignoring its protections, as memcg limit reclaim does. mms_lock held. */
+uint64_t gmm_reclaim_mm(struct gmm_pool *p, struct gmm_mm *mm, uint64_t nr);
 /* A consistent-enough copy of the counters (each read atomically). */
 void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out);
 /* lru.c: put a frame on its owner's LRU list / take it off (pool lock held). */

@@ -126,8 +126,9 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 		e2 = ept_lookup(&mm->ept, gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
 			continue;
-		/* readahead is a bet: not with the pool at its last reserve */
-		if (gmm_pool_nr_free(p) <= p->wmark_min)
+		/* readahead is a bet: not with the pool at its last reserve,
+		 * nor beyond the guest's limit.max */
+		if (gmm_pool_nr_free(p) <= p->wmark_min || gmm_mm_headroom(mm) <= b->n)
 			break;
 		pfn = swapin_frame(mm);
 		if (pfn == GMM_NO_FRAME)
@@ -222,6 +223,8 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 
 	if (!ring || !b.bounce)
 		return GMM_FAULT_ERROR;
+	if (!gmm_mm_headroom(mm))
+		return GMM_FAULT_LIMIT;
 	pfn = swapin_frame(mm);
 	if (pfn == GMM_NO_FRAME)
 		return GMM_FAULT_RETRY;
@@ -231,9 +234,11 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	b.gpa[0] = gpa;
 	swapin_readahead(mm, s, window, &b);
 	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
+	mm->charging += b.n;
 	pthread_mutex_unlock(&mm->lock);
 	swapd_read(p->swap, ring, b.io, b.n);
 	pthread_mutex_lock(&mm->lock);
+	mm->charging -= b.n;
 	for (unsigned i = 1; i < b.n; i++)
 		swapin_ra_done(mm, &b, i);
 	e = ept_lookup(&mm->ept, gpa);

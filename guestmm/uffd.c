@@ -186,7 +186,7 @@ static struct gmm_mm *uffd_route(struct gmm_pool *p, uint64_t addr)
 static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 {
 	uint64_t addr = msg->arg.pagefault.address;
-	char reason[160];
+	char reason[256];
 	struct gmm_mm *mm;
 	gpa_t gpa;
 	unsigned ret;
@@ -203,7 +203,15 @@ static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 	gpa = ALIGN_DOWN(addr - (uintptr_t)mm->cfg.ram_hva, PAGE_SIZE);
 	ret = gmm_handle_fault(mm, gpa);
 	if (!(ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))) {
+		char limit[160];
+
+		snprintf(limit, sizeof(limit), "out of memory: at its limit.max of %llu KiB, and none of "
+			 "its own pages could be reclaimed, for a fault",
+			 (unsigned long long)(mm->cfg.limits.max << (PAGE_SHIFT - 10)));
+		if (ret & GMM_FAULT_OOM)
+			__atomic_add_fetch(&mm->events.oom_kill, 1, __ATOMIC_RELAXED);
 		snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
+			 ret & GMM_FAULT_LIMIT ? limit :
 			 ret & GMM_FAULT_OOM ? (p->swap ? "out of memory: no frame could be freed, "
 						 "and swap is full, for a fault" :
 						 "out of memory: no free frame in the pool for a fault") :
@@ -225,7 +233,7 @@ static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
  */
 static void uffd_fatal(struct gmm_pool *p, const char *what, int err)
 {
-	char reason[160];
+	char reason[256];
 
 	snprintf(reason, sizeof(reason), "memvisor's fault thread stopped: %s failed (%s)", what,
 		 strerror(err));

@@ -47,6 +47,9 @@ struct reclaim_wb {
 struct reclaim_ctl {
 	struct gmm_pool *p;
 	bool direct;
+	struct gmm_mm *target;               /* reclaim this guest only (its own limit), or NULL */
+	bool below_low;                      /* global reclaim may go below limit.low */
+	bool held_by_low;                    /* a guest was passed over for its limit.low */
 	uint64_t batch;                      /* for the dirty-log cache */
 	uint64_t scanned, freed;
 	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
@@ -460,10 +463,34 @@ static uint64_t reclaim_scan_mm(struct reclaim_ctl *rc, struct gmm_mm *mm, uint6
 }
 
 /*
+ * What global reclaim may scan of a guest: its LRU above its protection,
+ * limit.min always, limit.low until nothing unprotected is left (memcg's
+ * effective protection). A guest reclaiming for its own limit has none.
+ */
+static uint64_t reclaim_scannable(struct reclaim_ctl *rc, struct gmm_mm *mm, uint64_t size)
+{
+	const struct gmm_limits *l = &mm->cfg.limits;
+	uint64_t protect;
+
+	if (rc->target)
+		return size;
+	protect = l->min;
+	if (!rc->below_low && l->low > protect) {
+		if (size > protect)
+			rc->held_by_low |= size <= l->low;
+		protect = l->low;
+	} else if (rc->below_low && size > l->min && size <= l->low) {
+		__atomic_add_fetch(&mm->events.low, 1, __ATOMIC_RELAXED);
+	}
+	return size > protect ? size - protect : 0;
+}
+
+/*
  * One pass at priority prio over every guest of the pool, as Linux's
  * shrink_node walks every memcg's lruvec: each guest is scanned in
- * proportion to its size (its LRU >> prio, at least a batch), starting with
- * a different guest each time so that none is first served. mms_lock held.
+ * proportion to its size above its protection (that >> prio, at least a
+ * batch), starting with a different guest each time so that none is first
+ * served. mms_lock held.
  */
 static uint64_t reclaim_pass(struct reclaim_ctl *rc, int prio, uint64_t nr)
 {
@@ -473,20 +500,39 @@ static uint64_t reclaim_pass(struct reclaim_ctl *rc, int prio, uint64_t nr)
 
 	for (unsigned k = 0; k < GMM_MAX_GUESTS && rc->freed < nr; k++) {
 		struct gmm_mm *mm = p->mms[(first + k) % GMM_MAX_GUESTS];
-		uint64_t size;
+		uint64_t above;
 
-		if (!mm || mm->dying)
+		if (!mm || mm->dying || (rc->target && mm != rc->target))
 			continue;
-		size = reclaim_lru_size(p, mm);
-		if (size)
-			scanned += reclaim_scan_mm(rc, mm, MAX(size >> prio, (uint64_t)SWAP_CLUSTER_MAX), nr);
+		above = reclaim_scannable(rc, mm, reclaim_lru_size(p, mm));
+		if (above)
+			scanned += reclaim_scan_mm(rc, mm,
+						   MIN(MAX(above >> prio, (uint64_t)SWAP_CLUSTER_MAX), above),
+						   nr);
 	}
 	return scanned;
 }
 
-uint64_t gmm_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
+/* Priorities from the lowest up, until nr frames came free. */
+static void reclaim_priorities(struct reclaim_ctl *rc, uint64_t nr)
 {
-	struct reclaim_ctl rc = { .p = p, .direct = direct };
+	struct gmm_pool *p = rc->p;
+
+	for (int prio = GMM_DEF_PRIORITY; rc->freed < nr && prio >= 0; prio--) {
+		uint64_t scanned = reclaim_pass(rc, prio, nr);
+
+		rc->scanned += scanned;
+		/* one reclaimer at a time (reclaim_lock): no other writer */
+		if ((uint64_t)prio < __atomic_load_n(&p->vm.reclaim_prio_min, __ATOMIC_RELAXED))
+			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
+		if (!scanned)
+			break; /* nothing on any LRU above its protection */
+	}
+}
+
+uint64_t gmm_shrink(struct gmm_pool *p, struct gmm_mm *target, uint64_t nr, bool direct)
+{
+	struct reclaim_ctl rc = { .p = p, .direct = direct, .target = target };
 	uint64_t t0 = mv_thread_ns();
 
 	pthread_mutex_lock(&p->reclaim_lock);
@@ -495,16 +541,12 @@ uint64_t gmm_shrink(struct gmm_pool *p, uint64_t nr, bool direct)
 	 * LRU >> prio frames (at least a batch), and while less than the
 	 * target comes free, raise the priority (scan more). A page is armed on
 	 * one pass and evicted on a later one, so progress often needs two.
+	 * Guests within limit.low are passed over until that leaves nothing.
 	 */
-	for (int prio = GMM_DEF_PRIORITY; rc.freed < nr && prio >= 0; prio--) {
-		uint64_t scanned = reclaim_pass(&rc, prio, nr);
-
-		rc.scanned += scanned;
-		/* one reclaimer at a time (reclaim_lock): no other writer */
-		if ((uint64_t)prio < __atomic_load_n(&p->vm.reclaim_prio_min, __ATOMIC_RELAXED))
-			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
-		if (!scanned)
-			break; /* nothing on any LRU */
+	reclaim_priorities(&rc, nr);
+	if (rc.freed < nr && rc.held_by_low) {
+		rc.below_low = true;
+		reclaim_priorities(&rc, nr);
 	}
 	if (direct) {
 		gmm_count(p, pgscan_direct, rc.scanned);

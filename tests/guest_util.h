@@ -23,6 +23,7 @@ struct outcome {
 	uint64_t swap_retired;
 	int status;
 	struct gmm_fault_stats fs;
+	struct gmm_mm_events events;
 	uint64_t rss, hiwater_rss, pool_used, resident, nr_frames;
 	bool use_move;
 	char walk[4096];
@@ -65,6 +66,7 @@ struct run_spec {
 	const char *label;          /* console prefix, as when several guests share a terminal */
 	int (*on_sync)(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg);
 	void *sync_arg;
+	struct gmm_limits limits;   /* frames */
 };
 
 /* Host pages resident in [p, p + len): mincore, one byte a page. */
@@ -200,6 +202,7 @@ static inline void run_spec_collect(struct outcome *o, struct vmm_guest *g, cons
 	o->nr_reports = g->nr_reports;
 	o->last_sync = g->vcpus[0].last_sync;
 	o->fs = g->mm->fs;
+	o->events = g->mm->events;
 	o->rss = g->mm->rss;
 	o->hiwater_rss = g->mm->hiwater_rss;
 	o->use_move = pool && pool->use_move;
@@ -266,6 +269,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
 		.pool = pool, .prefault = r->prefault, .label = r->label,
 		.fault_around = r->fault_around, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
+		.limits = r->limits,
 	};
 	cr_assert_eq(vmm_guest_create(&s.kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
 	o->status = vmm_guest_run(g);

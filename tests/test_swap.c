@@ -375,3 +375,146 @@ Test(swap, two_guests_share_a_pool_at_once)
 	fclose(con);
 	free(elf);
 }
+
+/* limit.max is hard: the guest reclaims its own pages and never holds more. */
+Test(swap, limit_max_is_never_exceeded)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 64 * MIB, .swap_size = 64 * MIB, .limits = { .max = 4096 } };
+
+	run_spec(&o, &r);
+	expect_memtest_ok(&o, 1, 16384);
+	cr_assert_leq(o.hiwater_rss, 4096, "hiwater %llu", (unsigned long long)o.hiwater_rss);
+	cr_assert_gt(o.events.max, 0);
+	cr_assert_eq(o.events.oom_kill, 0);
+	cr_assert_gt(o.vm.pswpout, 0);
+}
+
+/* ...and with nothing to reclaim to, reaching it is that guest's OOM. */
+Test(swap, limit_max_without_swap_is_the_guests_oom)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 32 * MIB, .vcpus = 1,
+			      .pool = 32 * MIB, .limits = { .max = 2048 },
+			      .timeout_ns = 20ULL * 1000000000ULL };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.end, VMM_END_OOM, "end %d: %s", o.end, o.reason);
+	cr_assert(strstr(o.reason, "at its limit.max of 8192 KiB"), "%s", o.reason);
+	cr_assert_leq(o.hiwater_rss, 2048);
+	cr_assert_eq(o.events.oom_kill, 1);
+}
+
+/* Over limit.high the guest reclaims its own pages in its fault path, which
+ * a guest whose RAM fits the pool otherwise never does. */
+Test(swap, limit_high_makes_the_guest_reclaim_its_own)
+{
+	struct outcome o, free_run;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 64 * MIB, .swap_size = 64 * MIB };
+
+	run_spec(&free_run, &r);
+	expect_memtest_ok(&free_run, 1, 16384);
+	cr_assert_eq(free_run.vm.pgsteal_direct, 0);
+	r.limits.high = 4096;
+	run_spec(&o, &r);
+	expect_memtest_ok(&o, 1, 16384);
+	cr_assert_gt(o.events.high, 0);
+	cr_assert_gt(o.vm.pgsteal_direct, 1000, "pgsteal_direct %llu",
+		     (unsigned long long)o.vm.pgsteal_direct);
+	cr_assert_lt(o.rss, 4096 + 1024, "rss %llu", (unsigned long long)o.rss);
+}
+
+struct protect_run {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool ready, pressed;
+	uint64_t rss_before, rss_after;
+};
+
+/* The protected guest has written all of its RAM: let the other guest
+ * press on the pool, then see what it still holds. */
+static int protected_at_stage(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct protect_run *pr = arg;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	pthread_mutex_lock(&g->mm->lock);
+	pr->rss_before = g->mm->rss;
+	pthread_mutex_unlock(&g->mm->lock);
+	pthread_mutex_lock(&pr->lock);
+	pr->ready = true;
+	pthread_cond_broadcast(&pr->cond);
+	while (!pr->pressed)
+		pthread_cond_wait(&pr->cond, &pr->lock);
+	pthread_mutex_unlock(&pr->lock);
+	pthread_mutex_lock(&g->mm->lock);
+	pr->rss_after = g->mm->rss;
+	pthread_mutex_unlock(&g->mm->lock);
+	return 0;
+}
+
+/* A guest within limit.min (or limit.low, while the other guest has
+ * unprotected memory) keeps every page while another guest presses. */
+static void protection_holds(struct gmm_limits limits)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512];
+	static char *stages[] = { "--mode=stages" };
+	struct protect_run pr = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct vmm_kvm kvm;
+	struct bg_run a;
+	struct vmm_guest *b;
+	FILE *con = fopen("/dev/null", "w");
+	void *elf, *elf_b;
+	size_t len, len_b;
+	pthread_t t;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(TESTGUEST, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf_b, &len_b, err, sizeof(err)), 0, "%s", err);
+	shared_pool_init(&pool, &swap, path, 32 * MIB, 128 * MIB);
+	struct vmm_config ca = {
+		.name = "protected", .path = TESTGUEST, .mem_size = 16 * MIB, .nr_vcpus = 1,
+		.argc = 1, .argv = stages, .console = con, .pool = &pool, .limits = limits,
+		.on_sync = protected_at_stage, .sync_arg = &pr,
+	};
+	cr_assert_eq(vmm_guest_create(&kvm, &ca, elf, len, &a.g, err, sizeof(err)), 0, "%s", err);
+	b = memtest_on(&kvm, &pool, elf_b, len_b, "presser", con);
+	cr_assert_eq(pthread_create(&t, NULL, bg_guest_run, &a), 0);
+	pthread_mutex_lock(&pr.lock);
+	while (!pr.ready)
+		pthread_cond_wait(&pr.cond, &pr.lock);
+	pthread_mutex_unlock(&pr.lock);
+	expect_guest_ok(b, vmm_guest_run(b));
+	pthread_mutex_lock(&pr.lock);
+	pr.pressed = true;
+	pthread_cond_broadcast(&pr.cond);
+	pthread_mutex_unlock(&pr.lock);
+	pthread_join(t, NULL);
+	expect_guest_ok(a.g, a.status);
+	cr_assert_geq(pr.rss_before, 4000, "rss %llu", (unsigned long long)pr.rss_before);
+	cr_assert_eq(pr.rss_after, pr.rss_before, "the protected guest went from %llu to %llu frames",
+		     (unsigned long long)pr.rss_before, (unsigned long long)pr.rss_after);
+	vmm_guest_destroy(a.g);
+	vmm_guest_destroy(b);
+	shared_pool_destroy(&pool, &swap);
+	vmm_kvm_close(&kvm);
+	fclose(con);
+	free(elf);
+	free(elf_b);
+}
+
+Test(swap, limit_min_holds_while_another_guest_presses)
+{
+	protection_holds((struct gmm_limits){ .min = 4096 });
+}
+
+Test(swap, limit_low_holds_while_others_have_unprotected_memory)
+{
+	protection_holds((struct gmm_limits){ .low = 4096 });
+}

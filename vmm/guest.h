@@ -56,6 +56,8 @@ struct vmm_config {
 	FILE *console;           /* guest text goes here; NULL discards it */
 	struct gmm_pool *pool;   /* frames for guest RAM; NULL: host-managed RAM (--host-mm) */
 	enum gmm_prefault prefault;
+	struct gmm_limits limits; /* frames; as memcg's memory.min/low/high/max */
+	int oom_score_adj;       /* -1000 (never chosen) .. 1000 */
 	unsigned fault_around;   /* pages; 0 means the default */
 	bool populate;           /* host-managed RAM populated before the run (a baseline) */
 	bool no_pin;             /* leave vCPU and fault threads unpinned */

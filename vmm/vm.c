@@ -107,7 +107,8 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 		.ram_size = g->ram_size, .ram_hva = g->ram, .guest = g,
 		.ops = g->dirty_log ? &vm_gmm_ops_swap : &vm_gmm_ops,
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
-		.prefault = g->cfg.prefault,
+		.prefault = g->cfg.prefault, .limits = g->cfg.limits,
+		.oom_score_adj = g->cfg.oom_score_adj,
 	};
 	const struct gmm_vma vmas[] = {
 		{ MV_SYS_GPA, MV_SYS_GPA + g->sys_size, GMM_VM_READ | GMM_VM_WRITE | GMM_VM_LOCKED,
