@@ -127,3 +127,16 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
 	gmm_count(p, free_returned, *returned);
 	return ret;
 }
+
+void gmm_mm_reap(struct gmm_mm *mm)
+{
+	struct gmm_pool *p = mm->pool;
+	uint64_t returned = 0;
+
+	pthread_mutex_lock(&p->reclaim_lock);
+	pthread_mutex_lock(&mm->lock);
+	discard_range(mm, 0, mm->cfg.ram_size >> PAGE_SHIFT, &returned);
+	pthread_mutex_unlock(&mm->lock);
+	pthread_mutex_unlock(&p->reclaim_lock);
+	gmm_count(p, free_returned, returned);
+}

@@ -347,6 +347,23 @@ static unsigned fault_over_max(struct gmm_mm *mm, unsigned *stuck)
 }
 
 /*
+ * Neither the pool nor reclaim has a frame for this fault: the OOM killer
+ * chooses a guest. If another, its memory is back now and the fault tries
+ * again (0); if this one, or none may be chosen, the fault fails as out of
+ * memory. mm lock held (dropped around the killer, which takes guests' locks).
+ */
+static unsigned fault_oom(struct gmm_mm *mm)
+{
+	struct gmm_mm *victim;
+
+	pthread_mutex_unlock(&mm->lock);
+	victim = gmm_oom_kill(mm->pool, mm, mm->pool->swap ? "no frame could be freed, and swap is "
+			      "full" : "no free frame in the pool");
+	pthread_mutex_lock(&mm->lock);
+	return victim && victim != mm ? 0 : GMM_FAULT_OOM;
+}
+
+/*
  * Over limit.high after a fault: the guest reclaims its own excess in its
  * fault path, which is what slows it (memory.high's throttling). The page it
  * faulted for is already in. mm lock held (dropped around the reclaim).
@@ -373,6 +390,10 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
 	for (int tries = 0;; tries++) {
+		if (__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {
+			ret = GMM_FAULT_OOM; /* being killed: no more frames for it */
+			break;
+		}
 		vma = gmm_vma_find(&mm->vmas, gpa);
 		if (!vma || vma->kind != GMM_VMA_RAM) {
 			ret = GMM_FAULT_SIGBUS;
@@ -391,18 +412,19 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 		}
 		if (!(ret & GMM_FAULT_RETRY))
 			break;
-		if (!mm->pool->swap || tries >= 64) {
-			ret = GMM_FAULT_OOM;
-			break;
+		if (mm->pool->swap && tries < 64) {
+			/* no frame: reclaim without our lock (reclaim takes guests' locks) */
+			pthread_mutex_unlock(&mm->lock);
+			uint64_t freed = gmm_reclaim_direct(mm->pool, 32);
+
+			pthread_mutex_lock(&mm->lock);
+			if (freed || tries < 8)
+				continue;
 		}
-		/* no frame: reclaim without our lock (reclaim takes guests' locks) */
-		pthread_mutex_unlock(&mm->lock);
-		uint64_t freed = gmm_reclaim_direct(mm->pool, 32);
-		pthread_mutex_lock(&mm->lock);
-		if (!freed && tries >= 8) {
-			ret = GMM_FAULT_OOM;
+		ret = fault_oom(mm);
+		if (ret)
 			break;
-		}
+		tries = 0; /* another guest's memory came back: try again */
 	}
 	if (ret & GMM_FAULT_NOPAGE)
 		fault_over_high(mm);

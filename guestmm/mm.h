@@ -61,6 +61,7 @@ struct gmm_mm_config {
 	enum gmm_prefault prefault;
 	struct gmm_limits limits;
 	int oom_score_adj;          /* -1000 (never the OOM killer's choice) .. 1000 */
+	const char *name;           /* for the OOM killer's report */
 	const struct gmm_guest_ops *ops;
 	void *guest;
 };
@@ -111,6 +112,7 @@ struct gmm_mm {
 	int slot;                      /* its index in pool->mms, -1 if none */
 	bool stopped;                  /* no more faults are routed to it */
 	bool dying;                    /* being torn down: reclaim leaves it alone */
+	bool oom_victim;               /* chosen by the OOM killer: no new frames (atomic) */
 	pthread_cond_t wb_done;        /* an install, a swap read or a writeback of one of its pages finished (mm lock) */
 	uint64_t *dirty;               /* dirty-log bitmap, read by reclaim (mm lock) */
 	uint64_t dirty_batch;          /* the reclaim batch it was read for */
@@ -163,6 +165,16 @@ int gmm_mm_read(struct gmm_mm *mm, gpa_t gpa, void *buf, size_t len);
  * frames to the pool, slots freed, entries empty; *returned frames came
  * back. Holds reclaim_lock, so not from a fault path. 0 or -EINVAL. */
 int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned);
+
+/* oom.c: no frame for mm's fault even after reclaim: choose the guest with
+ * the highest badness (rss + swap entries + EPT table pages, adjusted by
+ * oom_score_adj; -1000 never), end it, and give its frames and slots back
+ * at once. Returns the victim (mm itself, possibly), or NULL if no guest
+ * may be chosen. mms_lock held for reading, no mm lock. */
+struct gmm_mm *gmm_oom_kill(struct gmm_pool *p, struct gmm_mm *mm, const char *cause);
+/* discard.c: give back every frame and slot of a victim now (the OOM
+ * reaper). mms_lock held for reading. */
+void gmm_mm_reap(struct gmm_mm *mm);
 
 /* describe.c: what an entry of this mm's EPT table means, in words */
 void gmm_ept_describe(uint64_t e, char *buf, size_t len);

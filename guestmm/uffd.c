@@ -208,7 +208,8 @@ static void uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 		snprintf(limit, sizeof(limit), "out of memory: at its limit.max of %llu KiB, and none of "
 			 "its own pages could be reclaimed, for a fault",
 			 (unsigned long long)(mm->cfg.limits.max << (PAGE_SHIFT - 10)));
-		if (ret & GMM_FAULT_OOM)
+		/* the OOM killer counted and ended its own victims */
+		if ((ret & GMM_FAULT_OOM) && !__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED))
 			__atomic_add_fetch(&mm->events.oom_kill, 1, __ATOMIC_RELAXED);
 		snprintf(reason, sizeof(reason), "%s at GPA 0x%llx",
 			 ret & GMM_FAULT_LIMIT ? limit :

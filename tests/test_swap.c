@@ -518,3 +518,74 @@ Test(swap, limit_low_holds_while_others_have_unprotected_memory)
 {
 	protection_holds((struct gmm_limits){ .low = 4096 });
 }
+
+struct oom_case {
+	uint64_t mem[3];
+	int adj[3];
+	int victim;          /* the index the OOM killer must choose */
+};
+
+/* Three memtest guests whose RAM adds up to more than pool + swap (16 MiB +
+ * 24 MiB), and fits once the victim is gone: the OOM killer ends exactly one, the highest badness (never one at -1000), its
+ * memory comes back at once, and the others verify every page. */
+static void oom_kills_one(const struct oom_case *oc)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512], name[3][8];
+	static char *argv[] = { "--passes=2" };
+	struct vmm_kvm kvm;
+	struct bg_run run[3];
+	pthread_t t[3];
+	FILE *con = fopen("/dev/null", "w");
+	void *elf;
+	size_t len;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf, &len, err, sizeof(err)), 0, "%s", err);
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 24 * MIB);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name[i], sizeof(name[i]), "g%d", i);
+		struct vmm_config cfg = {
+			.name = name[i], .path = BUILTIN("memtest"), .mem_size = oc->mem[i], .nr_vcpus = 1,
+			.timeout_ns = 120ULL * 1000000000ULL, .argc = 1, .argv = argv, .console = con,
+			.pool = &pool, .label = name[i], .oom_score_adj = oc->adj[i],
+		};
+		cr_assert_eq(vmm_guest_create(&kvm, &cfg, elf, len, &run[i].g, err, sizeof(err)), 0,
+			     "%s", err);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, bg_guest_run, &run[i]), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		struct vmm_guest *g = run[i].g;
+
+		if (i == oc->victim) {
+			cr_assert_eq(g->end, VMM_END_OOM, "%s: end %d: %s", name[i], g->end, g->reason);
+			cr_assert(strstr(g->reason, "the OOM killer chose it"), "%s", g->reason);
+			cr_assert_eq(g->mm->events.oom_kill, 1);
+		} else {
+			expect_guest_ok(g, run[i].status);
+			cr_assert_eq(g->mm->events.oom_kill, 0);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		vmm_guest_destroy(run[i].g);
+	cr_assert_eq(gmm_pool_free_frames(&pool), pool.nr_frames);
+	shared_pool_destroy(&pool, &swap); /* every slot back */
+	vmm_kvm_close(&kvm);
+	fclose(con);
+	free(elf);
+}
+
+Test(swap, oom_killer_ends_the_largest_guest_only)
+{
+	oom_kills_one(&(struct oom_case){ .mem = { 8 * MIB, 28 * MIB, 6 * MIB }, .victim = 1 });
+}
+
+Test(swap, oom_score_adj_minus_1000_is_never_chosen)
+{
+	oom_kills_one(&(struct oom_case){ .mem = { 12 * MIB, 24 * MIB, 6 * MIB },
+					  .adj = { 0, -1000, 0 }, .victim = 0 });
+}

@@ -108,7 +108,7 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 		.ops = g->dirty_log ? &vm_gmm_ops_swap : &vm_gmm_ops,
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
 		.prefault = g->cfg.prefault, .limits = g->cfg.limits,
-		.oom_score_adj = g->cfg.oom_score_adj,
+		.oom_score_adj = g->cfg.oom_score_adj, .name = g->cfg.name,
 	};
 	const struct gmm_vma vmas[] = {
 		{ MV_SYS_GPA, MV_SYS_GPA + g->sys_size, GMM_VM_READ | GMM_VM_WRITE | GMM_VM_LOCKED,
