@@ -4,6 +4,7 @@
 
 #include "vmm/escape.h"
 #include "vmm/cli/parse.h"
+#include "vmm/cli/guest_spec.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -569,4 +570,103 @@ Test(parse, swap_spec_options_are_judged_whole)
 	cr_assert_eq(cli_parse_swap_spec(",size=1G", &s, err, sizeof(err)), -EINVAL);
 	cr_assert_eq(cli_parse_swap_spec("/tmp/s,size=4K", &s, err, sizeof(err)), -EINVAL);
 	cr_assert_eq(cli_parse_swap_spec("/tmp/s,keep,", &s, err, sizeof(err)), -EINVAL);
+}
+
+/* --guest SPEC (vmm/cli/guest_spec.c) */
+static struct cli_guest_spec gspec[3];
+
+static void spec_ok(const char *arg, unsigned index, struct cli_guest_spec *o)
+{
+	char err[1024] = "";
+
+	cr_assert_eq(cli_parse_guest_spec(arg, index, o, err, sizeof(err)), 0, "%s: %s", arg, err);
+}
+
+static void spec_bad(const char *arg, const char *needle)
+{
+	char err[1024] = "";
+
+	cr_assert_eq(cli_parse_guest_spec(arg, 0, &gspec[2], err, sizeof(err)), -EINVAL, "%s", arg);
+	cr_assert(strstr(err, needle), "'%s': expected '%s' in: %s", arg, needle, err);
+	cr_assert(!strchr(err, '\n'), "%s", err);
+}
+
+Test(parse, guest_spec_every_key)
+{
+	struct cli_guest_spec *o = &gspec[0];
+
+	spec_ok("name=a_1-x,image=touch,mem=128M,vcpus=2,args=\"--pattern zipf, x  y\",start=2s,"
+		"limit.min=4M,limit.low=8M,limit.high=16M,limit.max=32M,oom_score_adj=-1000", 0, o);
+	cr_assert_str_eq(o->name, "a_1-x");
+	cr_assert_str_eq(o->image, "touch");
+	cr_assert_eq(o->mem, 128ULL << 20);
+	cr_assert_eq(o->vcpus, 2);
+	cr_assert_eq(o->start_ns, 2000000000ULL);
+	cr_assert_eq(o->limit[CLI_LIMIT_MIN], 4ULL << 20);
+	cr_assert_eq(o->limit[CLI_LIMIT_MAX], 32ULL << 20);
+	cr_assert_eq(o->limits_given, 0xf);
+	cr_assert_eq(o->oom_score_adj, -1000);
+	cr_assert_eq(o->argc, 4);
+	cr_assert_str_eq(o->argv[0], "--pattern");
+	cr_assert_str_eq(o->argv[1], "zipf,");
+	cr_assert_str_eq(o->argv[2], "x");
+	cr_assert_str_eq(o->argv[3], "y");
+	cr_assert_null(o->argv[4]);
+}
+
+Test(parse, guest_spec_defaults)
+{
+	struct cli_guest_spec *o = &gspec[0];
+
+	spec_ok("image=memtest", 2, o);
+	cr_assert_str_eq(o->name, "g3");
+	cr_assert_eq(o->mem, 256ULL << 20);
+	cr_assert_eq(o->vcpus, 1);
+	cr_assert_eq(o->start_ns, 0);
+	cr_assert_eq(o->limits_given, 0);
+	cr_assert_eq(o->argc, 0);
+	cr_assert_eq(o->oom_score_adj, 0);
+	/* unquoted args run to the next comma */
+	spec_ok("args=--pattern zipf,image=/tmp/x.elf,limit.high=8M", 0, o);
+	cr_assert_eq(o->argc, 2);
+	cr_assert_str_eq(o->argv[1], "zipf");
+	cr_assert_str_eq(o->image, "/tmp/x.elf");
+	cr_assert_eq(o->limits_given, 1u << CLI_LIMIT_HIGH);
+}
+
+Test(parse, guest_spec_bad)
+{
+	spec_bad("image=memtest,colour=red", "unknown key 'colour'");
+	spec_bad("image=memtest,mem=1G,mem=2G", "mem given twice");
+	spec_bad("mem=64M", "no image");
+	spec_bad("", "empty");
+	spec_bad("image=memtest,memtest", "is not key=value");
+	spec_bad("image=memtest,name=a b", "bad name 'a b'");
+	spec_bad("image=memtest,name=", "bad name ''");
+	spec_bad("image=memtest,mem=12Q", "bad mem '12Q'");
+	spec_bad("image=memtest,mem=1000", "bad mem '1000'");
+	spec_bad("image=memtest,vcpus=0", "bad vcpus '0'");
+	spec_bad("image=memtest,start=soon", "bad start 'soon'");
+	spec_bad("image=memtest,oom_score_adj=1001", "bad oom_score_adj '1001'");
+	spec_bad("image=memtest,oom_score_adj=-1001", "bad oom_score_adj '-1001'");
+	spec_bad("image=memtest,limit.max=0", "bad limit.max '0'");
+	spec_bad("image=memtest,args=\"a,b", "no closing");
+	spec_bad("image=memtest,args=\"a\"b", "must follow");
+	spec_bad("image=memtest,limit.low=32M,limit.max=16M",
+		 "limits out of order: limit.low is above limit.max");
+	spec_bad("image=memtest,limit.min=8M,limit.low=4M", "limit.min is above limit.low");
+}
+
+Test(parse, guest_specs_together)
+{
+	char err[1024] = "";
+
+	spec_ok("name=a,image=memtest,limit.max=64M", 0, &gspec[0]);
+	spec_ok("image=memtest,limit.low=16M", 1, &gspec[1]);
+	cr_assert_eq(cli_check_guest_specs(gspec, 2, 64ULL << 20, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cli_check_guest_specs(gspec, 2, 32ULL << 20, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--guest a: limit.max (64 MiB) is above the pool (32 MiB)"), "%s", err);
+	spec_ok("name=a,image=hello", 1, &gspec[1]);
+	cr_assert_eq(cli_check_guest_specs(gspec, 2, 64ULL << 20, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "two guests are named 'a'"), "%s", err);
 }
