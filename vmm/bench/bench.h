@@ -36,6 +36,12 @@ int bench_getopt(int argc, char **argv, const struct bench_args *a);
 int bench_parse_runs(const char *arg, unsigned max, unsigned *runs);
 
 int bench_cmp_u64(const void *a, const void *b);
+
+/* The KVM backend and host kernel the figures come from (set by
+ * bench_setup): one text line, or two JSON keys (kvm_backend, kernel). */
+struct json;
+void bench_platform_text(void);
+void bench_platform_json(struct json *j);
 /* The built-in guest a benchmark runs, read, and /dev/kvm opened in s (a
  * zeroed struct cli_setup; cli_setup_close ends it): 0, or -1 with one line
  * printed. */

@@ -97,6 +97,7 @@ static void boot_print(const struct boot_opts *o, double boot, double p90, doubl
 		json_begin(&j, NULL, '{');
 		json_str(&j, "bench", "boot");
 		json_str(&j, "guest", "hello");
+		bench_platform_json(&j);
 		json_u64(&j, "runs", o->runs);
 		json_u64(&j, "ram_bytes", o->mem_size);
 		json_f64(&j, "median_ms", boot);
@@ -110,6 +111,7 @@ static void boot_print(const struct boot_opts *o, double boot, double p90, doubl
 	}
 	cli_format_size(o->mem_size, ram, sizeof(ram));
 	printf("bench boot: guest hello, %s RAM, 1 vCPU, %u runs of each, medians\n", ram, o->runs);
+	bench_platform_text();
 	printf("  memvisor: create, run to exit, tear down   %8.3f ms   (p90 %.3f ms)\n", boot, p90);
 	printf("  baseline: fork+exec /bin/true              %8.3f ms\n", tru);
 	printf("  ratio memvisor / baseline                  %8.2fx\n", boot / tru);

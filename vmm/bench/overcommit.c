@@ -213,6 +213,7 @@ static void oc_print_text(const struct oc_opts *o, const struct oc_run *r, unsig
 	cli_format_size(o->pool, pool, sizeof(pool));
 	printf("bench overcommit: touch guest, pool %s, guest RAM 2x and 4x the pool, swap file in %s\n",
 	       pool, o->dir);
+	bench_platform_text();
 	printf("  %-7s %5s  %10s %9s %9s %9s   %10s %9s %9s %9s  %8s\n", "", "RAM", "memvisor s",
 	       "majflt", "read MiB", "wrote MiB", "kernel s", "majflt", "read MiB", "wrote MiB", "speedup");
 	for (unsigned i = 0; i < n; i++) {
@@ -240,6 +241,7 @@ static void oc_print_json(const struct oc_run *r, unsigned n, double swapout_fra
 	json_init(&j, stdout);
 	json_begin(&j, NULL, '{');
 	json_str(&j, "bench", "overcommit");
+	bench_platform_json(&j);
 	json_begin(&j, "runs", '[');
 	for (unsigned i = 0; i < n; i++) {
 		json_begin(&j, NULL, '{');

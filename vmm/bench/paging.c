@@ -109,6 +109,7 @@ static void paging_print_text(const struct paging_opts *o, const struct paging_s
 	printf("bench demand-paging: touch writes every page once, %s RAM, %u vCPU%s, %s order, "
 	       "medians of %u rounds\n", ram, o->vcpus, o->vcpus == 1 ? "" : "s",
 	       o->random ? "random" : "sequential", o->runs);
+	bench_platform_text();
 	printf("  (a) memvisor fault path (userfaultfd)  %10.0f pages/s  %6.2f us/page\n", a, 1e6 / a);
 	printf("  (b) kernel-served faults (--host-mm)   %10.0f pages/s  %6.2f us/page\n", b, 1e6 / b);
 	printf("  (c) prepopulated RAM                   %10.0f pages/s  %6.2f us/page\n", c, 1e6 / c);
@@ -133,6 +134,7 @@ static void paging_print_json(const struct paging_opts *o, const struct paging_s
 	json_init(&j, stdout);
 	json_begin(&j, NULL, '{');
 	json_str(&j, "bench", "demand-paging");
+	bench_platform_json(&j);
 	json_u64(&j, "ram_bytes", o->size);
 	json_u64(&j, "vcpus", o->vcpus);
 	json_str(&j, "pattern", o->random ? "random" : "seq");
