@@ -4,6 +4,7 @@
 #include "vmm/guest.h"
 #include "vmm/image.h"
 #include "parse.h"
+#include "run.h"
 #include "setup.h"
 #include "summary.h"
 #include "summary_file.h"
@@ -19,9 +20,16 @@
 
 static const char run_usage[] =
 	"usage: memvisor run [options] GUEST [-- guest args]\n"
+	"       memvisor run [options] --guest SPEC [--guest SPEC...]\n"
 	"  GUEST                   a built-in guest (see 'memvisor guests') or an ELF file path\n"
 	"  -m, --mem SIZE          guest RAM (default 256M; K, M, G, T suffixes)\n"
 	"  -c, --vcpus N           vCPUs, each running the guest (default 1)\n"
+	"      --guest SPEC        one of several guests sharing the pool (repeatable, at most 16):\n"
+	"                          name=N,image=GUEST,mem=SIZE,vcpus=N,args=\"A B\",start=DURATION,\n"
+	"                          limit.min|low|high|max=SIZE (as memcg's memory.*),\n"
+	"                          oom_score_adj=-1000..1000; image is required. Not with GUEST,\n"
+	"                          -m or -c. Exit status: the first guest's non-zero status, in\n"
+	"                          --guest order, or 0 if every guest's is 0\n"
 	"  -p, --pool SIZE         host frame pool for guest RAM (default: the guest's RAM)\n"
 	"  -s, --swap FILE[,size=SIZE][,keep]\n"
 	"                          swap to a new FILE (0600, fully allocated, never in its\n"
@@ -47,23 +55,6 @@ static const char run_usage[] =
 	"not run it, 2 usage error.\n"
 	"Guest text (console, assertion messages) is shown with control bytes, DEL, C1 controls and\n"
 	"malformed UTF-8 as \\xNN.\n";
-
-#define RUN_MAX_WALKS 8
-
-struct run_opts {
-	struct vmm_config cfg;
-	const char *guest;
-	const char *summary_json;
-	bool quiet, host_mm, no_prezero;
-	enum gmm_install install;
-	const char *swap_path;
-	uint64_t swap_size;
-	bool swap_keep;
-	uint64_t inject_write, inject_read; /* test-only: fail the nth swap write / read */
-	uint64_t pool_size;
-	gva_t walks[RUN_MAX_WALKS];
-	unsigned nr_walks;
-};
 
 static int run_parse_walk(const char *arg, struct run_opts *o)
 {
@@ -171,12 +162,14 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 			return cli_usage_error("--mem %s: guest RAM must be a multiple of 4K "
 					       "between 4K and %lluG", arg, MV_RAM_MAX >> 30);
 		o->cfg.mem_size = v;
+		o->mem_given = true;
 		return 0;
 	case 'c':
 		if (cli_parse_uint(arg, 1, MV_MAX_VCPUS, &v))
 			return cli_usage_error("bad vCPU count '%s': use a number from 1 to %d",
 					       arg, MV_MAX_VCPUS);
 		o->cfg.nr_vcpus = (unsigned)v;
+		o->vcpus_given = true;
 		return 0;
 	case 't':
 		ret = cli_parse_duration_in(arg, 1, CLI_TIMEOUT_MAX_NS, &v);
@@ -193,6 +186,12 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 	case 'J':
 		o->summary_json = arg;
 		return 0;
+	case 'G':
+		if (o->nr_specs == CLI_MAX_GUESTS)
+			return cli_usage_error("too many --guest options: at most %d guests",
+					       CLI_MAX_GUESTS);
+		o->specs[o->nr_specs++] = arg;
+		return 0;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -201,15 +200,15 @@ static int run_parse_guest(int c, const char *arg, struct run_opts *o)
 }
 
 /* The guest's arguments fit the boot-info page (as vmm/layout.c fills it). */
-static int run_check_guest_args(const struct run_opts *o)
+int run_check_guest_args(const struct vmm_config *cfg)
 {
 	size_t room = MV_BOOTINFO_SIZE - sizeof(struct mv_bootinfo), used = 0;
 
-	if (o->cfg.argc > MV_ARGV_MAX)
-		return cli_usage_error("too many guest arguments (%d; at most %d)", o->cfg.argc,
+	if (cfg->argc > MV_ARGV_MAX)
+		return cli_usage_error("too many guest arguments (%d; at most %d)", cfg->argc,
 				       MV_ARGV_MAX);
-	for (int i = 0; i < o->cfg.argc; i++) {
-		used += strlen(o->cfg.argv[i]) + 1;
+	for (int i = 0; i < cfg->argc; i++) {
+		used += strlen(cfg->argv[i]) + 1;
 		if (used > room)
 			return cli_usage_error("guest arguments too long (at most %zu bytes in all, "
 					       "counting a NUL after each)", room);
@@ -228,6 +227,8 @@ static int run_check(const struct run_opts *o)
 		return cli_usage_error("--inject-swap-error needs --swap");
 	if (o->swap_path && o->install == GMM_INSTALL_COPY)
 		return cli_usage_error("--swap needs --install move (reclaim moves pages back into frames)");
+	if (o->nr_specs)
+		return 0; /* the rest is each guest's: run_multi_parse */
 	if (o->cfg.prefault == GMM_PREFAULT_ALL && o->pool_size && o->pool_size < o->cfg.mem_size) {
 		char pool[32], ram[32];
 
@@ -236,7 +237,24 @@ static int run_check(const struct run_opts *o)
 		return cli_usage_error("--prefault all installs all of guest RAM before it starts: "
 				       "--pool (%s) must be at least --mem (%s)", pool, ram);
 	}
-	return run_check_guest_args(o);
+	return run_check_guest_args(&o->cfg);
+}
+
+/* --guest takes the place of GUEST, its arguments, -m and -c. */
+static int run_check_multi(const struct run_opts *o, int optind_, int dd, int argc)
+{
+	if (optind_ < dd || dd < argc)
+		return cli_usage_error("--guest does not go with a GUEST or guest arguments after "
+				       "'--': give image= and args= in each --guest");
+	if (o->mem_given || o->vcpus_given)
+		return cli_usage_error("--guest does not go with --mem or --vcpus: give mem= and "
+				       "vcpus= in each --guest");
+	if (o->host_mm)
+		return cli_usage_error("--guest shares one frame pool: it does not go with --host-mm");
+	if (o->nr_walks)
+		return cli_usage_error("--walk shows one guest's translation: it does not go with "
+				       "--guest");
+	return 0;
 }
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -256,6 +274,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "inject-swap-error", required_argument, NULL, 'E' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "summary-json", required_argument, NULL, 'J' },
+		{ "guest", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -291,6 +310,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	ret = run_check(o);
 	if (ret)
 		return ret;
+	if (o->nr_specs)
+		return run_check_multi(o, optind, dd, argc);
 	if (optind >= dd)
 		return cli_usage_error("no guest given (see 'memvisor run --help')");
 	if (optind + 1 < dd)
@@ -312,17 +333,40 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
  * finishes before it goes: on the main thread at once, and on a vCPU thread
  * before vmm_guest_run has joined it and run_current is cleared.
  */
-static _Atomic(struct vmm_guest *) run_current;
+static _Atomic(struct vmm_guest *) run_current[CLI_MAX_GUESTS];
+static atomic_bool run_stop;
 
 static const int run_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void run_on_signal(int sig)
 {
-	struct vmm_guest *g = atomic_load(&run_current);
-
 	(void)sig;
-	if (g)
+	atomic_store(&run_stop, true);
+	for (unsigned i = 0; i < CLI_MAX_GUESTS; i++) {
+		struct vmm_guest *g = atomic_load(&run_current[i]);
+
+		if (g)
+			vmm_guest_interrupt(g);
+	}
+}
+
+/* The store comes before the look at run_stop and the handler sets
+ * run_stop before it looks at the slots: one of the two sees the other. */
+void run_attach(unsigned slot, struct vmm_guest *g)
+{
+	atomic_store(&run_current[slot], g);
+	if (atomic_load(&run_stop))
 		vmm_guest_interrupt(g);
+}
+
+void run_detach(unsigned slot)
+{
+	atomic_store(&run_current[slot], NULL);
+}
+
+bool run_stopped(void)
+{
+	return atomic_load(&run_stop);
 }
 
 static void run_signal_set(sigset_t *set)
@@ -345,18 +389,31 @@ static void run_catch_signals(void)
 		sigaction(run_stop_signals[i], &sa, NULL);
 }
 
-/* A signal held during set-up ends the run before the guest starts: one
- * line and 130. 0 if none is held. */
-static int run_signal_held(const struct run_opts *o)
+bool run_signal_pending(void)
 {
 	sigset_t pending;
 	bool held = false;
 
 	if (sigpending(&pending))
-		return 0;
+		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
 		held |= sigismember(&pending, run_stop_signals[i]) == 1;
-	if (!held)
+	return held;
+}
+
+void run_unblock_signals(void)
+{
+	sigset_t set;
+
+	run_signal_set(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* A signal held during set-up ends the run before the guest starts: one
+ * line and 130. 0 if none is held. */
+static int run_signal_held(const struct run_opts *o)
+{
+	if (!run_signal_pending())
 		return 0;
 	fprintf(stderr, "memvisor: guest %s interrupted by a signal before it started\n", o->guest);
 	return VMM_EXIT_INTERRUPTED;
@@ -367,13 +424,10 @@ static int run_signal_held(const struct run_opts *o)
  * blocked them is undone too: nothing may make a guest unstoppable. */
 static int run_attached(struct vmm_guest *g)
 {
-	sigset_t set;
-
-	run_signal_set(&set);
-	atomic_store(&run_current, g);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	run_attach(0, g);
+	run_unblock_signals();
 	vmm_guest_run(g);
-	atomic_store(&run_current, NULL);
+	run_detach(0);
 	return cli_run_exit_status(g);
 }
 
@@ -406,7 +460,7 @@ static void run_report(const struct run_opts *o, struct vmm_guest *g, struct cli
 }
 
 /* The frame pool and its swap device, unless --host-mm. 0, or 1 with a message. */
-static int run_open_pool(struct run_opts *o, struct cli_setup *s)
+int run_open_pool(struct run_opts *o, struct cli_setup *s)
 {
 	struct cli_pool_spec spec = {
 		.bytes = o->pool_size ? o->pool_size : o->cfg.mem_size,
@@ -459,6 +513,21 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, struct cli
 	return status;
 }
 
+/* memvisor run --guest ... */
+static int run_cmd_multi(struct run_opts *o)
+{
+	static struct cli_guest_spec specs[CLI_MAX_GUESTS];
+	struct cli_summary_file json = { .f = NULL };
+	int ret = run_multi_parse(o, specs);
+
+	if (ret)
+		return ret;
+	if (o->summary_json && cli_summary_file_open(o->summary_json, &json))
+		return VMM_EXIT_USAGE;
+	ret = run_multi(o, specs, &json);
+	return cli_summary_file_finish(&json, o->summary_json, ret);
+}
+
 int cli_cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {
@@ -474,6 +543,8 @@ int cli_cmd_run(int argc, char **argv)
 	ret = run_parse(argc, argv, &o);
 	if (ret)
 		return ret;
+	if (o.nr_specs)
+		return run_cmd_multi(&o);
 	if (vmm_image_resolve(o.guest, path, sizeof(path), err, sizeof(err)))
 		return cli_usage_error("%s", err);
 	if (vmm_image_read(path, &elf, &len, err, sizeof(err))) {

@@ -101,6 +101,8 @@ static const struct {
 	[LINE_FAULTS] = { NEED_POOL, NULL },
 	[LINE_HANDLER] = { NEED_POOL, NULL },
 	[LINE_TABLES] = { NEED_ALWAYS, NULL },
+	[LINE_LIMITS] = { NEED_POOL, NULL },
+	[LINE_EVENTS] = { NEED_POOL, NULL },
 	[LINE_POOL] = { NEED_POOL, NULL },
 	[LINE_PREZERO] = { NEED_POOL, NULL },
 	[LINE_RECLAIM] = { NEED_SWAP, NULL },
@@ -121,9 +123,15 @@ static void summary_value_text(const struct summary_counter *c, const struct sum
 	case KIND_COUNT:
 		fprintf(f, "%llu", (unsigned long long)v);
 		break;
+	case KIND_LIMIT:
+		if (!v) {
+			fputs("none", f);
+			break;
+		}
+		/* fall through */
 	case KIND_PAGES:
 	case KIND_BYTES:
-		cli_format_size(c->kind == KIND_PAGES ? v << PAGE_SHIFT : v, size, sizeof(size));
+		cli_format_size(c->kind == KIND_BYTES ? v : v << PAGE_SHIFT, size, sizeof(size));
 		fputs(size, f);
 		break;
 	case KIND_NS_PER_FAULT:
@@ -156,15 +164,17 @@ static void summary_line(enum summary_line line, const struct summary_snap *s, F
 	fputc('\n', f);
 }
 
-static void summary_counter_lines(const struct vmm_guest *g, FILE *f)
+/* The text lines from first to before end. */
+static void summary_counter_lines(const struct vmm_guest *g, enum summary_line first,
+				  enum summary_line end, FILE *f)
 {
 	struct summary_snap s;
 
 	summary_snap_take(g, &s);
-	if (!s.pool)
+	if (!s.pool && first == LINE_NONE + 1)
 		fprintf(f, "  memory: host-managed RAM (--host-mm)%s\n",
 			g->cfg.populate ? ", populated before the run" : "");
-	for (enum summary_line l = LINE_NONE + 1; l < NR_LINES; l++) {
+	for (enum summary_line l = first; l < end; l++) {
 		enum summary_need need = summary_lines[l].need;
 
 		if ((need == NEED_POOL && !s.pool) || (need == NEED_SWAP && !s.sw))
@@ -173,7 +183,8 @@ static void summary_counter_lines(const struct vmm_guest *g, FILE *f)
 	}
 }
 
-void cli_summary_print(const struct vmm_guest *g, FILE *f)
+/* The first line, the times, exits and hypercalls. */
+static void summary_head(const struct vmm_guest *g, FILE *f)
 {
 	struct vmm_stats s;
 	char ram[32];
@@ -189,7 +200,25 @@ void cli_summary_print(const struct vmm_guest *g, FILE *f)
 	fprintf(f, "  time: set-up %.2f ms, run %.2f ms\n", ms(g->t_start_ns - g->t_create_ns),
 		ms(g->t_end_ns - g->t_start_ns));
 	summary_exits(&s, f);
-	summary_counter_lines(g, f);
+}
+
+void cli_summary_print(const struct vmm_guest *g, FILE *f)
+{
+	summary_head(g, f);
+	summary_counter_lines(g, LINE_NONE + 1, NR_LINES, f);
 	summary_reports(g, f);
+}
+
+void cli_summary_print_guest(const struct vmm_guest *g, FILE *f)
+{
+	summary_head(g, f);
+	summary_counter_lines(g, LINE_NONE + 1, LINE_POOL, f);
+	summary_reports(g, f);
+}
+
+void cli_summary_print_pool(const struct vmm_guest *g, unsigned nr_guests, FILE *f)
+{
+	fprintf(f, "memvisor: the pool, shared by %u guests\n", nr_guests);
+	summary_counter_lines(g, LINE_POOL, NR_LINES, f);
 }
 

@@ -19,4 +19,19 @@ bool cli_exit_code_reserved(const struct vmm_guest *g);
 void cli_summary_print(const struct vmm_guest *g, FILE *f);
 void cli_summary_json(const struct vmm_guest *g, FILE *f);
 
+/* Several guests on one pool (memvisor run --guest): each guest's part of
+ * the text summary, then the pool's part once (read through any of them). */
+void cli_summary_print_guest(const struct vmm_guest *g, FILE *f);
+void cli_summary_print_pool(const struct vmm_guest *g, unsigned nr_guests, FILE *f);
+
+struct cli_summary_guest {
+	const char *name, *path;
+	const struct vmm_guest *g;   /* NULL: it never ran */
+	int status;                  /* memvisor's exit status for it */
+	const char *reason;          /* why it never ran */
+};
+/* {"guests": [one object each, as cli_summary_json's without the pool],
+ *  "pool", "vmstat", "swap" once, "exit_status": the run's (status)} */
+void cli_summary_json_guests(const struct cli_summary_guest *gs, unsigned n, int status, FILE *f);
+
 #endif

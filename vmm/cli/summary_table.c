@@ -56,6 +56,33 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_HANDLER, "total", LINE_HANDLER, "in all", KIND_NS_PER_FAULT,
 	  "all of the handler; the wall time of a fault is larger (the round trip through "
 	  "userspace)", FAULT(ns_handler) },
+	{ SECT_LIMITS, "min", LINE_LIMITS, "min", KIND_LIMIT,
+	  "pages protected from reclaim whatever the pressure (memcg's memory.min); 0: none",
+	  SNAP(limits.min) },
+	{ SECT_LIMITS, "low", LINE_LIMITS, "low", KIND_LIMIT,
+	  "pages protected while others have reclaimable memory (memory.low); 0: none",
+	  SNAP(limits.low) },
+	{ SECT_LIMITS, "high", LINE_LIMITS, "high", KIND_LIMIT,
+	  "above it the guest's faults reclaim its own pages first (memory.high); 0: none",
+	  SNAP(limits.high) },
+	{ SECT_LIMITS, "max", LINE_LIMITS, "max", KIND_LIMIT,
+	  "the most pages it may have; at it, it reclaims its own or is OOM-killed "
+	  "(memory.max); 0: none", SNAP(limits.max) },
+	{ SECT_EVENTS, "low", LINE_EVENTS, "low", KIND_COUNT,
+	  "times it was reclaimed below its low protection (memory.events low)",
+	  SNAP(events.low) },
+	{ SECT_EVENTS, "high", LINE_EVENTS, "high", KIND_COUNT,
+	  "faults that found it over high and reclaimed its own (memory.events high)",
+	  SNAP(events.high) },
+	{ SECT_EVENTS, "max", LINE_EVENTS, "max", KIND_COUNT,
+	  "faults that found it at max and reclaimed its own (memory.events max)",
+	  SNAP(events.max) },
+	{ SECT_EVENTS, "oom", LINE_EVENTS, "oom", KIND_COUNT,
+	  "times it was at max with nothing of its own to reclaim (memory.events oom)",
+	  SNAP(events.oom) },
+	{ SECT_EVENTS, "oom_kill", LINE_EVENTS, "oom_kill", KIND_COUNT,
+	  "times it was killed for want of memory (memory.events oom_kill)",
+	  SNAP(events.oom_kill) },
 	{ SECT_POOL, "bytes", LINE_POOL, "in all", KIND_BYTES,
 	  "the frame pool's size", SNAP(pool_bytes) },
 	{ SECT_POOL, "frames", LINE_POOL, "frames", KIND_COUNT,
@@ -156,7 +183,8 @@ const size_t summary_nr_counters = ARRAY_SIZE(summary_counters);
 const char *summary_sect_name(enum summary_sect sect)
 {
 	static const char *const names[NR_SECTS] = {
-		[SECT_MM] = "mm", [SECT_HANDLER] = "mm.handler_ns", [SECT_POOL] = "pool",
+		[SECT_MM] = "mm", [SECT_HANDLER] = "mm.handler_ns", [SECT_LIMITS] = "mm.limits",
+		[SECT_EVENTS] = "mm.events", [SECT_POOL] = "pool",
 		[SECT_VMSTAT] = "vmstat", [SECT_SWAP] = "swap",
 	};
 
@@ -173,6 +201,13 @@ void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s)
 	s->fs = g->mm->fs;
 	s->ept_table_bytes = (uint64_t)g->mm->ept.nr_tables << PAGE_SHIFT;
 	s->gpt_bytes = g->gpt.used;
+	s->limits = g->cfg.limits;
+	/* other guests' faults may still reclaim from this one: atomic reads */
+	s->events.low = __atomic_load_n(&g->mm->events.low, __ATOMIC_RELAXED);
+	s->events.high = __atomic_load_n(&g->mm->events.high, __ATOMIC_RELAXED);
+	s->events.max = __atomic_load_n(&g->mm->events.max, __ATOMIC_RELAXED);
+	s->events.oom = __atomic_load_n(&g->mm->events.oom, __ATOMIC_RELAXED);
+	s->events.oom_kill = __atomic_load_n(&g->mm->events.oom_kill, __ATOMIC_RELAXED);
 	if (!p)
 		return;
 	s->pool = true;
@@ -213,7 +248,8 @@ uint64_t summary_value(const struct summary_counter *c, const struct summary_sna
 /* Where the text summary shows a counter: "line: label". */
 static const char *const summary_line_names[NR_LINES] = {
 	[LINE_MEMORY] = "memory", [LINE_FAULTS] = "faults", [LINE_HANDLER] = "fault handler CPU per fault",
-	[LINE_TABLES] = "page tables", [LINE_POOL] = "pool", [LINE_PREZERO] = "pre-zeroing",
+	[LINE_TABLES] = "page tables", [LINE_LIMITS] = "limits", [LINE_EVENTS] = "memory.events",
+	[LINE_POOL] = "pool", [LINE_PREZERO] = "pre-zeroing",
 	[LINE_RECLAIM] = "reclaim", [LINE_SWAP] = "swap", [LINE_SWAP_ERRORS] = "swap errors",
 	[LINE_SWAP_FILE] = "swap file",
 };

@@ -17,6 +17,8 @@
 enum summary_sect {
 	SECT_MM,        /* "mm": the guest's memory and its faults */
 	SECT_HANDLER,   /* "mm"."handler_ns": fault-handler CPU time by stage */
+	SECT_LIMITS,    /* "mm"."limits": as memcg's memory.min/low/high/max */
+	SECT_EVENTS,    /* "mm"."events": as memcg's memory.events */
 	SECT_POOL,      /* "pool": unless --host-mm */
 	SECT_VMSTAT,    /* "vmstat": with --swap */
 	SECT_SWAP,      /* "swap": with --swap */
@@ -30,7 +32,9 @@ enum summary_line {
 	LINE_FAULTS,
 	LINE_HANDLER,
 	LINE_TABLES,
-	LINE_POOL,
+	LINE_LIMITS,
+	LINE_EVENTS,
+	LINE_POOL,            /* from here on: the pool's, shared by its guests */
 	LINE_PREZERO,
 	LINE_RECLAIM,
 	LINE_SWAP,
@@ -46,6 +50,7 @@ enum summary_kind {
 	KIND_BYTES,           /* bytes, shown as a size */
 	KIND_NS_PER_FAULT,    /* ns in all, shown as us per fault */
 	KIND_NS_PER_FREED,    /* ns in all, shown as us per freed frame */
+	KIND_LIMIT,           /* pages, shown as a size; 0 is none */
 };
 
 /* Snapshots a summary reads, taken once. */
@@ -61,6 +66,8 @@ struct summary_snap {
 	uint64_t gpt_bytes;                 /* the guest's own page tables */
 	uint64_t pool_bytes, descriptor_bytes;
 	uint64_t freed;                     /* frames reclaimed: kswapd + direct */
+	struct gmm_limits limits;           /* the guest's, frames */
+	struct gmm_mm_events events;        /* its memory.events */
 };
 
 /* Which of those a counter is read from. */
