@@ -809,3 +809,155 @@ Test(cli, more_usage_errors)
 	run(&r, (char *[]){ "memvisor", "guests", NULL });
 	cr_assert(strstr(r.out, "[--read|--write]") && strstr(r.out, "[--shared]"), "%s", r.out);
 }
+
+/* --guest: several guests on one pool. */
+static void swap_path(char *path)
+{
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	unlink(path);
+}
+
+/* The guests array's object for guest name, from its "guest" key on. */
+static const char *json_guest(const char *buf, const char *name)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "{\"guest\":\"%s\"", name);
+	p = strstr(buf, k);
+	cr_assert(p, "no guest %s in: %s", name, buf);
+	return p;
+}
+
+Test(cli, guests_with_different_limits_share_a_pool)
+{
+	char swap[] = "/tmp/mvcli-swap-XXXXXX", js[] = "/tmp/mvcli-json-XXXXXX";
+	static char buf[65536];
+	struct result r;
+	int fd = mkstemp(js);
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	swap_path(swap);
+	run(&r, (char *[]){ "memvisor", "run", "-p", "64M", "-s", swap, "--summary-json", js,
+			    "--guest", "name=a,image=memtest,mem=64M,limit.max=16M",
+			    "--guest", "name=b,image=memtest,mem=32M", NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "[a] memtest: vCPU 0: 16384 pages") &&
+		  strstr(r.out, "[b] memtest: vCPU 0: 8192 pages"), "%s", r.out);
+	cr_assert(strstr(r.err, "memvisor: guest a: done, exit status 0\n") &&
+		  strstr(r.err, "memvisor: guest b: done, exit status 0\n"), "%s", r.err);
+	cr_assert(strstr(r.err, "  limits: none min, none low, none high, 16 MiB max\n"), "%s", r.err);
+	cr_assert(strstr(r.err, "memvisor: the pool, shared by 2 guests\n"), "%s", r.err);
+	cr_assert(strstr(r.err, "  memory.events: "), "%s", r.err);
+	read_file(js, buf, sizeof(buf));
+	unlink(js);
+	cr_assert(strstr(buf, "\"exit_status\":0,\"guests\":["), "%s", buf);
+	cr_assert_leq(json_u64_after(json_guest(buf, "a"), "\"mm\":", "hiwater_rss_pages"), 4096);
+	cr_assert_eq(json_u64_after(json_guest(buf, "a"), "\"limits\":", "max"), 4096);
+	cr_assert_eq(json_u64_after(json_guest(buf, "b"), "\"mm\":", "hiwater_rss_pages"), 8192);
+	cr_assert_eq(json_u64_after(json_guest(buf, "b"), "\"limits\":", "max"), 0);
+	cr_assert_eq(json_u64_after(buf, "\"pool\":", "frames"), 16384);
+	cr_assert(access(swap, F_OK) != 0, "the swap file outlived the run");
+}
+
+Test(cli, a_guest_that_starts_late_still_runs)
+{
+	char js[] = "/tmp/mvcli-json-XXXXXX";
+	static char buf[65536];
+	struct result r;
+	int fd = mkstemp(js);
+	double b_wall;
+	const char *p;
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	run(&r, (char *[]){ "memvisor", "run", "--summary-json", js,
+			    "--guest", "name=a,image=" TESTGUEST ",mem=8M,args=--mode=spin",
+			    "--guest", "name=b,image=memtest,mem=16M,start=300ms",
+			    "--timeout", "2s", NULL });
+	read_file(js, buf, sizeof(buf));
+	unlink(js);
+	/* a spins until its timeout: b arrived while a ran */
+	cr_assert_eq(r.status, 124, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "[b] memtest: vCPU 0: 4096 pages"), "%s", r.out);
+	cr_assert(strstr(r.err, "memvisor: guest a: ran past its timeout of 2.000 s, exit status 124\n") &&
+		  strstr(r.err, "memvisor: guest b: done, exit status 0\n"), "%s", r.err);
+	p = strstr(json_guest(buf, "b"), "\"wall_ms\":");
+	cr_assert(p);
+	b_wall = strtod(p + 10, NULL);
+	cr_assert(b_wall < 1500, "b's wall time %.1f ms counts its start delay", b_wall);
+}
+
+Test(cli, one_guest_out_of_memory_leaves_the_other_running)
+{
+	struct result r;
+
+	need_kvm();
+	/* no swap: b at its limit.max has nothing to reclaim */
+	run(&r, (char *[]){ "memvisor", "run", "-q",
+			    "--guest", "name=a,image=memtest,mem=16M",
+			    "--guest", "name=b,image=memtest,mem=32M,limit.max=8M", NULL });
+	cr_assert_eq(r.status, 122, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "[a] memtest: vCPU 0: 4096 pages"), "%s", r.out);
+	cr_assert(strstr(r.err, "memvisor: guest a: done, exit status 0\n"), "%s", r.err);
+	cr_assert(strstr(r.err, "memvisor: guest b: killed: out of memory"), "%s", r.err);
+	cr_assert(strstr(r.err, ", exit status 122\n"), "%s", r.err);
+}
+
+Test(cli, a_signal_ends_every_guest)
+{
+	char err[16384];
+	int status;
+
+	need_kvm();
+	status = run_and_signal((char *[]){ "memvisor", "run",
+			"--guest", "name=a,image=" TESTGUEST ",mem=8M,args=--mode=spin",
+			"--guest", "name=b,image=" TESTGUEST ",mem=8M,args=--mode=spin",
+			"--guest", "name=c,image=memtest,mem=8M,start=1m", NULL },
+			SIGTERM, err, sizeof(err));
+	cr_assert(WIFEXITED(status), "killed by the signal instead of ending the guests");
+	cr_assert_eq(WEXITSTATUS(status), 130, "%s", err);
+	cr_assert(strstr(err, "memvisor: guest a: interrupted by a signal, exit status 130\n") &&
+		  strstr(err, "memvisor: guest b: interrupted by a signal, exit status 130\n") &&
+		  strstr(err, "memvisor: guest c: interrupted by a signal before it started, exit "
+			 "status 130\n"), "%s", err);
+}
+
+Test(cli, bad_guest_specs)
+{
+	char *g17[40] = { "memvisor", "run" };
+	int n = 2;
+
+	expect_one_line((char *[]){ "memvisor", "run", "--guest", "image=memtest,colour=red", NULL },
+			2, "unknown key 'colour'");
+	expect_one_line((char *[]){ "memvisor", "run", "--guest", "name=a,image=memtest", "--guest",
+				    "name=a,image=hello", NULL }, 2, "two guests are named 'a'");
+	expect_one_line((char *[]){ "memvisor", "run", "--guest",
+				    "image=memtest,limit.high=32M,limit.max=16M", NULL }, 2,
+			"limits out of order: limit.high is above limit.max");
+	expect_one_line((char *[]){ "memvisor", "run", "-p", "16M", "--guest",
+				    "name=x,image=memtest,mem=64M,limit.low=32M", NULL }, 2,
+			"--guest x: limit.low (32 MiB) is above the pool (16 MiB)");
+	expect_one_line((char *[]){ "memvisor", "run", "--guest", "image=memtest,mem=lots", NULL },
+			2, "bad mem 'lots'");
+	expect_one_line((char *[]){ "memvisor", "run", "--guest", "image=nosuchguest", NULL }, 2,
+			"nosuchguest");
+	for (int i = 0; i < 17; i++) {
+		g17[n++] = "--guest";
+		g17[n++] = "image=hello";
+	}
+	g17[n] = NULL;
+	expect_one_line(g17, 2, "too many --guest options: at most 16 guests");
+	expect_one_line((char *[]){ "memvisor", "run", "hello", "--guest", "image=memtest", NULL }, 2,
+			"--guest does not go with a GUEST");
+	expect_one_line((char *[]){ "memvisor", "run", "-m", "64M", "--guest", "image=memtest", NULL },
+			2, "--guest does not go with --mem or --vcpus");
+	expect_one_line((char *[]){ "memvisor", "run", "-c", "2", "--guest", "image=memtest", NULL },
+			2, "--guest does not go with --mem or --vcpus");
+}
