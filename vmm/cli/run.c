@@ -524,7 +524,7 @@ static int run_cmd_multi(struct run_opts *o)
 		return ret;
 	if (o->summary_json && cli_summary_file_open(o->summary_json, &json))
 		return VMM_EXIT_USAGE;
-	ret = run_multi(o, specs, &json);
+	ret = run_multi(o, &json);
 	return cli_summary_file_finish(&json, o->summary_json, ret);
 }
 

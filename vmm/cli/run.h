@@ -53,6 +53,6 @@ int run_check_guest_args(const struct vmm_config *cfg);
 
 /* run_multi.c: memvisor run --guest ...; o is parsed and checked. */
 int run_multi_parse(struct run_opts *o, struct cli_guest_spec *specs);
-int run_multi(struct run_opts *o, struct cli_guest_spec *specs, struct cli_summary_file *json);
+int run_multi(struct run_opts *o, struct cli_summary_file *json);
 
 #endif

@@ -281,14 +281,13 @@ static void multi_destroy(unsigned n)
 	multi_free_images(n);
 }
 
-int run_multi(struct run_opts *o, struct cli_guest_spec *specs, struct cli_summary_file *json)
+int run_multi(struct run_opts *o, struct cli_summary_file *json)
 {
 	struct cli_setup s = { .have_kvm = false };
 	unsigned n = o->nr_specs;
 	char err[512];
 	int status = 0;
 
-	(void)specs;
 	if (cli_setup_kvm(&s, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: %s\n", err);
 		multi_free_images(n);
