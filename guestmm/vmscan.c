@@ -544,7 +544,9 @@ uint64_t gmm_shrink(struct gmm_pool *p, struct gmm_mm *target, uint64_t nr, bool
 	 * Guests within limit.low are passed over until that leaves nothing.
 	 */
 	reclaim_priorities(&rc, nr);
-	if (rc.freed < nr && rc.held_by_low) {
+	/* as memcg_low_reclaim: only when a whole sweep freed nothing at all
+	 * (not merely less than asked, which the next sweep may well mend) */
+	if (!rc.freed && rc.held_by_low) {
 		rc.below_low = true;
 		reclaim_priorities(&rc, nr);
 	}

@@ -498,8 +498,10 @@ static void protection_holds(struct gmm_limits limits)
 	pthread_join(t, NULL);
 	expect_guest_ok(a.g, a.status);
 	cr_assert_geq(pr.rss_before, 4000, "rss %llu", (unsigned long long)pr.rss_before);
-	cr_assert_eq(pr.rss_after, pr.rss_before, "the protected guest went from %llu to %llu frames",
-		     (unsigned long long)pr.rss_before, (unsigned long long)pr.rss_after);
+	/* not one frame lost (the tail of its last fault-around window may
+	 * still have come in after it was counted) */
+	cr_assert_geq(pr.rss_after, pr.rss_before, "the protected guest went from %llu to %llu frames",
+		      (unsigned long long)pr.rss_before, (unsigned long long)pr.rss_after);
 	vmm_guest_destroy(a.g);
 	vmm_guest_destroy(b);
 	shared_pool_destroy(&pool, &swap);
