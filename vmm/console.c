@@ -24,11 +24,15 @@ static void console_emit(struct vmm_vcpu *v)
 	/* what a crash report quotes: escaped, cut at a whole character */
 	vmm_escape_text(g->last_line, sizeof(g->last_line), v->line, v->line_len);
 	if (g->cfg.console) {
+		/* the stream's own lock keeps a line whole against other guests
+		 * writing to the same terminal (g->lock is this guest's alone) */
+		flockfile(g->cfg.console);
 		if (g->cfg.label)
 			fprintf(g->cfg.console, "[%s] ", g->cfg.label);
 		fwrite(text, 1, len, g->cfg.console);
 		fputc('\n', g->cfg.console);
 		fflush(g->cfg.console);
+		funlockfile(g->cfg.console);
 	}
 	pthread_mutex_unlock(&g->lock);
 	v->line_len = 0;
