@@ -407,7 +407,7 @@ Test(swap, limit_max_without_swap_is_the_guests_oom)
 }
 
 /* Over limit.high the guest reclaims its own pages in its fault path, which
- * a guest whose RAM fits the pool otherwise never does. */
+ * a guest whose RAM fits the pool otherwise hardly ever does. */
 Test(swap, limit_high_makes_the_guest_reclaim_its_own)
 {
 	struct outcome o, free_run;
@@ -416,13 +416,19 @@ Test(swap, limit_high_makes_the_guest_reclaim_its_own)
 
 	run_spec(&free_run, &r);
 	expect_memtest_ok(&free_run, 1, 16384);
-	cr_assert_eq(free_run.vm.pgsteal_direct, 0);
 	r.limits.high = 4096;
 	run_spec(&o, &r);
 	expect_memtest_ok(&o, 1, 16384);
 	cr_assert_gt(o.events.high, 0);
-	cr_assert_gt(o.vm.pgsteal_direct, 1000, "pgsteal_direct %llu",
-		     (unsigned long long)o.vm.pgsteal_direct);
+	/* it writes 16384 pages and may keep about 4096: the rest went out
+	 * through its own fault path (the pool itself is never short here,
+	 * though a busy machine may let it run dry for a moment: the run
+	 * without the limit is the yardstick) */
+	cr_assert_geq(o.vm.pgsteal_direct, 10000, "pgsteal_direct %llu",
+		      (unsigned long long)o.vm.pgsteal_direct);
+	cr_assert_gt(o.vm.pgsteal_direct, 4 * free_run.vm.pgsteal_direct, "%llu with high, %llu without",
+		     (unsigned long long)o.vm.pgsteal_direct,
+		     (unsigned long long)free_run.vm.pgsteal_direct);
 	cr_assert_lt(o.rss, 4096 + 1024, "rss %llu", (unsigned long long)o.rss);
 }
 
