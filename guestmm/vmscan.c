@@ -37,30 +37,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-
-struct reclaim_wb {
-	struct gmm_mm *mm;
-	pfn_t pfn;
-	gpa_t gpa;
-};
-
-struct reclaim_ctl {
-	struct gmm_pool *p;
-	bool direct;
-	struct gmm_mm *target;               /* reclaim this guest only (its own limit), or NULL */
-	bool below_low;                      /* global reclaim may go below limit.low */
-	bool held_by_low;                    /* a guest was passed over for its limit.low */
-	uint64_t batch;                      /* for the dirty-log cache */
-	uint64_t scanned, freed;
-	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
-	unsigned nr_wb;
-	struct reclaim_wb arm[SWAP_CLUSTER_MAX];
-	unsigned nr_arm;
-	struct reclaim_wb release[SWAP_CLUSTER_MAX]; /* freed frames, to give back at batch end */
-	unsigned nr_release;
-};
-
-
 /* Keep about a third of a guest's LRU inactive. Pool lock held. */
 static void reclaim_age_active(struct gmm_pool *p, struct gmm_mm *mm)
 {
@@ -402,7 +378,7 @@ static void reclaim_write(struct reclaim_ctl *rc)
 /* Scan one batch off the inactive tail. Returns frames scanned. */
 /* One batch off a guest's inactive tail. mms_lock held, the guest not dying
  * (teardown holds reclaim_lock while it frees the guest's frames). */
-static unsigned reclaim_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
+unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
 {
 	struct gmm_pool *p = rc->p;
 	pfn_t iso[SWAP_CLUSTER_MAX];
@@ -432,141 +408,4 @@ static unsigned reclaim_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
 		reclaim_write(rc);
 	reclaim_release(rc);
 	return n;
-}
-
-/* Frames on a guest's LRU lists. Pool lock taken. */
-static uint64_t reclaim_lru_size(struct gmm_pool *p, struct gmm_mm *mm)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&p->lock);
-	n = mm->lru[GMM_LRU_ACTIVE].nr + mm->lru[GMM_LRU_INACTIVE].nr;
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-/* Scan up to to_scan frames of one guest, batch by batch, until the target
- * comes free. Returns frames scanned. */
-static uint64_t reclaim_scan_mm(struct reclaim_ctl *rc, struct gmm_mm *mm, uint64_t to_scan,
-				uint64_t nr)
-{
-	uint64_t scanned = 0;
-
-	while (rc->freed < nr && scanned < to_scan) {
-		unsigned n = reclaim_batch(rc, mm);
-
-		if (!n)
-			break;
-		scanned += n;
-	}
-	return scanned;
-}
-
-/*
- * What global reclaim may scan of a guest: its LRU above its protection,
- * limit.min always, limit.low until nothing unprotected is left (memcg's
- * effective protection). A guest reclaiming for its own limit has none.
- */
-static uint64_t reclaim_scannable(struct reclaim_ctl *rc, struct gmm_mm *mm, uint64_t size)
-{
-	const struct gmm_limits *l = &mm->cfg.limits;
-	uint64_t protect;
-
-	if (rc->target)
-		return size;
-	protect = l->min;
-	if (!rc->below_low && l->low > protect) {
-		if (size > protect)
-			rc->held_by_low |= size <= l->low;
-		protect = l->low;
-	} else if (rc->below_low && size > l->min && size <= l->low) {
-		__atomic_add_fetch(&mm->events.low, 1, __ATOMIC_RELAXED);
-	}
-	return size > protect ? size - protect : 0;
-}
-
-/*
- * One pass at priority prio over every guest of the pool, as Linux's
- * shrink_node walks every memcg's lruvec: each guest is scanned in
- * proportion to its size above its protection (that >> prio, at least a
- * batch), starting with a different guest each time so that none is first
- * served. mms_lock held.
- */
-static uint64_t reclaim_pass(struct reclaim_ctl *rc, int prio, uint64_t nr)
-{
-	struct gmm_pool *p = rc->p;
-	uint64_t scanned = 0;
-	unsigned first = p->reclaim_next++;
-
-	for (unsigned k = 0; k < GMM_MAX_GUESTS && rc->freed < nr; k++) {
-		struct gmm_mm *mm = p->mms[(first + k) % GMM_MAX_GUESTS];
-		uint64_t above;
-
-		if (!mm || mm->dying || (rc->target && mm != rc->target))
-			continue;
-		above = reclaim_scannable(rc, mm, reclaim_lru_size(p, mm));
-		if (above)
-			scanned += reclaim_scan_mm(rc, mm,
-						   MIN(MAX(above >> prio, (uint64_t)SWAP_CLUSTER_MAX), above),
-						   nr);
-	}
-	return scanned;
-}
-
-/* Priorities from the lowest up, until nr frames came free. */
-static void reclaim_priorities(struct reclaim_ctl *rc, uint64_t nr)
-{
-	struct gmm_pool *p = rc->p;
-
-	for (int prio = GMM_DEF_PRIORITY; rc->freed < nr && prio >= 0; prio--) {
-		uint64_t scanned = reclaim_pass(rc, prio, nr);
-
-		rc->scanned += scanned;
-		/* one reclaimer at a time (reclaim_lock): no other writer */
-		if ((uint64_t)prio < __atomic_load_n(&p->vm.reclaim_prio_min, __ATOMIC_RELAXED))
-			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
-		if (!scanned)
-			break; /* nothing on any LRU above its protection */
-	}
-}
-
-uint64_t gmm_shrink(struct gmm_pool *p, struct gmm_mm *target, uint64_t nr, bool direct)
-{
-	struct reclaim_ctl rc = { .p = p, .direct = direct, .target = target };
-	uint64_t t0 = mv_thread_ns();
-
-	pthread_mutex_lock(&p->reclaim_lock);
-	/*
-	 * Scan control as in Linux's shrink_node: at priority prio scan the
-	 * LRU >> prio frames (at least a batch), and while less than the
-	 * target comes free, raise the priority (scan more). A page is armed on
-	 * one pass and evicted on a later one, so progress often needs two.
-	 * Guests within limit.low are passed over until that leaves nothing.
-	 */
-	reclaim_priorities(&rc, nr);
-	/* as memcg_low_reclaim: only when a whole sweep freed nothing at all
-	 * (not merely less than asked, which the next sweep may well mend) */
-	if (!rc.freed && rc.held_by_low) {
-		rc.below_low = true;
-		reclaim_priorities(&rc, nr);
-	}
-	if (direct) {
-		gmm_count(p, pgscan_direct, rc.scanned);
-		gmm_count(p, pgsteal_direct, rc.freed);
-	} else {
-		gmm_count(p, pgscan_kswapd, rc.scanned);
-		gmm_count(p, pgsteal_kswapd, rc.freed);
-	}
-	gmm_count(p, reclaim_ns, mv_thread_ns() - t0);
-	pthread_mutex_unlock(&p->reclaim_lock);
-	return rc.freed;
-}
-
-void gmm_vmstat_read(struct gmm_pool *p, struct gmm_vmstat *out)
-{
-	const uint64_t *src = (const uint64_t *)&p->vm;
-	uint64_t *dst = (uint64_t *)out;
-
-	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
