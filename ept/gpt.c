@@ -140,7 +140,8 @@ int gpt_walk(gpa_t cr3, gva_t gva, gpt_gpa_host_fn host, void *opaque,
 			return -ERANGE;
 		}
 		w->table[i] = table;
-		w->entry[i] = t[gpt_index(gva, level)];
+		/* memvisor itself may clear a leaf's dirty bit meanwhile */
+		w->entry[i] = __atomic_load_n(&t[gpt_index(gva, level)], __ATOMIC_RELAXED);
 		w->levels = i + 1;
 		if (!(w->entry[i] & GPT_P)) {
 			w->failed_level = level;

@@ -225,10 +225,9 @@ const char *vmm_end_name(enum vmm_end end)
 	return names[end];
 }
 
-/* Kick every vCPU thread that exists and is not being joined. g->lock held,
- * or on the main thread (its signal handler), which alone writes started and
- * does so under the lock: so no thread is signalled once the main thread has
- * begun to join it (pthread_kill of a joined thread is undefined). */
+/* Kick every vCPU thread that exists and is not being joined. g->lock held:
+ * started only changes under it, so no thread is signalled once the guest's
+ * runner has begun to join it (pthread_kill of a joined thread is undefined). */
 static void vm_kick_all(struct vmm_guest *g)
 {
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
@@ -256,17 +255,21 @@ void vmm_guest_end(struct vmm_guest *g, enum vmm_end end, const char *detail,
 
 void vmm_guest_interrupt(struct vmm_guest *g)
 {
-	/* signal context: no locks; the waiter turns this into VMM_END_INTERRUPTED */
+	/* signal context: no locks and no kicks (another thread may be joining
+	 * the vCPU threads: several guests run on threads of their own); the
+	 * guest's waiter notices within 100 ms, turns this into
+	 * VMM_END_INTERRUPTED and kicks the vCPUs itself */
 	atomic_store(&g->stopping, true);
-	vm_kick_all(g);
 }
 
-/* A stop nobody gave a reason for came from a signal. g->lock held. */
+/* A stop nobody gave a reason for came from a signal: end the guest and
+ * kick its vCPUs. g->lock held. */
 static void vm_note_interrupt(struct vmm_guest *g)
 {
 	if (atomic_load(&g->stopping) && g->end == VMM_END_RUNNING) {
 		g->end = VMM_END_INTERRUPTED;
 		snprintf(g->reason, sizeof(g->reason), "guest %s interrupted by a signal", g->cfg.name);
+		vm_kick_all(g);
 	}
 }
 
