@@ -257,31 +257,33 @@ static int run_check_multi(const struct run_opts *o, int optind_, int dd, int ar
 	return 0;
 }
 
-static int run_parse(int argc, char **argv, struct run_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "mem", required_argument, NULL, 'm' },
-		{ "vcpus", required_argument, NULL, 'c' },
-		{ "pool", required_argument, NULL, 'p' },
-		{ "host-mm", no_argument, NULL, 'H' },
-		{ "prefault", required_argument, NULL, 'P' },
-		{ "fault-around", required_argument, NULL, 'F' },
-		{ "install", required_argument, NULL, 'I' },
-		{ "walk", required_argument, NULL, 'W' },
-		{ "no-pin", no_argument, NULL, 'N' },
-		{ "no-prezero", no_argument, NULL, 'Z' },
-		{ "swap", required_argument, NULL, 's' },
-		{ "inject-swap-error", required_argument, NULL, 'E' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "summary-json", required_argument, NULL, 'J' },
-		{ "guest", required_argument, NULL, 'G' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int dd = argc, c, ret;
+static const struct option run_longopts[] = {
+	{ "mem", required_argument, NULL, 'm' },
+	{ "vcpus", required_argument, NULL, 'c' },
+	{ "pool", required_argument, NULL, 'p' },
+	{ "host-mm", no_argument, NULL, 'H' },
+	{ "prefault", required_argument, NULL, 'P' },
+	{ "fault-around", required_argument, NULL, 'F' },
+	{ "install", required_argument, NULL, 'I' },
+	{ "walk", required_argument, NULL, 'W' },
+	{ "no-pin", no_argument, NULL, 'N' },
+	{ "no-prezero", no_argument, NULL, 'Z' },
+	{ "swap", required_argument, NULL, 's' },
+	{ "inject-swap-error", required_argument, NULL, 'E' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "summary-json", required_argument, NULL, 'J' },
+	{ "guest", required_argument, NULL, 'G' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
-	/* everything after "--" belongs to the guest; options may come after GUEST */
+/* Everything after "--" belongs to the guest (options may come after
+ * GUEST): the guest's arguments, and where memvisor's end. */
+static int run_split_guest_args(int argc, char **argv, struct run_opts *o)
+{
+	int dd = argc;
+
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
 			dd = i;
@@ -289,9 +291,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		}
 	o->cfg.argc = dd < argc ? argc - dd - 1 : 0;
 	o->cfg.argv = dd < argc ? argv + dd + 1 : NULL;
+	return dd;
+}
+
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	int dd = run_split_guest_args(argc, argv, o), c, ret;
+
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(dd, argv, ":m:c:p:s:t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(dd, argv, ":m:c:p:s:t:qh", run_longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(run_usage, stdout);
 			exit(0);
@@ -319,94 +328,6 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				       argv[optind + 1]);
 	o->guest = argv[optind];
 	return 0;
-}
-
-/*
- * SIGINT, SIGTERM and SIGHUP end the run as interrupted (130), whenever they
- * come. The handlers are the first thing memvisor run sets up, and the
- * signals are blocked from then until the guest exists: a signal during
- * set-up is held, so that it fails no system call with EINTR (KVM_CREATE_VM
- * would), and is noticed between the set-up steps (the run ends before the
- * guest starts) or, at the latest, delivered the moment the guest is
- * attached. Threads made during set-up (fault threads, kswapd, pre-zeroing)
- * inherit the block and never run the handler. A handler that sees the guest
- * finishes before it goes: on the main thread at once, and on a vCPU thread
- * before vmm_guest_run has joined it and run_current is cleared.
- */
-static _Atomic(struct vmm_guest *) run_current[CLI_MAX_GUESTS];
-static atomic_bool run_stop;
-
-static const int run_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
-
-static void run_on_signal(int sig)
-{
-	(void)sig;
-	atomic_store(&run_stop, true);
-	for (unsigned i = 0; i < CLI_MAX_GUESTS; i++) {
-		struct vmm_guest *g = atomic_load(&run_current[i]);
-
-		if (g)
-			vmm_guest_interrupt(g);
-	}
-}
-
-/* The store comes before the look at run_stop and the handler sets
- * run_stop before it looks at the slots: one of the two sees the other. */
-void run_attach(unsigned slot, struct vmm_guest *g)
-{
-	atomic_store(&run_current[slot], g);
-	if (atomic_load(&run_stop))
-		vmm_guest_interrupt(g);
-}
-
-void run_detach(unsigned slot)
-{
-	atomic_store(&run_current[slot], NULL);
-}
-
-bool run_stopped(void)
-{
-	return atomic_load(&run_stop);
-}
-
-static void run_signal_set(sigset_t *set)
-{
-	sigemptyset(set);
-	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
-		sigaddset(set, run_stop_signals[i]);
-}
-
-static void run_catch_signals(void)
-{
-	/* SA_RESTART: a signal after set-up does not fail the main thread's calls */
-	struct sigaction sa = { .sa_handler = run_on_signal, .sa_flags = SA_RESTART };
-	sigset_t set;
-
-	run_signal_set(&set);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sa.sa_mask = set;
-	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
-		sigaction(run_stop_signals[i], &sa, NULL);
-}
-
-bool run_signal_pending(void)
-{
-	sigset_t pending;
-	bool held = false;
-
-	if (sigpending(&pending))
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(run_stop_signals); i++)
-		held |= sigismember(&pending, run_stop_signals[i]) == 1;
-	return held;
-}
-
-void run_unblock_signals(void)
-{
-	sigset_t set;
-
-	run_signal_set(&set);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* A signal held during set-up ends the run before the guest starts: one

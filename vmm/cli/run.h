@@ -30,12 +30,14 @@ struct run_opts {
 };
 
 /*
- * Signals (run.c). A guest attached to a slot is interrupted by SIGINT,
+ * Signals (run_signal.c). run_catch_signals is the first thing memvisor run
+ * does: it installs the handler and holds the signals until a guest runs. A guest attached to a slot is interrupted by SIGINT,
  * SIGTERM or SIGHUP; one that attaches after such a signal is interrupted
  * at once. Only the main thread ever runs the handler (every other thread
  * has the signals blocked), so the main thread may detach and destroy a
  * guest without racing it.
  */
+void run_catch_signals(void);
 void run_attach(unsigned slot, struct vmm_guest *g);
 void run_detach(unsigned slot);
 /* A stop signal came (the handler ran). */
