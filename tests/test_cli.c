@@ -244,6 +244,7 @@ Test(cli, summary_json)
 	cr_assert(strstr(buf, "\"end\":\"done\""), "%s", buf);
 	cr_assert(strstr(buf, "\"exit_status\":0"), "%s", buf);
 	cr_assert(strstr(buf, "\"ram_bytes\":4194304"), "%s", buf);
+	cr_assert(strstr(buf, "\"kvm_backend\":\""), "%s", buf); /* every figure names its KVM */
 	cr_assert(strstr(buf, "\"key\":\"pages_checked\",\"value\":1024"), "%s", buf);
 	cr_assert(strstr(buf, "\"exits\":{\"io\":"), "%s", buf);
 	cr_assert(strstr(buf, "\"wall_ms\":"), "%s", buf);

@@ -197,8 +197,9 @@ static void summary_head(const struct vmm_guest *g, FILE *f)
 		fprintf(f, " (guest exit code %d)", g->exit_code & 0xff);
 	fprintf(f, ", after %.2f ms (%u vCPU%s, %s RAM)\n", ms(g->t_end_ns - g->t_create_ns),
 		g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", ram);
-	fprintf(f, "  time: set-up %.2f ms, run %.2f ms\n", ms(g->t_start_ns - g->t_create_ns),
-		ms(g->t_end_ns - g->t_start_ns));
+	fprintf(f, "  time: set-up %.2f ms, run %.2f ms; on KVM: %s, host kernel %s\n",
+		ms(g->t_start_ns - g->t_create_ns), ms(g->t_end_ns - g->t_start_ns), g->kvm->backend,
+		g->kvm->kernel);
 	summary_exits(&s, f);
 }
 

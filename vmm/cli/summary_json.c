@@ -89,6 +89,8 @@ static void summary_json_guest(const struct vmm_guest *g, struct json *j)
 	json_str(j, "path", g->cfg.path);
 	json_u64(j, "ram_bytes", g->ram_size);
 	json_u64(j, "vcpus", g->nr_vcpus);
+	json_str(j, "kvm_backend", g->kvm->backend);
+	json_str(j, "kernel", g->kvm->kernel);
 	json_str(j, "end", vmm_end_name(g->end));
 	json_i64(j, "exit_status", cli_run_exit_status(g));
 	if (g->end == VMM_END_DONE)
