@@ -476,6 +476,10 @@ static int balloon_at_stage(struct vmm_guest *g, unsigned vcpu, uint64_t stage, 
 
 	(void)vcpu;
 	pthread_mutex_lock(&g->mm->lock);
+	/* the vCPU runs on as soon as its page moved in; the fault thread
+	 * records the install (rss) a moment later: wait for that */
+	while (g->mm->charging)
+		pthread_cond_wait(&g->mm->wb_done, &g->mm->lock);
 	rss = g->mm->rss;
 	pthread_mutex_unlock(&g->mm->lock);
 	if (stage == 1)
