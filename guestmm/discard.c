@@ -22,6 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* pages given back under one hold of reclaim_lock: 8 MiB */
+#define DISCARD_CHUNK 2048
+
 /* One page's entry. mm lock and reclaim_lock held. 1 if a frame came back. */
 static int discard_pte(struct gmm_mm *mm, uint64_t *e)
 {
@@ -102,6 +105,28 @@ static int discard_range(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t
 	return 0;
 }
 
+/* [gpa, +npages) a chunk at a time, taking reclaim_lock and the mm lock for
+ * each: a guest giving back all of a large RAM must not hold up reclaim for
+ * every other guest meanwhile. mms_lock held for reading. */
+static int discard_chunks(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned)
+{
+	struct gmm_pool *p = mm->pool;
+	int ret = 0;
+
+	*returned = 0;
+	for (uint64_t done = 0; !ret && done < npages; done += DISCARD_CHUNK) {
+		uint64_t n = MIN(npages - done, (uint64_t)DISCARD_CHUNK), got = 0;
+
+		pthread_mutex_lock(&p->reclaim_lock);
+		pthread_mutex_lock(&mm->lock);
+		ret = discard_range(mm, gpa + (done << PAGE_SHIFT), n, &got);
+		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&p->reclaim_lock);
+		*returned += got;
+	}
+	return ret;
+}
+
 int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *returned)
 {
 	struct gmm_pool *p = mm->pool;
@@ -115,14 +140,12 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
 		return madvise(mm->cfg.ram_hva + gpa, npages << PAGE_SHIFT, MADV_DONTNEED) ? -errno : 0;
 	}
 	pthread_rwlock_rdlock(&p->mms_lock);
-	pthread_mutex_lock(&p->reclaim_lock);
+	ret = discard_chunks(mm, gpa, npages, returned);
+	pthread_rwlock_unlock(&p->mms_lock);
 	pthread_mutex_lock(&mm->lock);
-	ret = discard_range(mm, gpa, npages, returned);
 	mm->fs.reported += npages;
 	mm->fs.returned += *returned;
 	pthread_mutex_unlock(&mm->lock);
-	pthread_mutex_unlock(&p->reclaim_lock);
-	pthread_rwlock_unlock(&p->mms_lock);
 	gmm_count(p, free_reported, npages);
 	gmm_count(p, free_returned, *returned);
 	return ret;
@@ -130,13 +153,8 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
 
 void gmm_mm_reap(struct gmm_mm *mm)
 {
-	struct gmm_pool *p = mm->pool;
-	uint64_t returned = 0;
+	uint64_t returned;
 
-	pthread_mutex_lock(&p->reclaim_lock);
-	pthread_mutex_lock(&mm->lock);
-	discard_range(mm, 0, mm->cfg.ram_size >> PAGE_SHIFT, &returned);
-	pthread_mutex_unlock(&mm->lock);
-	pthread_mutex_unlock(&p->reclaim_lock);
-	gmm_count(p, free_returned, returned);
+	discard_chunks(mm, 0, mm->cfg.ram_size >> PAGE_SHIFT, &returned);
+	gmm_count(mm->pool, free_returned, returned);
 }
