@@ -45,17 +45,18 @@ static struct gmm_mm *oom_choose(struct gmm_pool *p, char *buf, size_t len, long
 	*best = LLONG_MIN;
 	for (int i = 0; i < GMM_MAX_GUESTS; i++) {
 		struct gmm_mm *mm = p->mms[i];
+		const char *name, *sep = off ? ", " : "";
 		long long points;
 
 		if (!mm || mm->stopped || mm->dying)
 			continue;
 		points = oom_badness(p, mm);
-		if (points == LLONG_MIN)
-			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s never",
-						off ? ", " : "", mm->cfg.name ? mm->cfg.name : "?");
-		else
-			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s %lld",
-						off ? ", " : "", mm->cfg.name ? mm->cfg.name : "?", points);
+		name = mm->cfg.name ? mm->cfg.name : "?";
+		/* a long list is cut, never written past buf */
+		if (off < len && points == LLONG_MIN)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s never", sep, name);
+		else if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s %lld", sep, name, points);
 		if (points != LLONG_MIN && points > *best) {
 			*best = points;
 			victim = mm;
