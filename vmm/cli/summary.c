@@ -89,7 +89,7 @@ static void summary_lead_memory(const struct summary_snap *s, FILE *f)
 static void summary_lead_swap_file(const struct summary_snap *s, FILE *f)
 {
 	fprintf(f, "%s%s, %s I/O", s->sw->path,
-		s->sw->unlinked ? " (unlinked since it opened: it dies with memvisor)" : "",
+		s->sw->unlinked ? " (never in its directory: it dies with memvisor)" : "",
 		s->sw->direct ? "O_DIRECT" : "buffered");
 }
 
