@@ -40,11 +40,15 @@ static int check_existing(const char *path, const struct stat *st, char *err, si
 	if (st->st_uid != getuid())
 		return seterr(err, errlen, -EPERM, "swap file %s belongs to uid %u, not to uid %u that runs memvisor: refused; use a file of your own",
 			      path, (unsigned)st->st_uid, (unsigned)getuid());
+	/* the hint is for a kept swap file whose mode was changed; any other
+	 * file (say /etc/passwd) must not be chmod-ed on our say-so */
 	if (mode & 077)
-		return seterr(err, errlen, -EPERM, "swap file %s is accessible by others (mode %04o): chmod 600 it",
+		return seterr(err, errlen, -EPERM, "swap file %s is accessible by others (mode %04o): refused; "
+			      "chmod 600 it only if it is a memvisor swap file (made with ,keep), else choose a new path",
 			      path, mode);
 	if (mode != 0600)
-		return seterr(err, errlen, -EPERM, "swap file %s has mode %04o, not 0600: chmod 600 it", path, mode);
+		return seterr(err, errlen, -EPERM, "swap file %s has mode %04o, not 0600: chmod 600 it only if it is a "
+			      "memvisor swap file (made with ,keep), else choose a new path", path, mode);
 	return 0;
 }
 

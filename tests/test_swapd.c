@@ -357,6 +357,8 @@ Test(swapd, refuses_file_others_can_access)
 		open_refused(path("swap"), 0, -EPERM, "chmod 600");
 		cr_assert_not_null(strstr(err, path("swap")), "%s", err);
 		cr_assert_not_null(strstr(err, "accessible by others"), "%s", err);
+		/* never advice to chmod a file that may not be ours to change */
+		cr_assert_not_null(strstr(err, "only if it is a memvisor swap file"), "%s", err);
 		/* refused, not fixed behind the user's back, nor removed */
 		cr_assert_eq(stat(path("swap"), &st), 0);
 		cr_assert_eq(st.st_mode & 07777, bad[i]);
