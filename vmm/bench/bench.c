@@ -101,7 +101,7 @@ static const char bench_usage[] =
 	"  demand-paging [--size S] [--vcpus N] [--pattern seq|random] [--runs N]\n"
 	"        pages/s of a guest touching all its RAM once: memvisor's fault path beside\n"
 	"        kernel-served faults (--host-mm) and prepopulated RAM\n"
-	"  overcommit [--pool SIZE] [--workload zipf|phased|scan|all] [--dir DIR] [--no-kernel]\n"
+	"  overcommit [--pool SIZE] [--workload zipf|phased|scan|guests|all] [--dir DIR] [--no-kernel]\n"
 	"        guests of 2x and 4x the pool paged to swap, beside Linux's reclaim of the same\n"
 	"        guest in a memory cgroup with a host swap file\n"
 	"  --json   one JSON object on stdout instead of text\n";

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* memvisor bench NAME ...: argv[0] is "bench". */
 int bench_cmd(int argc, char **argv);
@@ -48,5 +49,17 @@ void bench_platform_json(struct json *j);
 struct cli_setup;
 int bench_setup(const char *bench, const char *guest, char *path, size_t pathlen,
 		void **elf, size_t *len, struct cli_setup *s);
+
+/* bench overcommit's multi-guest workload (overcommit_guests.c): guests
+ * with different limits sharing one pool of pool bytes and a swap file in
+ * dir, each also run alone in such a pool; s has /dev/kvm open and no pool.
+ * NULL with one line printed if a run failed; else print it with
+ * bench_oc_guests_text (platform: name the KVM backend too) or _json (one
+ * key, "guests") and end it with bench_oc_guests_free (NULL is fine). */
+struct bench_oc_guests;
+struct bench_oc_guests *bench_oc_guests_run(struct cli_setup *s, uint64_t pool, const char *dir);
+void bench_oc_guests_text(const struct bench_oc_guests *r, bool platform);
+void bench_oc_guests_json(const struct bench_oc_guests *r, struct json *j);
+void bench_oc_guests_free(struct bench_oc_guests *r);
 
 #endif

@@ -43,6 +43,8 @@ static const struct oc_workload oc_workloads[] = {
 	{ "phased", { "--pattern=phased", "--passes=8" } },
 	{ "scan", { "--pattern=seq", "--passes=3" } },
 };
+/* the workload_mask bit of the multi-guest workload (overcommit_guests.c) */
+#define OC_GUESTS (1u << ARRAY_SIZE(oc_workloads))
 
 struct oc_opts {
 	uint64_t pool;
@@ -234,7 +236,8 @@ static void oc_print_text(const struct oc_opts *o, const struct oc_run *r, unsig
 	oc_print_bounds(r, n, cpu_us);
 }
 
-static void oc_print_json(const struct oc_run *r, unsigned n, double swapout_frac, double cpu_us)
+static void oc_print_json(const struct oc_run *r, unsigned n, double swapout_frac, double cpu_us,
+			  const struct bench_oc_guests *guests)
 {
 	struct json j;
 
@@ -267,6 +270,8 @@ static void oc_print_json(const struct oc_run *r, unsigned n, double swapout_fra
 	json_end(&j, ']');
 	json_f64(&j, "swapout_vs_raw_write", swapout_frac);
 	json_f64(&j, "cpu_us_per_reclaimed_page", cpu_us);
+	if (guests)
+		bench_oc_guests_json(guests, &j);
 	json_end(&j, '}');
 }
 
@@ -276,6 +281,7 @@ static int oc_measure(const struct oc_opts *o)
 	uint64_t written = 0, write_ns = 0, freed = 0, reclaim_ns = 0, biggest = 0;
 	char path[4096], self[4096];
 	struct cli_setup setup = { .have_kvm = false };
+	struct bench_oc_guests *guests = NULL;
 	void *elf = NULL;
 	size_t len;
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -307,16 +313,21 @@ static int oc_measure(const struct oc_opts *o)
 			reclaim_ns += r->mv_reclaim_ns;
 			biggest = MAX(biggest, r->mv_written);
 		}
+	if ((o->workload_mask & OC_GUESTS) && !(guests = bench_oc_guests_run(&setup, o->pool, o->dir)))
+		goto out;
 	double raw = oc_raw_write(o->dir, MAX(biggest, 64ULL << 20));
 	double swapout = write_ns ? written / (write_ns / 1e9) : 0;
 	double frac = raw > 0 ? swapout / raw : 0, cpu = freed ? reclaim_ns / 1e3 / freed : 0;
 
 	if (o->json)
-		oc_print_json(runs, (unsigned)(r - runs), frac, cpu);
-	else
+		oc_print_json(runs, (unsigned)(r - runs), frac, cpu, guests);
+	else if (r > runs)
 		oc_print_text(o, runs, (unsigned)(r - runs), frac, cpu);
+	if (guests && !o->json)
+		bench_oc_guests_text(guests, r == runs);
 	ret = 0;
 out:
+	bench_oc_guests_free(guests);
 	cli_setup_close(&setup);
 	free(elf);
 	return ret;
@@ -340,8 +351,10 @@ static int oc_option(int c, const char *arg, void *opts)
 		for (unsigned w = 0; w < ARRAY_SIZE(oc_workloads); w++)
 			if (!strcmp(arg, oc_workloads[w].name) || !strcmp(arg, "all"))
 				o->workload_mask |= 1u << w;
+		if (!strcmp(arg, "guests") || !strcmp(arg, "all"))
+			o->workload_mask |= OC_GUESTS;
 		if (!o->workload_mask)
-			return cli_usage_error("bad --workload '%s': zipf, phased, scan or all", arg);
+			return cli_usage_error("bad --workload '%s': zipf, phased, scan, guests or all", arg);
 		return 0;
 	case 'n':
 		o->no_kernel = true;
@@ -360,7 +373,7 @@ int bench_overcommit(int argc, char **argv)
 		{ "no-kernel", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct oc_opts o = { .pool = 64ULL << 20, .dir = "/tmp", .workload_mask = 7 };
+	struct oc_opts o = { .pool = 64ULL << 20, .dir = "/tmp", .workload_mask = 7 | OC_GUESTS };
 	struct bench_args a = { .name = "overcommit", .shortopts = "p:", .longopts = longopts,
 				.json = &o.json, .option = oc_option, .opts = &o };
 	int ret = bench_getopt(argc, argv, &a);
