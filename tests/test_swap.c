@@ -597,3 +597,131 @@ Test(swap, oom_score_adj_minus_1000_is_never_chosen)
 	oom_kills_one(&(struct oom_case){ .mem = { 12 * MIB, 24 * MIB, 6 * MIB },
 					  .adj = { 0, -1000, 0 }, .victim = 0 });
 }
+
+struct late_arrival {
+	struct gmm_pool *pool;
+	struct vmm_kvm *kvm;
+	const void *elf;        /* memtest, the late guest */
+	size_t len;
+	FILE *con;
+	uint64_t mem;           /* the late guest's RAM */
+	uint64_t free_at_arrival, rss_before, swap_before, rss_after, swap_after, steal;
+	uint64_t late_hiwater, late_mismatches;
+	bool late_reported;
+	int late_status;
+	char late_reason[512];
+};
+
+/* The late guest, created now, run to its end and gone: what it did. */
+static void late_guest_run(struct late_arrival *la)
+{
+	static char *argv[] = { "--passes=2" };
+	struct vmm_config cfg = {
+		.name = "late", .path = BUILTIN("memtest"), .mem_size = la->mem, .nr_vcpus = 1,
+		.timeout_ns = 60ULL * 1000000000ULL, .argc = 1, .argv = argv, .console = la->con,
+		.pool = la->pool, .label = "late",
+	};
+	struct vmm_guest *g;
+
+	la->late_status = -1;
+	if (vmm_guest_create(la->kvm, &cfg, la->elf, la->len, &g, la->late_reason,
+			     sizeof(la->late_reason)))
+		return;
+	la->late_status = vmm_guest_run(g);
+	snprintf(la->late_reason, sizeof(la->late_reason), "%s", g->reason);
+	la->late_hiwater = g->mm->hiwater_rss;
+	for (unsigned i = 0; i < g->nr_reports; i++)
+		if (!strcmp(g->reports[i].key, "mismatches")) {
+			la->late_mismatches = g->reports[i].value;
+			la->late_reported = true;
+		}
+	vmm_guest_destroy(g);
+}
+
+/* Stage 1: the first guest has written all its RAM, more than the pool, so
+ * the pool is full and some of it is in swap. Now the late guest arrives
+ * and runs to its end while the first waits here; then the first verifies. */
+static int late_guest_arrives(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct late_arrival *la = arg;
+	struct gmm_vmstat vm;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	pthread_mutex_lock(&g->mm->lock);
+	la->free_at_arrival = gmm_pool_free_frames(la->pool);
+	la->rss_before = g->mm->rss;
+	la->swap_before = g->mm->swap_ents;
+	pthread_mutex_unlock(&g->mm->lock);
+	gmm_vmstat_read(la->pool, &vm);
+	la->steal = vm.pgsteal_kswapd + vm.pgsteal_direct;
+	late_guest_run(la);
+	pthread_mutex_lock(&g->mm->lock);
+	la->rss_after = g->mm->rss;
+	la->swap_after = g->mm->swap_ents;
+	pthread_mutex_unlock(&g->mm->lock);
+	gmm_vmstat_read(la->pool, &vm);
+	la->steal = vm.pgsteal_kswapd + vm.pgsteal_direct - la->steal;
+	return 0;
+}
+
+/* A guest that arrives when another has filled the pool (free frames at
+ * kswapd's high watermark at most, the rest in swap) gets its memory from
+ * that guest by reclaim and verifies every page; the first guest, whose
+ * pages went to swap for it, verifies all of its own afterwards. */
+Test(swap, a_late_guest_gets_memory_from_a_full_pool_by_reclaim)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512];
+	static char *stages[] = { "--mode=stages" };
+	struct vmm_kvm kvm;
+	struct late_arrival la = { .pool = &pool, .kvm = &kvm, .mem = 12 * MIB };
+	struct run_spec r = { .path = TESTGUEST, .mem = 24 * MIB, .vcpus = 1, .argc = 1, .argv = stages,
+			      .timeout_ns = 120ULL * 1000000000ULL, .shared = &pool,
+			      .on_sync = late_guest_arrives, .sync_arg = &la };
+	struct outcome o;
+	void *elf;
+	uint64_t bad, nr;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf, &la.len, err, sizeof(err)), 0, "%s", err);
+	la.elf = elf;
+	la.con = fopen("/dev/null", "w");
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 64 * MIB);
+	nr = pool.nr_frames;
+	run_spec(&o, &r);
+	/* the pool was full when the late guest came: no more free than what
+	 * kswapd keeps (its high watermark, overshot by a batch or two), the
+	 * first guest holding every other frame (give or take installs in
+	 * flight), and pages of it in swap already */
+	cr_assert_leq(la.free_at_arrival, pool.wmark_high + 2 * 32, "%llu frames free of %llu at arrival",
+		      (unsigned long long)la.free_at_arrival, (unsigned long long)nr);
+	cr_assert_geq(la.rss_before + la.free_at_arrival + 64, nr, "first guest held %llu of %llu frames, "
+		      "%llu free", (unsigned long long)la.rss_before, (unsigned long long)nr,
+		      (unsigned long long)la.free_at_arrival);
+	cr_assert_gt(la.swap_before, 0);
+	/* the late guest ran, with far more frames than were free */
+	cr_assert_eq(la.late_status, 0, "late guest: status %d: %s", la.late_status, la.late_reason);
+	cr_assert(la.late_reported);
+	cr_assert_eq(la.late_mismatches, 0, "late guest: %llu mismatched words",
+		     (unsigned long long)la.late_mismatches);
+	cr_assert_geq(la.late_hiwater, 2048, "late guest's hiwater %llu frames, %llu were free",
+		      (unsigned long long)la.late_hiwater, (unsigned long long)la.free_at_arrival);
+	/* ...taken from the first guest: its rss fell, its pages went to swap */
+	cr_assert_lt(la.rss_after + 1024, la.rss_before, "first guest: rss %llu -> %llu",
+		     (unsigned long long)la.rss_before, (unsigned long long)la.rss_after);
+	cr_assert_gt(la.swap_after, la.swap_before + 1024, "first guest: swap entries %llu -> %llu",
+		     (unsigned long long)la.swap_before, (unsigned long long)la.swap_after);
+	cr_assert_geq(la.steal, la.rss_before - la.rss_after);
+	/* and the first guest finished, every page read back intact */
+	cr_assert_eq(o.status, 0, "first guest: %s\n%s", o.reason, o.console);
+	cr_assert(report_value(&o, 0, "mismatches", &bad));
+	cr_assert_eq(bad, 0, "first guest: %llu mismatched words", (unsigned long long)bad);
+	cr_assert_eq(o.last_sync, 2);
+	shared_pool_destroy(&pool, &swap);
+	vmm_kvm_close(&kvm);
+	fclose(la.con);
+	free(elf);
+}
