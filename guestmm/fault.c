@@ -21,6 +21,7 @@
 
 #include "debug.h"
 #include "memvisor/log.h"
+#include "memvisor/probes.h"
 #include "memvisor/time.h"
 
 #include <errno.h>
@@ -247,6 +248,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		npages = (uint64_t)done;
 	}
 	ret = fault_record(mm, gpa, pfn, npages);
+	MV_PROBE(install, mm->slot, gpa, pfn, npages);
 	/* the pages are no longer pending: wake whoever waits for that */
 	pthread_cond_broadcast(&mm->wb_done);
 	return ret ? ret : (int64_t)npages;
@@ -386,9 +388,12 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	uint64_t t0 = mv_thread_ns();
 	struct gmm_vma *vma;
 	unsigned ret, stuck = 0;
+	uint64_t seen; /* pages mapped before: the fault_exit probe tells how many it mapped */
 
+	MV_PROBE(fault_entry, mm->slot, gpa);
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
+	seen = mm->fs.installed + mm->fs.refaults + mm->fs.swapins;
 	for (int tries = 0;; tries++) {
 		if (__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {
 			ret = GMM_FAULT_OOM; /* being killed: no more frames for it */
@@ -429,6 +434,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	if (ret & GMM_FAULT_NOPAGE)
 		fault_over_high(mm);
 	mm->fs.ns_handler += mv_thread_ns() - t0;
+	MV_PROBE(fault_exit, mm->slot, gpa, ret, mm->fs.installed + mm->fs.refaults + mm->fs.swapins - seen);
 	pthread_mutex_unlock(&mm->lock);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include "vmscan.h"
 
 #include "memvisor/cpu.h"
+#include "memvisor/probes.h"
 #include "memvisor/thread.h"
 
 #include <errno.h>
@@ -18,18 +19,26 @@
 
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
 {
+	uint64_t freed;
+
 	if (!p->swap)
 		return 0;
 	gmm_count(p, direct_reclaims, 1);
-	return gmm_shrink(p, NULL, nr, true);
+	freed = gmm_shrink(p, NULL, nr, true);
+	MV_PROBE(direct_reclaim, -1, nr, freed);
+	return freed;
 }
 
 uint64_t gmm_reclaim_mm(struct gmm_pool *p, struct gmm_mm *mm, uint64_t nr)
 {
+	uint64_t freed;
+
 	if (!p->swap)
 		return 0;
 	gmm_count(p, direct_reclaims, 1);
-	return gmm_shrink(p, mm, nr, true);
+	freed = gmm_shrink(p, mm, nr, true);
+	MV_PROBE(direct_reclaim, mm->slot, nr, freed);
+	return freed;
 }
 
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)
@@ -69,6 +78,7 @@ static void *kswapd_thread(void *arg)
 			continue;
 		}
 		gmm_count(p, kswapd_wakeups, 1);
+		MV_PROBE(kswapd_wake, gmm_pool_nr_free(p), p->wmark_low, p->wmark_high);
 		pthread_mutex_unlock(&p->lock);
 		pthread_rwlock_rdlock(&p->mms_lock);
 		while (!__atomic_load_n(&p->kswapd_stop, __ATOMIC_RELAXED) &&
@@ -78,6 +88,7 @@ static void *kswapd_thread(void *arg)
 				break;
 			}
 		pthread_rwlock_unlock(&p->mms_lock);
+		MV_PROBE(kswapd_sleep, gmm_pool_nr_free(p), stuck);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);

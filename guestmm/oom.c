@@ -12,6 +12,7 @@
 #include "mm.h"
 
 #include "memvisor/log.h"
+#include "memvisor/probes.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ struct gmm_mm *gmm_oom_kill(struct gmm_pool *p, struct gmm_mm *mm, const char *c
 		victim->cfg.name ? victim->cfg.name : "?", points, mm->cfg.name ? mm->cfg.name : "?",
 		scores);
 	__atomic_add_fetch(&victim->events.oom_kill, 1, __ATOMIC_RELAXED);
+	MV_PROBE(oom_kill, victim->slot, mm->slot, points);
 	victim->cfg.ops->kill(victim->cfg.guest, GMM_KILL_OOM, reason);
 	gmm_mm_reap(victim);
 	return victim;

@@ -19,6 +19,7 @@
 #include "mm.h"
 
 #include "memvisor/log.h"
+#include "memvisor/probes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	if (p->frames[pfn].swap)
 		gmm_count(p, swapcache_hit, 1);
 	mm->fs.refaults++;
+	MV_PROBE(refault, mm->slot, gpa, pfn, p->frames[pfn].swap);
 	return GMM_FAULT_NOPAGE;
 }
 

@@ -29,6 +29,7 @@
 
 #include "debug.h"
 #include "memvisor/log.h"
+#include "memvisor/probes.h"
 #include "memvisor/time.h"
 
 #include <errno.h>
@@ -194,6 +195,7 @@ static void reclaim_arm_run(struct gmm_pool *p, struct reclaim_wb *w, unsigned n
 	}
 	gmm_count(p, armed, n);
 	gmm_count(p, arm_moves, n > 0);
+	MV_PROBE(arm, mm->slot, w[0].gpa, w[0].pfn, n);
 }
 
 /* Arm the batch's mapped pages, run by run, then put them back inactive. */
@@ -259,6 +261,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			swapd_slot_put(p->swap, f->swap);
 		reclaim_free_frame(rc, mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
 		gmm_count(p, zero_elided, 1);
+		MV_PROBE(evict, mm->slot, gpa, pfn, 0, 0); /* 0: all zeros, no slot */
 		return RECLAIM_FREED;
 	}
 	if (f->swap) {
@@ -267,6 +270,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
 			reclaim_free_frame(rc, mm, pfn, swp, gpa);
 			gmm_count(p, clean_dropped, 1);
+			MV_PROBE(evict, mm->slot, gpa, pfn, 1, ept_swp_offset(swp)); /* 1: clean, dropped */
 			return RECLAIM_FREED;
 		}
 		/* written since it was read: the slot's copy is stale */
@@ -310,6 +314,7 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 	reclaim_free_frame(rc, w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
 	pthread_cond_broadcast(&w->mm->wb_done);
 	gmm_count(p, pswpout, 1);
+	MV_PROBE(evict, w->mm->slot, w->gpa, w->pfn, 2, slot); /* 2: written */
 	rc->freed++;
 }
 

@@ -37,6 +37,7 @@
  */
 #include "internal.h"
 
+#include "memvisor/probes.h"
 #include "memvisor/time.h"
 
 #include <errno.h>
@@ -444,6 +445,7 @@ static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io
 	uint64_t t0 = mv_now_ns();
 	unsigned failed;
 
+	MV_PROBE(swap_submit, write, n, io[0].slot);
 	precheck(&b);
 	if (r->ready)
 		vectored(&b);
@@ -452,6 +454,7 @@ static unsigned do_io(struct swapd *s, struct swapd_ring *r, struct swapd_io *io
 	else
 		fail_pending(&b, -EINVAL); /* never set up, or torn down when it broke */
 	failed = account(&b);
+	MV_PROBE(swap_complete, write, n, failed, mv_now_ns() - t0);
 	/* wall time with the batch in flight: what throughput is measured by */
 	pthread_mutex_lock(&s->lock);
 	*(write ? &s->stats.write_ns : &s->stats.read_ns) += mv_now_ns() - t0;
