@@ -18,9 +18,20 @@
 #define MEMVISOR_PROBES_H
 
 #ifdef MV_PROBES
-#define SDT_USE_VARIADIC 1
 #include <sys/sdt.h>
-#define MV_PROBE(name, ...) STAP_PROBEV(memvisor, name, __VA_ARGS__)
+#ifdef __clang__
+/* sdt.h's own macros pass an empty "..." (a GNU extension clang names under
+ * -Wpedantic, at every expansion, which a push/pop cannot reach) */
+#pragma clang diagnostic ignored "-Wgnu-zero-variadic-macro-arguments"
+#endif
+/* STAP_PROBE1..6 by the number of arguments (sdt.h's own STAP_PROBEV trips
+ * clang's -Wpedantic) */
+#define MV_PROBE_NARG(...) MV_PROBE_NARG_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
+#define MV_PROBE_NARG_(a1, a2, a3, a4, a5, a6, n, ...) n
+#define MV_PROBE_CAT(a, b) MV_PROBE_CAT_(a, b)
+#define MV_PROBE_CAT_(a, b) a##b
+#define MV_PROBE(name, ...) \
+	MV_PROBE_CAT(STAP_PROBE, MV_PROBE_NARG(__VA_ARGS__))(memvisor, name, __VA_ARGS__)
 #define MV_PROBES_BUILT 1
 #else
 static inline void mv_probe_none(int unused, ...) { (void)unused; }
