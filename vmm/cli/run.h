@@ -56,5 +56,12 @@ int run_check_guest_args(const struct vmm_config *cfg);
 /* run_multi.c: memvisor run --guest ...; o is parsed and checked. */
 int run_multi_parse(struct run_opts *o, struct cli_guest_spec *specs);
 int run_multi(struct run_opts *o, struct cli_summary_file *json);
+/* run_multi's parts, for memvisor bench: the n guests of run_multi_parse run
+ * on s (/dev/kvm and the pool open) to their ends, not reported; the run's
+ * status as run_multi's. Guest i is run_multi_guest(i) (NULL: it never
+ * ran) until run_multi_end destroys them and frees their images. */
+int run_multi_guests(struct cli_setup *s, unsigned n);
+const struct vmm_guest *run_multi_guest(unsigned i);
+void run_multi_end(unsigned n);
 
 #endif

@@ -268,7 +268,22 @@ static int multi_status(unsigned n)
 	return 0;
 }
 
-static void multi_destroy(unsigned n)
+int run_multi_guests(struct cli_setup *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		multi_guests[i].kvm = &s->kvm;
+		multi_guests[i].cfg.pool = cli_setup_pool_of(s);
+	}
+	multi_run_all(n);
+	return multi_status(n);
+}
+
+const struct vmm_guest *run_multi_guest(unsigned i)
+{
+	return multi_guests[i].g;
+}
+
+void run_multi_end(unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct multi_guest *m = &multi_guests[i];
@@ -298,15 +313,10 @@ int run_multi(struct run_opts *o, struct cli_summary_file *json)
 	if (status == VMM_EXIT_INTERRUPTED)
 		fprintf(stderr, "memvisor: interrupted by a signal before the guests started\n");
 	if (!status) {
-		for (unsigned i = 0; i < n; i++) {
-			multi_guests[i].kvm = &s.kvm;
-			multi_guests[i].cfg.pool = cli_setup_pool_of(&s);
-		}
-		multi_run_all(n);
-		status = multi_status(n);
+		status = run_multi_guests(&s, n);
 		multi_report(o->quiet, json, n, status);
 	}
-	multi_destroy(n);
+	run_multi_end(n);
 	cli_setup_close(&s);
 	return status;
 }
