@@ -34,4 +34,12 @@ struct cli_summary_guest {
  *  "pool", "vmstat", "swap" once, "exit_status": the run's (status)} */
 void cli_summary_json_guests(const struct cli_summary_guest *gs, unsigned n, int status, FILE *f);
 
+/* Parts of the JSON, for the stats time series (stats.c) as for the
+ * summary; safe while guests run. The pool's objects, unless p is NULL:
+ * "pool", and with swap "vmstat" and "swap". */
+struct json;
+void cli_summary_json_pool(struct gmm_pool *p, struct json *j);
+/* "mm": a guest's memory, faults, limits and events. */
+void cli_summary_json_mm(const struct vmm_guest *g, struct json *j);
+
 #endif

@@ -43,12 +43,11 @@ static void summary_json_swap(const struct summary_snap *s, struct json *j)
 	json_end(j, '}');
 }
 
-/* The pool's objects, unless --host-mm: "pool", and with swap "vmstat", "swap". */
-static void summary_json_pool_wide(const struct vmm_guest *g, struct json *j)
+void cli_summary_json_pool(struct gmm_pool *p, struct json *j)
 {
-	struct summary_snap s;
+	struct summary_snap s = { .g = NULL };
 
-	summary_snap_take(g, &s);
+	summary_snap_take_pool(p, &s);
 	if (s.pool)
 		summary_json_pool(&s, j);
 	if (s.sw)
@@ -63,7 +62,7 @@ static void summary_json_section(struct json *j, const char *key, const struct s
 	json_end(j, '}');
 }
 
-static void summary_json_mm(const struct vmm_guest *g, struct json *j)
+void cli_summary_json_mm(const struct vmm_guest *g, struct json *j)
 {
 	const struct gmm_mm *mm = g->mm;
 	struct summary_snap s;
@@ -115,7 +114,7 @@ static void summary_json_guest(const struct vmm_guest *g, struct json *j)
 			json_u64(j, vmm_hcall_name(h), s.hcalls[h]);
 	json_end(j, '}');
 	json_u64(j, "console_bytes", s.console_bytes);
-	summary_json_mm(g, j);
+	cli_summary_json_mm(g, j);
 	json_begin(j, "reports", '[');
 	for (unsigned i = 0; i < g->nr_reports; i++) {
 		json_begin(j, NULL, '{');
@@ -135,7 +134,7 @@ void cli_summary_json(const struct vmm_guest *g, FILE *f)
 	json_begin(&j, NULL, '{');
 	json_str(&j, "memvisor_version", MEMVISOR_VERSION);
 	summary_json_guest(g, &j);
-	summary_json_pool_wide(g, &j);
+	cli_summary_json_pool(g->mm->pool, &j);
 	json_end(&j, '}');
 }
 
@@ -165,6 +164,6 @@ void cli_summary_json_guests(const struct cli_summary_guest *gs, unsigned n, int
 	}
 	json_end(&j, ']');
 	if (any)
-		summary_json_pool_wide(any, &j);
+		cli_summary_json_pool(any->mm->pool, &j);
 	json_end(&j, '}');
 }

@@ -9,12 +9,12 @@
 /* The offset of a uint64_t field: anything else does not compile. */
 #define AT(source, type, field) \
 	.src = (source), .off = _Generic(((type *)0)->field, uint64_t: offsetof(type, field))
-#define MM(f)     AT(SRC_MM, struct gmm_mm, f)
+#define MM(f)     AT(SRC_SNAP, struct summary_snap, mmc.f)
 #define FAULT(f)  AT(SRC_FAULT, struct gmm_fault_stats, f)
 #define POOL(f)   AT(SRC_POOL, struct gmm_pool_stats, f)
 #define VM(f)     AT(SRC_VMSTAT, struct gmm_vmstat, f)
 #define SWAPD(f)  AT(SRC_SWAPD, struct swapd, f)
-#define SWSTAT(f) AT(SRC_SWAPD_STATS, struct swapd_stats, f)
+#define SWSTAT(f) AT(SRC_SNAP, struct summary_snap, sws.f)
 #define SNAP(f)   AT(SRC_SNAP, struct summary_snap, f)
 
 const struct summary_counter summary_counters[] = {
@@ -33,6 +33,11 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_MM, "returned_frames", LINE_MEMORY, "frames returned", KIND_COUNT,
 	  "frames that came back to the pool for them (pages it had not touched since need none)",
 	  FAULT(returned) },
+	{ SECT_MM, "swapins", LINE_NONE, NULL, KIND_COUNT,
+	  "its faults that read the page from swap (its share of vmstat.pgmajfault)", FAULT(swapins) },
+	{ SECT_MM, "refaults", LINE_NONE, NULL, KIND_COUNT,
+	  "its faults on pages reclaim had armed: minor, no I/O (its share of vmstat.activate)",
+	  FAULT(refaults) },
 	{ SECT_MM, "ept_table_bytes", LINE_TABLES, "GPA->frame table", KIND_BYTES,
 	  "memvisor's own GPA->frame table (not KVM's EPT)", SNAP(ept_table_bytes) },
 	{ SECT_MM, "guest_page_table_bytes", LINE_TABLES, "guest page tables", KIND_BYTES,
@@ -174,7 +179,7 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_SWAP, "slots", LINE_SWAP_FILE, "slots", KIND_COUNT,
 	  "4 KiB slots of the swap file", SWAPD(nr_slots) },
 	{ SECT_SWAP, "slots_in_use", LINE_SWAP_FILE, "in use", KIND_COUNT,
-	  "slots in use at the end, retired ones included", SWAPD(inuse) },
+	  "slots in use at the end, retired ones included", SNAP(sw_inuse) },
 	{ SECT_SWAP, "slots_retired", LINE_SWAP_FILE, "retired", KIND_COUNT,
 	  "slots retired after a write error", SWSTAT(retired) },
 	{ SECT_SWAP, "pages_written", LINE_SWAP_FILE, "pages written", KIND_COUNT,
@@ -196,23 +201,24 @@ const char *summary_sect_name(enum summary_sect sect)
 	return names[sect];
 }
 
-void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s)
+/* The guest's own counters, under its mm lock (its fault threads write them). */
+static void summary_snap_mm(struct gmm_mm *mm, struct summary_snap *s)
 {
-	struct gmm_pool *p = g->mm->pool;
+	pthread_mutex_lock(&mm->lock);
+	s->fs = mm->fs;
+	s->mmc.total_vm = mm->total_vm;
+	s->mmc.locked_vm = mm->locked_vm;
+	s->mmc.rss = mm->rss;
+	s->mmc.hiwater_rss = mm->hiwater_rss;
+	s->mmc.swap_ents = mm->swap_ents;
+	s->ept_table_bytes = (uint64_t)mm->ept.nr_tables << PAGE_SHIFT;
+	pthread_mutex_unlock(&mm->lock);
+}
 
-	memset(s, 0, sizeof(*s));
-	s->g = g;
-	s->mm = g->mm;
-	s->fs = g->mm->fs;
-	s->ept_table_bytes = (uint64_t)g->mm->ept.nr_tables << PAGE_SHIFT;
-	s->gpt_bytes = g->gpt.used;
-	s->limits = g->cfg.limits;
-	/* other guests' faults may still reclaim from this one: atomic reads */
-	s->events.low = __atomic_load_n(&g->mm->events.low, __ATOMIC_RELAXED);
-	s->events.high = __atomic_load_n(&g->mm->events.high, __ATOMIC_RELAXED);
-	s->events.max = __atomic_load_n(&g->mm->events.max, __ATOMIC_RELAXED);
-	s->events.oom = __atomic_load_n(&g->mm->events.oom, __ATOMIC_RELAXED);
-	s->events.oom_kill = __atomic_load_n(&g->mm->events.oom_kill, __ATOMIC_RELAXED);
+void summary_snap_take_pool(struct gmm_pool *p, struct summary_snap *s)
+{
+	struct swapd *sw;
+
 	if (!p)
 		return;
 	s->pool = true;
@@ -221,9 +227,31 @@ void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s)
 	s->descriptor_bytes = sizeof(struct gmm_frame);
 	if (!p->swap)
 		return;
-	s->sw = p->swap;
+	sw = p->swap;
+	s->sw = sw;
 	gmm_vmstat_read(p, &s->vm);
 	s->freed = s->vm.pgsteal_kswapd + s->vm.pgsteal_direct;
+	pthread_mutex_lock(&sw->lock);
+	s->sw_inuse = sw->inuse;
+	s->sws = sw->stats;
+	pthread_mutex_unlock(&sw->lock);
+}
+
+void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->g = g;
+	s->mm = g->mm;
+	summary_snap_mm(g->mm, s);
+	s->gpt_bytes = g->gpt.used; /* the guest's page tables are built before it runs */
+	s->limits = g->cfg.limits;
+	/* other guests' faults may still reclaim from this one: atomic reads */
+	s->events.low = __atomic_load_n(&g->mm->events.low, __ATOMIC_RELAXED);
+	s->events.high = __atomic_load_n(&g->mm->events.high, __ATOMIC_RELAXED);
+	s->events.max = __atomic_load_n(&g->mm->events.max, __ATOMIC_RELAXED);
+	s->events.oom = __atomic_load_n(&g->mm->events.oom, __ATOMIC_RELAXED);
+	s->events.oom_kill = __atomic_load_n(&g->mm->events.oom_kill, __ATOMIC_RELAXED);
+	summary_snap_take_pool(g->mm->pool, s);
 }
 
 bool summary_sect_shown(const struct summary_snap *s, enum summary_sect sect)
@@ -238,9 +266,8 @@ bool summary_sect_shown(const struct summary_snap *s, enum summary_sect sect)
 uint64_t summary_value(const struct summary_counter *c, const struct summary_snap *s)
 {
 	const void *base[] = {
-		[SRC_MM] = s->mm, [SRC_FAULT] = &s->fs, [SRC_POOL] = &s->ps, [SRC_VMSTAT] = &s->vm,
-		[SRC_SWAPD] = s->sw, [SRC_SWAPD_STATS] = s->sw ? &s->sw->stats : NULL,
-		[SRC_SNAP] = s,
+		[SRC_FAULT] = &s->fs, [SRC_POOL] = &s->ps, [SRC_VMSTAT] = &s->vm,
+		[SRC_SWAPD] = s->sw, [SRC_SNAP] = s,
 	};
 	uint64_t v;
 

@@ -59,7 +59,11 @@ struct summary_snap {
 	const struct gmm_mm *mm;
 	const struct swapd *sw;             /* NULL: no swap device */
 	bool pool;                          /* ps is valid */
+	/* copied under the mm lock: the guest may still be running (memvisor stat) */
 	struct gmm_fault_stats fs;
+	struct {
+		uint64_t total_vm, locked_vm, rss, hiwater_rss, swap_ents;
+	} mmc;
 	struct gmm_pool_stats ps;           /* gmm_pool_stats_read */
 	struct gmm_vmstat vm;               /* gmm_vmstat_read, with swap */
 	uint64_t ept_table_bytes;           /* memvisor's GPA->frame table */
@@ -68,10 +72,12 @@ struct summary_snap {
 	uint64_t freed;                     /* frames reclaimed: kswapd + direct */
 	struct gmm_limits limits;           /* the guest's, frames */
 	struct gmm_mm_events events;        /* its memory.events */
+	uint64_t sw_inuse;                  /* the swap device's, under its lock */
+	struct swapd_stats sws;
 };
 
 /* Which of those a counter is read from. */
-enum summary_src { SRC_MM, SRC_FAULT, SRC_POOL, SRC_VMSTAT, SRC_SWAPD, SRC_SWAPD_STATS, SRC_SNAP };
+enum summary_src { SRC_FAULT, SRC_POOL, SRC_VMSTAT, SRC_SWAPD, SRC_SNAP };
 
 struct summary_counter {
 	enum summary_sect sect;
@@ -90,7 +96,11 @@ extern const size_t summary_nr_counters;
 const char *summary_sect_name(enum summary_sect sect);
 /* The text line's title as memvisor counters shows it. */
 const char *summary_line_name(enum summary_line line);
+/* Safe while guests run: each part is copied under the lock that guards
+ * it (the mm's, the pool's, the swap device's) or read atomically. */
 void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s);
+/* The pool's part alone (pool, vmstat, swap) into a zeroed s; p may be NULL. */
+void summary_snap_take_pool(struct gmm_pool *p, struct summary_snap *s);
 /* The section's figures exist in this run (a pool, a swap device). */
 bool summary_sect_shown(const struct summary_snap *s, enum summary_sect sect);
 uint64_t summary_value(const struct summary_counter *c, const struct summary_snap *s);
