@@ -337,6 +337,28 @@ Test(hostswap, quiet_silences_the_child)
 	assert_clean();
 }
 
+/* The floor of bench overcommit: no cgroup, no swap, no root; stdout kept. */
+Test(hostswap, no_limit_runs_outside_any_group_and_keeps_its_output)
+{
+	char *argv[] = { "/bin/sh", "-c", "grep -c memvisor-bench- /proc/self/cgroup; exit 3", NULL };
+	struct hostswap_spec spec = { .argv = argv, .no_limit = true, .quiet = true };
+	struct hostswap_result res;
+	char out[64] = "";
+	FILE *f = tmpfile();
+
+	cr_assert_not_null(f);
+	spec.out_fd = fileno(f);
+	cr_assert_eq(hostswap_run(&spec, &res, err, sizeof(err)), 0, "run: %s", err);
+	cr_assert_eq(res.status, 3);
+	rewind(f);
+	cr_assert_not_null(fgets(out, sizeof(out), f));
+	fclose(f);
+	cr_assert_str_eq(out, "0\n", "in a group: %s", out);
+	cr_assert_gt(res.minfault, 0);
+	cr_assert_eq(res.pswpout, 0);
+	cr_assert_eq(count_our_cgroups(), 0);
+}
+
 /* swapon a file of our own (made by mkswap, not by the code under test) */
 static int other_swap_on(const char *path)
 {

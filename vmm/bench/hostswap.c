@@ -17,6 +17,9 @@
  * whatever else swaps there. A lock file keeps two runs from racing between
  * that check and swapon.
  *
+ * With no_limit, the same run and the same figures without any of it: the
+ * floor of a baseline (Linux with memory to spare), needing no root.
+ *
  * Both cgroup versions: v2 (memory.max; memory.swap.max left unlimited) where
  * the unified hierarchy has the memory controller, else v1
  * (memory.limit_in_bytes; memory.memsw.* is left alone and may be absent).
@@ -70,12 +73,14 @@ hs_child(const struct hs_run *r, int procs_fd, int null_fd, int pipe_fd)
 	sigset_t none;
 
 	/* "0" is the writer itself, in both cgroup versions */
-	if (write(procs_fd, "0", 1) != 1)
+	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
 		hs_child_fail(pipe_fd, 0, errno);
 	/* the mask survives exec; the caller's (e.g. a vCPU thread's) is not the child's */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (r->spec->quiet && (dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0))
+	if (r->spec->out_fd > 0 && dup2(r->spec->out_fd, 1) < 0)
+		hs_child_fail(pipe_fd, 2, errno);
+	if (r->spec->quiet && ((r->spec->out_fd <= 0 && dup2(null_fd, 1) < 0) || dup2(null_fd, 2) < 0))
 		hs_child_fail(pipe_fd, 2, errno);
 	execv(r->spec->argv[0], r->spec->argv);
 	hs_child_fail(pipe_fd, 1, errno);
@@ -91,8 +96,8 @@ static int hs_spawn(struct hs_run *r, pid_t *pid, char *err, size_t errlen)
 	if (hs_path(path, r->cg_path, "cgroup.procs"))
 		return mv_seterr(err, errlen, -ENAMETOOLONG, "%s: path too long", r->cg_path);
 	/* opened here: the child should not need anything but system calls */
-	procs_fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (procs_fd < 0)
+	procs_fd = r->spec->no_limit ? -1 : open(path, O_WRONLY | O_CLOEXEC);
+	if (procs_fd < 0 && !r->spec->no_limit)
 		return mv_seterr(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null_fd < 0 || pipe2(p, O_CLOEXEC)) {
@@ -115,7 +120,8 @@ static int hs_spawn(struct hs_run *r, pid_t *pid, char *err, size_t errlen)
 	}
 	close(p[0]);
 out:
-	close(procs_fd);
+	if (procs_fd >= 0)
+		close(procs_fd);
 	if (null_fd >= 0)
 		close(null_fd);
 	return ret;
@@ -147,6 +153,7 @@ static int hs_collect(struct hs_run *r, struct hostswap_result *res, char *err, 
 	hs_vmstat(&in1, &out1);
 	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	res->majfault = ru.ru_majflt;
+	res->minfault = ru.ru_minflt;
 	res->user_us = ru.ru_utime.tv_sec * 1000000ULL + ru.ru_utime.tv_usec;
 	res->sys_us = ru.ru_stime.tv_sec * 1000000ULL + ru.ru_stime.tv_usec;
 	res->pswpin = in1 - in0;
@@ -200,6 +207,8 @@ static int hs_validate(const struct hostswap_spec *spec, uint64_t page, char *er
 {
 	if (!spec->argv || !spec->argv[0] || spec->argv[0][0] != '/')
 		return mv_seterr(err, errlen, -EINVAL, "the command needs an absolute path");
+	if (spec->no_limit)
+		return 0;
 	if (spec->mem_limit < page)
 		return mv_seterr(err, errlen, -EINVAL, "memory limit of %" PRIu64 " bytes is under a page",
 			       spec->mem_limit);
@@ -235,6 +244,9 @@ int hostswap_run(const struct hostswap_spec *spec, struct hostswap_result *res,
 	ret = hs_validate(spec, r.page, err, errlen);
 	if (ret)
 		return ret;
+	/* the floor: nothing to set up, and no swap to keep others from */
+	if (spec->no_limit)
+		return hs_collect(&r, res, err, errlen);
 	if (geteuid() != 0)
 		return mv_seterr(err, errlen, -EPERM, "needs root (swapon and cgroups)");
 	ret = hs_lock(&r, err, errlen);
