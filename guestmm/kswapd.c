@@ -19,26 +19,18 @@
 
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr)
 {
-	uint64_t freed;
-
 	if (!p->swap)
 		return 0;
 	gmm_count(p, direct_reclaims, 1);
-	freed = gmm_shrink(p, NULL, nr, true);
-	MV_PROBE(direct_reclaim, -1, nr, freed);
-	return freed;
+	return gmm_shrink(p, NULL, nr, true);
 }
 
 uint64_t gmm_reclaim_mm(struct gmm_pool *p, struct gmm_mm *mm, uint64_t nr)
 {
-	uint64_t freed;
-
 	if (!p->swap)
 		return 0;
 	gmm_count(p, direct_reclaims, 1);
-	freed = gmm_shrink(p, mm, nr, true);
-	MV_PROBE(direct_reclaim, mm->slot, nr, freed);
-	return freed;
+	return gmm_shrink(p, mm, nr, true);
 }
 
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)

@@ -9,6 +9,7 @@
 #include "mm.h"
 #include "vmscan.h"
 
+#include "memvisor/probes.h"
 #include "memvisor/time.h"
 
 /* Frames on a guest's LRU lists. Pool lock taken. */
@@ -128,6 +129,8 @@ uint64_t gmm_shrink(struct gmm_pool *p, struct gmm_mm *target, uint64_t nr, bool
 		reclaim_priorities(&rc, nr);
 	}
 	if (direct) {
+		/* one probe site: perf probe takes one location per SDT name */
+		MV_PROBE(direct_reclaim, target ? target->slot : -1, nr, rc.scanned, rc.freed);
 		gmm_count(p, pgscan_direct, rc.scanned);
 		gmm_count(p, pgsteal_direct, rc.freed);
 	} else {

@@ -261,7 +261,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			swapd_slot_put(p->swap, f->swap);
 		reclaim_free_frame(rc, mm, pfn, ept_mk_swp(GMM_SWP_ZERO, 0), gpa);
 		gmm_count(p, zero_elided, 1);
-		MV_PROBE(evict, mm->slot, gpa, pfn, 0, 0); /* 0: all zeros, no slot */
+		MV_PROBE(evict_zero, mm->slot, gpa, pfn);
 		return RECLAIM_FREED;
 	}
 	if (f->swap) {
@@ -270,7 +270,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			p->slots[f->swap].stamp = (uint32_t)__atomic_fetch_add(&p->nonresident_age, 1, __ATOMIC_RELAXED);
 			reclaim_free_frame(rc, mm, pfn, swp, gpa);
 			gmm_count(p, clean_dropped, 1);
-			MV_PROBE(evict, mm->slot, gpa, pfn, 1, ept_swp_offset(swp)); /* 1: clean, dropped */
+			MV_PROBE(evict_clean, mm->slot, gpa, pfn, ept_swp_offset(swp));
 			return RECLAIM_FREED;
 		}
 		/* written since it was read: the slot's copy is stale */
@@ -314,7 +314,7 @@ static void reclaim_write_done(struct reclaim_ctl *rc, struct reclaim_wb *w, uin
 	reclaim_free_frame(rc, w->mm, w->pfn, ept_mk_swp(GMM_SWP_FILE, slot), w->gpa);
 	pthread_cond_broadcast(&w->mm->wb_done);
 	gmm_count(p, pswpout, 1);
-	MV_PROBE(evict, w->mm->slot, w->gpa, w->pfn, 2, slot); /* 2: written */
+	MV_PROBE(evict_written, w->mm->slot, w->gpa, w->pfn, slot);
 	rc->freed++;
 }
 
