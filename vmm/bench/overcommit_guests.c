@@ -104,6 +104,23 @@ static void ocg_collect(struct cli_setup *s, unsigned n, const int *slot, struct
 	out->steal_direct = vm.pgsteal_direct;
 }
 
+/* A guest that did not end well, in one line: no figure is given then. */
+static void ocg_report_failed(const char *name, const struct vmm_guest *g, unsigned n)
+{
+	int status = g ? vmm_guest_exit_status(g) : -1;
+
+	if (!status)
+		return;
+	fprintf(stderr, "memvisor: bench overcommit: guests %s: guest %s: ", n > 1 ? "together" : "alone",
+		name);
+	if (!g)
+		fprintf(stderr, "never started\n");
+	else if (g->end == VMM_END_DONE)
+		fprintf(stderr, "exit status %d\n", status);
+	else
+		fprintf(stderr, "%s\n", g->reason);
+}
+
 /* The guests of specs (slot[i]: guest i's place in out) on a fresh pool of
  * r->pool with a swap file in dir, through memvisor run --guest's own
  * code: 0, or -1 with one line printed. */
@@ -132,11 +149,10 @@ static int ocg_run(struct bench_oc_guests *r, struct cli_setup *s, const char *d
 	status = run_multi_guests(s, n);
 	out->wall_s = (mv_now_ns() - t0) / 1e9;
 	ocg_collect(s, n, slot, out);
+	for (unsigned i = 0; i < n && status; i++)
+		ocg_report_failed(parsed[i].name, run_multi_guest(i), n);
 	run_multi_end(n);
 	cli_setup_pool_close(s);
-	if (status)
-		fprintf(stderr, "memvisor: bench overcommit: guests %s: a guest ended with status %d\n",
-			n > 1 ? "together" : "alone", status);
 	return status ? -1 : 0;
 }
 
