@@ -104,12 +104,16 @@ static const char bench_usage[] =
 	"  overcommit [--pool SIZE] [--workload zipf|phased|scan|guests|all] [--dir DIR] [--no-kernel]\n"
 	"        guests of 2x and 4x the pool paged to swap, beside Linux's reclaim of the same\n"
 	"        guest in a memory cgroup with a host swap file\n"
+	"  faultpath [--size S] [--runs N] [--dir DIR]\n"
+	"        memvisor's fault service beside a bare userfaultfd round trip, and its reclaim\n"
+	"        CPU and swap-out beside a raw io_uring write\n"
 	"  --json   one JSON object on stdout instead of text\n";
 
 int bench_cmd(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_error("no benchmark named (available: boot, demand-paging, overcommit)");
+		return cli_usage_error("no benchmark named (available: boot, demand-paging, overcommit, "
+				       "faultpath)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(bench_usage, stdout);
 		return 0;
@@ -120,6 +124,8 @@ int bench_cmd(int argc, char **argv)
 		return bench_paging(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "overcommit"))
 		return bench_overcommit(argc - 1, argv + 1);
-	return cli_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit)",
-			       argv[1]);
+	if (!strcmp(argv[1], "faultpath"))
+		return bench_faultpath(argc - 1, argv + 1);
+	return cli_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit, "
+			       "faultpath)", argv[1]);
 }

@@ -16,6 +16,7 @@ int bench_cmd(int argc, char **argv);
 int bench_boot(int argc, char **argv);
 int bench_paging(int argc, char **argv);
 int bench_overcommit(int argc, char **argv);
+int bench_faultpath(int argc, char **argv);
 
 /* A benchmark's options, for bench_getopt. */
 struct bench_args {
