@@ -393,6 +393,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	MV_PROBE(fault_entry, mm->slot, gpa);
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
+	gmm_wss_fault(mm, gpa); /* an access, if gpa is a working-set sample */
 	seen = mm->fs.installed + mm->fs.refaults + mm->fs.swapins;
 	for (int tries = 0;; tries++) {
 		if (__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {

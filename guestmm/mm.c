@@ -97,6 +97,10 @@ int gmm_mm_start(struct gmm_mm *mm, char *err, size_t errlen)
 			return ret;
 		}
 	}
+	/* an estimate, not a service: the guest runs without it */
+	ret = gmm_wss_start(mm);
+	if (ret)
+		mv_warn("no working-set sampling for this guest: %s", strerror(-ret));
 	return 0;
 }
 
@@ -104,6 +108,7 @@ void gmm_mm_stop(struct gmm_mm *mm)
 {
 	struct gmm_pool *p = mm->pool;
 
+	gmm_wss_stop(mm);
 	/* the write lock waits for this guest's faults in hand, and reclaim's */
 	if (p && mm->slot >= 0) {
 		pthread_rwlock_wrlock(&p->mms_lock);
@@ -155,6 +160,7 @@ void gmm_mm_destroy(struct gmm_mm *mm)
 
 	if (!mm)
 		return;
+	gmm_wss_destroy(mm);
 	if (mm->pool && mm->slot >= 0) {
 		pthread_rwlock_wrlock(&mm->pool->mms_lock);
 		mm->stopped = mm->dying = true;

@@ -91,6 +91,13 @@ struct gmm_fault_stats {
 	uint64_t retries;        /* ioctls retried after EAGAIN */
 	uint64_t reported;       /* pages the guest reported free (gave back) */
 	uint64_t returned;       /* frames that came back to the pool for them */
+	/* the working-set estimate (workingset.c), in pages: the memory an LRU
+	 * needs for 90% of the run's reuses to hit, and of its last 256 reuses */
+	uint64_t wss_pages, wss_recent_pages;
+	uint64_t wss_reuses;     /* sampled reuses seen */
+	uint64_t wss_stride;     /* RAM pages per sample */
+	uint64_t wss_arms;       /* samples the sampler armed (one move each) */
+	uint64_t wss_faults;     /* of which the guest touched: its extra minor faults */
 	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
 	uint64_t ns_lookup, ns_alloc, ns_populate, ns_install, ns_handler;
 };
@@ -122,6 +129,7 @@ struct gmm_mm {
 	 * the pool lock, as every frame's links are */
 	struct gmm_list lru[GMM_NR_LRU];
 	struct gmm_mm_events events;
+	struct gmm_wss *wss;           /* workingset.c's sampler, or NULL (mm lock; set at start) */
 
 	pthread_mutex_t lock;          /* protects everything below (mmap_lock and ptl in one) */
 	struct gmm_vma_tree vmas;
@@ -175,6 +183,24 @@ struct gmm_mm *gmm_oom_kill(struct gmm_pool *p, struct gmm_mm *mm, const char *c
 /* discard.c: give back every frame and slot of a victim now (the OOM
  * reaper). mms_lock held for reading. */
 void gmm_mm_reap(struct gmm_mm *mm);
+
+/* workingset.c: the guest's working-set estimate (pages it reused lately,
+ * from sampled reuse distances; see the file). gmm_mm_wss: the estimate so
+ * far (fs.wss_pages), at any time, from any thread; takes the mm lock.
+ * gmm_wss_start (from gmm_mm_start) starts the sampler's tick thread,
+ * gmm_wss_stop stops it (the estimate stays), gmm_wss_destroy frees it.
+ * gmm_wss_fault: a fault on gpa (mm lock held) is seen as an access;
+ * gmm_wss_refault: the armed page at gpa was armed by the sampler (then the
+ * refault is the sampler's, not reclaim's). */
+uint64_t gmm_mm_wss(struct gmm_mm *mm);
+int gmm_wss_start(struct gmm_mm *mm);
+void gmm_wss_stop(struct gmm_mm *mm);
+void gmm_wss_destroy(struct gmm_mm *mm);
+void gmm_wss_fault(struct gmm_mm *mm, gpa_t gpa);
+bool gmm_wss_refault(struct gmm_mm *mm, gpa_t gpa);
+/* A page mapped without a fault of the guest (swap read-ahead): a sample is
+ * armed at once, or the guest's use of it would go unseen. mm lock held. */
+void gmm_wss_installed(struct gmm_mm *mm, gpa_t gpa);
 
 /* describe.c: what an entry of this mm's EPT table means, in words */
 void gmm_ept_describe(uint64_t e, char *buf, size_t len);

@@ -71,6 +71,8 @@ unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	if (swapin_map(mm, gpa, pfn, e))
 		return GMM_FAULT_ERROR;
 	swapin_activate(p, pfn, GMM_LRU_ACTIVE);
+	if (gmm_wss_refault(mm, gpa))
+		return GMM_FAULT_NOPAGE; /* the working-set sampler's: not reclaim's to count */
 	gmm_count(p, activate, 1);
 	__atomic_add_fetch(&p->nonresident_age, 1, __ATOMIC_RELAXED); /* activations age it too */
 	if (p->frames[pfn].swap)
@@ -173,6 +175,7 @@ static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i
 	mm->swap_ents--;
 	if (++mm->rss > mm->hiwater_rss)
 		mm->hiwater_rss = mm->rss;
+	gmm_wss_installed(mm, b->gpa[i]); /* a sample must not be used unseen */
 	gmm_count(p, readahead, 1);
 	gmm_count(p, pswpin, 1);
 }

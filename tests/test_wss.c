@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The working-set estimate (guestmm/workingset.c) against guests whose
+ * working set is known: touch --pattern phased walks a quarter of its RAM
+ * four times before it moves on, so its working set is RAM/4 whatever the
+ * pool, the passes or the vCPUs; seq over all of RAM reuses all of it; a
+ * guest that touched its pages once and waits reuses nothing.
+ */
+#include "guest_util.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#define MIB (1ULL << 20)
+
+struct wss_case {
+	uint64_t mem, pool, swap;
+	unsigned vcpus, passes;
+	const char *pattern;
+};
+
+static void wss_run(struct outcome *o, const struct wss_case *c)
+{
+	char pattern[32], passes[32];
+	char *argv[] = { pattern, passes };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = c->mem, .vcpus = c->vcpus,
+			      .pool = c->pool, .swap_size = c->swap, .argc = 2, .argv = argv,
+			      .timeout_ns = 120ULL * 1000000000ULL };
+
+	struct timespec t0, t1;
+
+	snprintf(pattern, sizeof(pattern), "--pattern=%s", c->pattern);
+	snprintf(passes, sizeof(passes), "--passes=%u", c->passes);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_spec(o, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (unsigned v = 0; v < c->vcpus; v++) {
+		uint64_t ns = 0;
+
+		report_value(o, v, "ns", &ns);
+		cr_log_info("vCPU %u: %.1f ms", v, ns / 1e6);
+	}
+	cr_assert_eq(o->status, 0, "status %d: %s\n%s", o->status, o->reason, o->console);
+	cr_log_info("%s, %llu MiB RAM, pool %llu MiB, %u vCPU(s), %u passes: estimate %llu pages "
+		    "(recent %llu), %llu reuses, stride %llu, %llu arms, %llu sampler faults of %llu, "
+		    "%.1f ms with set-up", c->pattern, (unsigned long long)(c->mem / MIB),
+		    (unsigned long long)((c->pool ? c->pool : c->mem) / MIB), c->vcpus, c->passes,
+		    (unsigned long long)o->fs.wss_pages, (unsigned long long)o->fs.wss_recent_pages,
+		    (unsigned long long)o->fs.wss_reuses, (unsigned long long)o->fs.wss_stride,
+		    (unsigned long long)o->fs.wss_arms, (unsigned long long)o->fs.wss_faults,
+		    (unsigned long long)o->fs.faults,
+		    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+/* The estimate is within 25% of want pages. */
+static void expect_near(const struct outcome *o, uint64_t want)
+{
+	uint64_t got = o->fs.wss_pages;
+
+	cr_assert(got * 4 >= want * 3 && got * 4 <= want * 5,
+		  "working-set estimate %llu pages, want %llu +-25%% (recent %llu, %llu reuses, "
+		  "stride %llu)", (unsigned long long)got, (unsigned long long)want,
+		  (unsigned long long)o->fs.wss_recent_pages, (unsigned long long)o->fs.wss_reuses,
+		  (unsigned long long)o->fs.wss_stride);
+}
+
+static void expect_phased(const struct wss_case *c)
+{
+	struct outcome o;
+
+	wss_run(&o, c);
+	expect_near(&o, c->mem / PAGE_SIZE / 4);
+	/* the sampling's cost is bounded: at most one arm per sample per tick */
+	cr_assert_leq(o.fs.wss_faults, o.fs.wss_arms);
+}
+
+Test(wss, phased_without_pressure)
+{
+	/* pool = RAM, no swap: reclaim never arms a page, only the sampler does */
+	expect_phased(&(struct wss_case){ .mem = 64 * MIB, .vcpus = 1, .passes = 8,
+					  .pattern = "phased" });
+}
+
+Test(wss, phased_256m_disjoint_phases)
+{
+	expect_phased(&(struct wss_case){ .mem = 256 * MIB, .vcpus = 1, .passes = 4,
+					  .pattern = "phased" });
+}
+
+Test(wss, phased_small_guest)
+{
+	expect_phased(&(struct wss_case){ .mem = 16 * MIB, .vcpus = 1, .passes = 16,
+					  .pattern = "phased" });
+}
+
+Test(wss, phased_two_vcpus)
+{
+	expect_phased(&(struct wss_case){ .mem = 64 * MIB, .vcpus = 2, .passes = 8,
+					  .pattern = "phased" });
+}
+
+Test(wss, phased_under_reclaim)
+{
+	/* the set (32 MiB) fits the pool, the rest of RAM does not */
+	expect_phased(&(struct wss_case){ .mem = 128 * MIB, .pool = 64 * MIB, .swap = 128 * MIB,
+					  .vcpus = 1, .passes = 8, .pattern = "phased" });
+}
+
+Test(wss, phased_thrashing)
+{
+	/* the set (32 MiB) does not fit the pool: every round refaults */
+	expect_phased(&(struct wss_case){ .mem = 128 * MIB, .pool = 24 * MIB, .swap = 128 * MIB,
+					  .vcpus = 1, .passes = 2, .pattern = "phased" });
+}
+
+Test(wss, seq_reuses_all_of_ram)
+{
+	struct outcome o;
+
+	wss_run(&o, &(struct wss_case){ .mem = 64 * MIB, .vcpus = 1, .passes = 4,
+					 .pattern = "seq" });
+	expect_near(&o, 64 * MIB / PAGE_SIZE);
+}
+
+Test(wss, seq_once_reuses_nothing)
+{
+	struct outcome o;
+
+	/* streaming: every page used once, none kept in use */
+	wss_run(&o, &(struct wss_case){ .mem = 64 * MIB, .vcpus = 1, .passes = 1,
+					 .pattern = "seq" });
+	cr_assert_eq(o.fs.wss_pages, 0, "estimate %llu pages for a guest that reused nothing",
+		     (unsigned long long)o.fs.wss_pages);
+}
+
+/* At stage 1 the guest has written all its RAM once and waits in the
+ * hypercall: while it waits the sampler watches its pages, and the
+ * estimate, read live as memvisor stat reads it, must stay low. */
+struct idle_seen {
+	uint64_t wss, arms, stride;
+};
+
+static int idle_on_sync(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct idle_seen *seen = arg;
+	struct timespec ts = { .tv_nsec = 200 * 1000000L };
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	nanosleep(&ts, NULL);
+	seen->wss = gmm_mm_wss(g->mm);
+	pthread_mutex_lock(&g->mm->lock);
+	seen->arms = g->mm->fs.wss_arms;
+	seen->stride = g->mm->fs.wss_stride;
+	pthread_mutex_unlock(&g->mm->lock);
+	return 0;
+}
+
+Test(wss, idle_guest_estimates_low_then_rereads)
+{
+	struct outcome o;
+	struct idle_seen seen = { 0 };
+	char *argv[] = { "--mode=stages" };
+	uint64_t pages = 32 * MIB / PAGE_SIZE;
+	struct run_spec r = { .path = TESTGUEST, .mem = 32 * MIB, .vcpus = 1, .argc = 1,
+			      .argv = argv, .timeout_ns = 30ULL * 1000000000ULL,
+			      .on_sync = idle_on_sync, .sync_arg = &seen };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "status %d: %s\n%s", o.status, o.reason, o.console);
+	cr_log_info("idle: estimate %llu pages while waiting, %llu samples armed by then; "
+		    "after the re-read %llu pages", (unsigned long long)seen.wss,
+		    (unsigned long long)seen.arms, (unsigned long long)o.fs.wss_pages);
+	/* every sample was armed while it waited, and nothing counted as reused */
+	cr_assert_geq(seen.arms, pages / seen.stride, "only %llu samples armed while idle",
+		      (unsigned long long)seen.arms);
+	cr_assert_eq(seen.wss, 0, "estimate %llu pages while the guest waited",
+		     (unsigned long long)seen.wss);
+	/* then it read all of its RAM again: one reuse of everything */
+	expect_near(&o, pages);
+}
+
