@@ -425,6 +425,41 @@ Test(cli, bench_demand_paging_json)
 		  "%s", r.out);
 }
 
+/* Occurrences of needle in hay. */
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Each run of bench overcommit has a Linux figure or says why not, and
+ * Linux's floor (no limit, no root needed) always runs. */
+Test(cli, bench_overcommit_quick_has_a_linux_figure_or_a_reason_for_every_run, .timeout = 280)
+{
+	struct result r;
+	unsigned runs, figures = 0, reasons;
+
+	need_kvm();
+	run(&r, (char *[]){ "memvisor", "bench", "overcommit", "--quick", "--workload",
+			    "zipf,phased,scan,random,mix", "--json", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	runs = count_of(r.out, "\"workload\":");
+	cr_assert_eq(runs, 5, "%s", r.out);
+	for (char d = '0'; d <= '9'; d++) {
+		char needle[32];
+
+		snprintf(needle, sizeof(needle), "\"linux\":{\"s\":%c", d);
+		figures += count_of(r.out, needle);
+	}
+	reasons = count_of(r.out, "\"linux\":{\"s\":null,\"note\":\"");
+	cr_assert_eq(figures + reasons, runs, "%s", r.out);
+	cr_assert_eq(count_of(r.out, "\"linux_floor\":{\"s\":null"), 0, "%s", r.out);
+	cr_assert(strstr(r.out, "\"goals\":{"), "%s", r.out);
+}
+
 Test(cli, memtest_overcommitted_with_swap)
 {
 	char path[] = "/tmp/mvcli-swap-XXXXXX";
