@@ -107,13 +107,16 @@ static const char bench_usage[] =
 	"  faultpath [--size S] [--runs N] [--dir DIR]\n"
 	"        memvisor's fault service beside a bare userfaultfd round trip, and its reclaim\n"
 	"        CPU and swap-out beside a raw io_uring write\n"
+	"  probes [--size S] [--runs N]\n"
+	"        the fault path in memvisor beside memvisor-noprobes (the same without its USDT\n"
+	"        probes): what a probe costs when nobody listens\n"
 	"  --json   one JSON object on stdout instead of text\n";
 
 int bench_cmd(int argc, char **argv)
 {
 	if (argc < 2)
 		return cli_usage_error("no benchmark named (available: boot, demand-paging, overcommit, "
-				       "faultpath)");
+				       "faultpath, probes)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(bench_usage, stdout);
 		return 0;
@@ -126,6 +129,8 @@ int bench_cmd(int argc, char **argv)
 		return bench_overcommit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "faultpath"))
 		return bench_faultpath(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "probes"))
+		return bench_probes(argc - 1, argv + 1);
 	return cli_usage_error("unknown benchmark '%s' (available: boot, demand-paging, overcommit, "
-			       "faultpath)", argv[1]);
+			       "faultpath, probes)", argv[1]);
 }

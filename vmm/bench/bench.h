@@ -17,6 +17,7 @@ int bench_boot(int argc, char **argv);
 int bench_paging(int argc, char **argv);
 int bench_overcommit(int argc, char **argv);
 int bench_faultpath(int argc, char **argv);
+int bench_probes(int argc, char **argv);
 
 /* A benchmark's options, for bench_getopt. */
 struct bench_args {
