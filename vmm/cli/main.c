@@ -11,11 +11,12 @@
 
 static const char usage[] =
 	"usage: memvisor run [options] GUEST [-- guest args]   run a guest (a built-in name or an ELF path)\n"
+	"       memvisor stat [options] [PATH|PID]               a running memvisor's counters, VMAs, walks\n"
 	"       memvisor guests                                  list built-in guests\n"
 	"       memvisor bench NAME [--json] [options]           benchmarks, each beside its baseline\n"
 	"       memvisor --help | --version\n"
 	"\n"
-	"'memvisor run --help' and 'memvisor bench --help' list their options.\n";
+	"'memvisor run --help', 'memvisor stat --help' and 'memvisor bench --help' list their options.\n";
 
 static int main_help(int argc, char **argv)
 {
@@ -38,6 +39,7 @@ static const struct {
 	int (*cmd)(int argc, char **argv); /* argv[0] is the command's name */
 } main_commands[] = {
 	{ "run", cli_cmd_run },
+	{ "stat", cli_cmd_stat },
 	{ "guests", cli_cmd_guests },
 	{ "bench", bench_cmd },
 	{ "--help", main_help }, { "-h", main_help }, { "help", main_help },

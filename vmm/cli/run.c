@@ -47,7 +47,13 @@ static const char run_usage[] =
 	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m; at most a year)\n"
 	"      --summary-json FILE write the end-of-run summary as JSON to FILE (a regular file,\n"
 	"                          replaced once the summary is complete; untouched if the run fails)\n"
-	"  -q, --quiet             no summary on stderr\n"
+	"      --stats FILE        the counters every --stats-interval as JSON Lines to FILE\n"
+	"                          (a regular file, or new; the last line agrees with the summary)\n"
+	"      --stats-interval DURATION  between --stats lines (default 100ms; 1ms to 1h)\n"
+	"      --stat-socket PATH  where 'memvisor stat' asks (default: $XDG_RUNTIME_DIR/memvisor/\n"
+	"                          PID.sock, or /tmp/memvisor-UID/PID.sock; 0600, removed at exit)\n"
+	"      --no-stat-socket    no stat socket\n"
+	"  -q, --quiet             no summary on stderr, no progress line on a terminal\n"
 	"  -h, --help              this text\n"
 	"Exit status: the guest's own code 0-119; 120 crash, 121 failed guest assertion,\n"
 	"122 out of memory, 124 timeout, 125 guest exit code out of range (the guest's code was\n"
@@ -273,6 +279,10 @@ static const struct option run_longopts[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "summary-json", required_argument, NULL, 'J' },
 	{ "guest", required_argument, NULL, 'G' },
+	{ "stats", required_argument, NULL, CLI_OPT_STATS },
+	{ "stats-interval", required_argument, NULL, CLI_OPT_STATS_INTERVAL },
+	{ "stat-socket", required_argument, NULL, CLI_OPT_STAT_SOCKET },
+	{ "no-stat-socket", no_argument, NULL, CLI_OPT_NO_STAT_SOCKET },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -307,7 +317,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		}
 		if (c == ':')
 			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		ret = run_parse_mm(c, optarg, o);
+		ret = cli_watch_parse(c, optarg, &o->watch);
+		if (ret == 1)
+			ret = run_parse_mm(c, optarg, o);
 		if (ret == 1)
 			ret = run_parse_guest(c, optarg, o);
 		if (ret == 1)
@@ -369,11 +381,14 @@ static void run_report_end(const struct vmm_guest *g)
 static void run_report(const struct run_opts *o, struct vmm_guest *g, struct cli_summary_file *json)
 {
 	fflush(stdout);
+	cli_watch_end(); /* the progress line gone, the last stats line written */
 	run_report_end(g);
 	for (unsigned i = 0; i < o->nr_walks; i++)
 		vmm_walk_gva(g, o->walks[i], stdout);
 	if (!o->quiet)
 		cli_summary_print(g, stderr);
+	if (!o->quiet && cli_watch_socket_path())
+		fprintf(stderr, "  stat socket: %s (gone at exit)\n", cli_watch_socket_path());
 	if (json->f) {
 		cli_summary_json(g, json->f);
 		json->written = true;
@@ -426,8 +441,11 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, struct cli
 		status = VMM_EXIT_RUNTIME;
 	}
 	if (!status) {
+		cli_watch_start(o->cfg.pool, 1, &o->cfg.name);
+		cli_watch_attach(0, g);
 		status = run_attached(g);
 		run_report(o, g, json);
+		cli_watch_detach(0);
 		vmm_guest_destroy(g);
 	}
 	cli_setup_close(&s);
@@ -445,7 +463,10 @@ static int run_cmd_multi(struct run_opts *o)
 		return ret;
 	if (o->summary_json && cli_summary_file_open(o->summary_json, &json))
 		return VMM_EXIT_USAGE;
-	ret = run_multi(o, &json);
+	ret = cli_watch_open(&o->watch);
+	if (!ret)
+		ret = run_multi(o, &json);
+	cli_watch_close();
 	return cli_summary_file_finish(&json, o->summary_json, ret);
 }
 
@@ -464,6 +485,7 @@ int cli_cmd_run(int argc, char **argv)
 	ret = run_parse(argc, argv, &o);
 	if (ret)
 		return ret;
+	o.cfg.console = cli_watch_console(stdout, o.quiet);
 	if (o.nr_specs)
 		return run_cmd_multi(&o);
 	if (vmm_image_resolve(o.guest, path, sizeof(path), err, sizeof(err)))
@@ -478,7 +500,10 @@ int cli_cmd_run(int argc, char **argv)
 		free(elf);
 		return VMM_EXIT_USAGE;
 	}
-	ret = run_guest(&o, elf, len, &json);
+	ret = cli_watch_open(&o.watch);
+	if (!ret)
+		ret = run_guest(&o, elf, len, &json);
+	cli_watch_close();
 	free(elf);
 	return cli_summary_file_finish(&json, o.summary_json, ret);
 }

@@ -6,6 +6,7 @@
 
 #include "guest_spec.h"
 #include "setup.h"
+#include "stats.h"
 #include "summary_file.h"
 #include "vmm/guest.h"
 
@@ -27,6 +28,7 @@ struct run_opts {
 	unsigned nr_walks;
 	const char *specs[CLI_MAX_GUESTS]; /* --guest SPEC, as given */
 	unsigned nr_specs;
+	struct cli_watch_opts watch;       /* --stats, --stat-socket (stats.h) */
 };
 
 /*

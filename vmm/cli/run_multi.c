@@ -170,6 +170,7 @@ static void *multi_thread(void *arg)
 	int ret;
 
 	if (multi_delay(m->spec->start_ns)) {
+		cli_watch_failed(m->slot);
 		m->status = VMM_EXIT_INTERRUPTED;
 		snprintf(m->err, sizeof(m->err), "interrupted by a signal before it started");
 		return NULL;
@@ -178,11 +179,13 @@ static void *multi_thread(void *arg)
 	ret = vmm_guest_create(m->kvm, &m->cfg, m->elf, m->len, &g, err, sizeof(err));
 	pthread_mutex_unlock(&multi_create_lock);
 	if (ret) {
+		cli_watch_failed(m->slot);
 		m->status = VMM_EXIT_RUNTIME;
 		snprintf(m->err, sizeof(m->err), "not started: %s: %s", m->path, err);
 		return NULL;
 	}
 	m->g = g;
+	cli_watch_attach(m->slot, g);
 	run_attach(m->slot, g);
 	vmm_guest_run(g);
 	m->status = cli_run_exit_status(g);
@@ -239,6 +242,7 @@ static void multi_report(bool quiet, struct cli_summary_file *json, unsigned n, 
 	struct cli_summary_guest sg[CLI_MAX_GUESTS];
 	const struct vmm_guest *any = NULL;
 
+	cli_watch_end(); /* the progress line gone, the last stats line written */
 	fflush(stdout);
 	for (unsigned i = 0; i < n; i++) {
 		struct multi_guest *m = &multi_guests[i];
@@ -253,6 +257,8 @@ static void multi_report(bool quiet, struct cli_summary_file *json, unsigned n, 
 			cli_summary_print_guest(multi_guests[i].g, stderr);
 	if (any && !quiet)
 		cli_summary_print_pool(any, n, stderr);
+	if (!quiet && cli_watch_socket_path())
+		fprintf(stderr, "  stat socket: %s (gone at exit)\n", cli_watch_socket_path());
 	if (json->f) {
 		cli_summary_json_guests(sg, n, status, json->f);
 		json->written = true;
@@ -270,10 +276,14 @@ static int multi_status(unsigned n)
 
 int run_multi_guests(struct cli_setup *s, unsigned n)
 {
+	const char *names[CLI_MAX_GUESTS];
+
 	for (unsigned i = 0; i < n; i++) {
 		multi_guests[i].kvm = &s->kvm;
 		multi_guests[i].cfg.pool = cli_setup_pool_of(s);
+		names[i] = multi_guests[i].spec->name;
 	}
+	cli_watch_start(cli_setup_pool_of(s), n, names);
 	multi_run_all(n);
 	return multi_status(n);
 }
@@ -289,6 +299,7 @@ void run_multi_end(unsigned n)
 		struct multi_guest *m = &multi_guests[i];
 
 		run_detach(i);
+		cli_watch_detach(i);
 		if (m->g)
 			vmm_guest_destroy(m->g);
 		m->g = NULL;
