@@ -95,8 +95,22 @@ Test(wss, phased_small_guest)
 
 Test(wss, phased_two_vcpus)
 {
-	expect_phased(&(struct wss_case){ .mem = 64 * MIB, .vcpus = 2, .passes = 8,
-					  .pattern = "phased" });
+	struct wss_case c = { .mem = 128 * MIB, .vcpus = 2, .passes = 4, .pattern = "phased" };
+	uint64_t quarter = c.mem / PAGE_SIZE / 4, got;
+	struct outcome o;
+
+	/*
+	 * Each vCPU walks a quarter of its half: a quarter of RAM together while
+	 * they run side by side. On a busy host they may run by turns, each
+	 * walking its set alone for many rounds: an LRU then needs one vCPU's
+	 * set only, and so says the estimate (docs/usage.md). It lies between.
+	 */
+	wss_run(&o, &c);
+	got = o.fs.wss_pages;
+	cr_assert(got * 8 >= quarter * 3 && got * 4 <= quarter * 5,
+		  "working-set estimate %llu pages, want %llu (side by side) down to %llu (by turns)",
+		  (unsigned long long)got, (unsigned long long)quarter,
+		  (unsigned long long)quarter / 2);
 }
 
 Test(wss, phased_under_reclaim)
