@@ -26,6 +26,7 @@
  */
 #include "bench.h"
 #include "overcommit.h"
+#include "rawio.h"
 #include "vmm/cli/cli.h"
 #include "vmm/guest.h"
 #include "vmm/image.h"
@@ -36,8 +37,6 @@
 #include "memvisor/time.h"
 #include "swapd/swapd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,55 +50,6 @@ static const struct oc_workload oc_workloads[] = {
 };
 /* the workload_mask bit of the multi-guest workload (overcommit_guests.c) */
 #define OC_GUESTS (1u << ARRAY_SIZE(oc_workloads))
-
-/* A raw io_uring write of bytes to a fresh file in dir: 4 KiB O_DIRECT writes
- * at queue depth 32, as swap-out batches are. Bytes per second, or 0. */
-static double oc_raw_write(const char *dir, uint64_t bytes)
-{
-	char path[4096];
-	struct io_uring ring;
-	void *buf = NULL;
-	uint64_t t0, pages = bytes / PAGE_SIZE, next = 0, done = 0;
-	double bps = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/memvisor-bench-raw-%d", dir, (int)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT, 0600);
-	if (fd < 0)
-		return 0;
-	unlink(path);
-	if (fallocate(fd, 0, 0, (off_t)bytes) || posix_memalign(&buf, PAGE_SIZE, 32 * PAGE_SIZE) ||
-	    io_uring_queue_init(32, &ring, 0)) {
-		free(buf);
-		close(fd);
-		return 0;
-	}
-	memset(buf, 0x5a, 32 * PAGE_SIZE);
-	t0 = mv_now_ns();
-	while (done < pages) {
-		struct io_uring_cqe *cqe;
-
-		for (unsigned q = 0; next < pages && next - done < 32; q++, next++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_write(sqe, fd, (char *)buf + (next % 32) * PAGE_SIZE, PAGE_SIZE,
-					    next * PAGE_SIZE);
-		}
-		io_uring_submit_and_wait(&ring, 1);
-		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
-			if (cqe->res != (int)PAGE_SIZE)
-				pages = 0; /* give up: no figure rather than a wrong one */
-			io_uring_cqe_seen(&ring, cqe);
-			done++;
-		}
-	}
-	if (pages)
-		bps = bytes / ((mv_now_ns() - t0) / 1e9);
-	io_uring_queue_exit(&ring);
-	free(buf);
-	close(fd);
-	return bps;
-}
 
 /* ---- the runs ---- */
 
@@ -159,11 +109,17 @@ static void oc_swap_figures(const struct oc_opts *o, const struct oc_run *r, uns
 		reclaim_ns += r[i].mv.reclaim_ns;
 		biggest = MAX(biggest, r[i].mv.swap_out * PAGE_SIZE);
 	}
-	double raw = oc_raw_write(o->dir, MAX(biggest, 64ULL << 20));
+	/* the raw write memvisor's swap-out is judged against: a steady queue
+	 * depth of 32, as swap-out batches go; no figure rather than a wrong one */
+	struct bench_rawio raw;
+
+	if (bench_raw_write_dir(o->dir, MAX(biggest, 64ULL << 20), 32, true, &raw))
+		memset(&raw, 0, sizeof(raw));
 	double swapout = write_ns ? written / (write_ns / 1e9) : 0;
 
-	g->swapout_frac = raw > 0 ? swapout / raw : 0;
+	g->swapout_frac = oc_div(swapout, bench_rawio_bps(&raw));
 	g->cpu_us = freed ? reclaim_ns / 1e3 / freed : 0;
+	g->raw_cpu_us = raw.pages ? raw.cpu_ns / 1e3 / raw.pages : 0;
 }
 
 static int oc_measure(const struct oc_opts *o)

@@ -79,7 +79,8 @@ struct oc_goals {
 	struct oc_gm fit_floor;     /* fits: memvisor s / its floor's */
 	struct oc_gm trips;         /* memvisor faults per touch / Linux's */
 	struct oc_gm written, read; /* memvisor's swap pages / Linux's */
-	double swapout_frac, cpu_us;
+	double swapout_frac;        /* memvisor's swap-out bytes/s / a raw io_uring write's */
+	double cpu_us, raw_cpu_us;  /* reclaim CPU per reclaimed page; the raw write's per page */
 };
 
 /* overcommit_memvisor.c: touch's arguments for a run; the guest of RAM
