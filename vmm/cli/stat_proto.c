@@ -67,8 +67,10 @@ static int stat_maps_pte(uint64_t *pte, gpa_t addr, void *priv)
 	uint64_t e = __atomic_load_n(pte, __ATOMIC_RELAXED);
 
 	(void)addr;
-	n->present += ept_present(e);
-	n->swap += ept_is_swp(e);
+	/* frames it holds: mapped, armed (unmapped to watch for a refault) or
+	 * under I/O, as mm->rss counts them; swap: entries with a slot */
+	n->present += ept_present(e) || gmm_ept_armed(e) || gmm_ept_wb(e);
+	n->swap += gmm_ept_slot(e);
 	return 0;
 }
 

@@ -7,7 +7,8 @@
  * Who may connect: the socket is made 0600 (under a umask of 077, so it is
  * never more open, not even for a moment) in a directory only its owner can
  * enter, and each connection's peer is checked with SO_PEERCRED: a process
- * of another user is told no and closed even if the modes were opened up.
+ * of another user (root aside) is told no and closed even if the modes were
+ * opened up.
  *
  * A client can never hold the run up: the server is a thread of its own
  * that only polls non-blocking sockets, a request is at most STAT_REQ_MAX
@@ -154,14 +155,15 @@ int stat_server_open(const char *path)
 }
 
 /* Another user's process: one line, then closed (the modes keep it out
- * already; this holds if someone opened them up). */
+ * already; this holds if someone opened them up). Root may: it can read
+ * memvisor's memory anyway. */
 static bool stat_server_peer_ok(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	static const char no[] = "error: this memvisor belongs to another user\n";
 
-	if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.uid == geteuid())
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && (cred.uid == geteuid() || cred.uid == 0))
 		return true;
 	if (send(fd, no, sizeof(no) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* nothing more to do: it is closed either way */
