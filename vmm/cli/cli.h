@@ -7,6 +7,8 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_guests(int argc, char **argv);
 /* memvisor stat: ask a running memvisor (stat_client.c) */
 int cli_cmd_stat(int argc, char **argv);
+/* memvisor plot: a stats time series drawn with gnuplot (plot.c) */
+int cli_cmd_plot(int argc, char **argv);
 /* Hidden: the summary's counters as the Markdown table of docs/usage.md. */
 int cli_cmd_counters(int argc, char **argv);
 

@@ -12,6 +12,7 @@
 static const char usage[] =
 	"usage: memvisor run [options] GUEST [-- guest args]   run a guest (a built-in name or an ELF path)\n"
 	"       memvisor stat [options] [PATH|PID]               a running memvisor's counters, VMAs, walks\n"
+	"       memvisor plot STATS.jsonl -o FILE.png            draw a --stats time series with gnuplot\n"
 	"       memvisor guests                                  list built-in guests\n"
 	"       memvisor bench NAME [--json] [options]           benchmarks, each beside its baseline\n"
 	"       memvisor --help | --version\n"
@@ -40,6 +41,7 @@ static const struct {
 } main_commands[] = {
 	{ "run", cli_cmd_run },
 	{ "stat", cli_cmd_stat },
+	{ "plot", cli_cmd_plot },
 	{ "guests", cli_cmd_guests },
 	{ "bench", bench_cmd },
 	{ "--help", main_help }, { "-h", main_help }, { "help", main_help },
