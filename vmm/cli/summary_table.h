@@ -4,7 +4,8 @@
  * text summary shows it, its description (docs/usage.md has the table that
  * 'memvisor counters' prints, and tests/test_cli.c checks the two agree),
  * and where it is read from. summary.c (text) and summary_json.c (JSON)
- * only walk the table. Private to the summary files.
+ * only walk the table. Private to the summary files, and to stats.c, which
+ * sums the same snapshots for the progress line.
  */
 #ifndef CLI_SUMMARY_TABLE_H
 #define CLI_SUMMARY_TABLE_H
