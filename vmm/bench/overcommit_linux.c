@@ -84,8 +84,8 @@ void oc_kvm_cgroup(const struct oc_opts *o, struct oc_run *r, const struct oc_im
 	char *argv[] = { (char *)img->self, "run", "-q", "--host-mm", "-m", mem, "--timeout", limit,
 			 "touch", "--", a.pat, a.passes, a.seed, NULL };
 	/* a thrashing KVM guest can take minutes to finish: the bench gives it
-	 * three times memvisor's time (at least 5 s), and says so if it is cut */
-	double secs = fmax(5, 3 * r->mv.wall_s);
+	 * twice memvisor's time (at least 5 s), and says so if it is cut */
+	double secs = fmax(5, 2 * r->mv.wall_s);
 	struct hostswap_spec spec = { .argv = argv, .mem_limit = o->pool, .swap_size = o->pool * r->ratio,
 				      .swap_dir = o->dir, .quiet = true };
 	struct hostswap_result res;
@@ -97,7 +97,7 @@ void oc_kvm_cgroup(const struct oc_opts *o, struct oc_run *r, const struct oc_im
 	if (hostswap_run(&spec, &res, err, sizeof(err)))
 		snprintf(r->kvm_note, sizeof(r->kvm_note), "not run: %s", err);
 	else if (res.status == VMM_EXIT_TIMEOUT)
-		snprintf(r->kvm_note, sizeof(r->kvm_note), "not done in %.1f s (3x memvisor's time)", secs);
+		snprintf(r->kvm_note, sizeof(r->kvm_note), "not done in %.1f s (2x memvisor's time)", secs);
 	else if (res.status != 0)
 		snprintf(r->kvm_note, sizeof(r->kvm_note), "%s after %.2f s",
 			 res.status < 0 ? "killed (the cgroup's OOM killer)" : "failed", res.wall_s);
