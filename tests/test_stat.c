@@ -7,6 +7,7 @@
  * own (XDG_RUNTIME_DIR), so other memvisors on the machine never interfere.
  */
 #include "vmm/cli/stat_json.h"
+#include "vmm/cli/stat_proto.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -166,6 +167,60 @@ Test(stat_json, reader)
 	memset(deep, '[', sizeof(deep) - 1);
 	deep[sizeof(deep) - 1] = '\0';
 	cr_assert(!sjson_valid(deep)); /* refused, not a stack overflow */
+}
+
+/* Random bytes and mutations of a real line: the reader never reads past
+ * the end or recurses without bound (ASan and UBSan builds check), and
+ * requests never crash the server's parser. A cheap, deterministic fuzz. */
+Test(stat_json, random_input_is_refused_or_read_safely)
+{
+	static const char seed[] = "{\"t\":0.5,\"pool\":null,\"guests\":[{\"guest\":\"a\","
+				   "\"state\":\"running\",\"mm\":{\"rss_pages\":12,\"x\":[1,2,{}]}}]}";
+	char buf[sizeof(seed) + 8], out[32];
+	unsigned state = 12345;
+	uint64_t v;
+
+	for (int i = 0; i < 200000; i++) {
+		size_t len = sizeof(seed) - 1;
+
+		memcpy(buf, seed, sizeof(seed));
+		for (int k = 0; k < 1 + i % 4; k++) {
+			state = state * 1103515245u + 12345u;
+			buf[(state >> 8) % len] = (char)(state >> 16);
+		}
+		state = state * 1103515245u + 12345u;
+		buf[(state >> 8) % (len + 1)] = '\0'; /* cut short too */
+		(void)sjson_valid(buf);
+		(void)sjson_u64(buf, "guests[0].mm.rss_pages", &v);
+		(void)sjson_str(buf, "guests[0].state", out, sizeof(out));
+		(void)sjson_len(buf, "guests[0].mm.x");
+	}
+}
+
+Test(stat_proto, bad_requests_get_one_error_line)
+{
+	static const char *const bad[] = { "", "hello", "stats extra", "maps a b", "translate",
+					   "translate zz", "translate 0x1000 a b", "\x01\x02", "st\x7f" "ats",
+					   "maps \x1b[2J" };
+	size_t len;
+	char *r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		r = stat_reply(bad[i], strlen(bad[i]), false, &len);
+		cr_assert(r && len == strlen(r) && !strncmp(r, "error: ", 7) && strchr(r, '\n') == r + len - 1,
+			  "request %zu: %s", i, r);
+		cr_assert(!strchr(r, '\x1b') && !strchr(r, '\x7f'), "request %zu echoed a control byte", i);
+		free(r);
+	}
+	r = stat_reply("stats", 3, false, &len); /* a NUL inside the line */
+	cr_assert(r && !strncmp(r, "error: ", 7), "%s", r);
+	free(r);
+	r = stat_reply("maps", 4, false, &len); /* no guest in this process */
+	cr_assert_str_eq(r, "error: no guest is running\n");
+	free(r);
+	r = stat_reply("xxxx", 4, true, &len);
+	cr_assert_str_eq(r, "error: request longer than 256 bytes\n");
+	free(r);
 }
 
 /* ----------------------------------------------------- --stats FILE */
