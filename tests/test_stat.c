@@ -657,6 +657,27 @@ Test(stat, socket_path_refused_before_the_guest_starts)
 	cr_assert(!strstr(p.err, "stat socket"), "%s", p.err);
 }
 
+/* The default socket only warns when it cannot be made: nobody asked for it. */
+Test(stat, default_socket_that_cannot_be_made_is_only_a_warning)
+{
+	char dir[64], blocker[96];
+	struct proc p;
+	int fd;
+
+	need_kvm();
+	private_dir(dir);
+	snprintf(blocker, sizeof(blocker), "%s/memvisor", dir);
+	fd = open(blocker, O_WRONLY | O_CREAT, 0600); /* a file where the directory would be */
+	cr_assert(fd >= 0);
+	close(fd);
+	run(&p, dir, (char *[]){ "memvisor", "run", "hello", NULL });
+	cr_assert_eq(p.status, 0, "%s", p.err);
+	cr_assert(strstr(p.out, "Hello from memvisor"), "%s", p.out);
+	cr_assert(strstr(p.err, "memvisor: warning: no stat socket (") &&
+		  strstr(p.err, "Not a directory"), "%s", p.err);
+	cr_assert(!strstr(p.err, "stat socket: "), "%s", p.err);
+}
+
 /* ----------------------------------------------------- progress line */
 
 /* Run argv on a pseudo-terminal (stdout and stderr): all it wrote. */

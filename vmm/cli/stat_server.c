@@ -99,8 +99,17 @@ static int stat_server_bind_path(const struct sockaddr_un *sa)
 	return stat_server_bind(sa) ? -errno : 0;
 }
 
+/* A socket the user asked for is an error; the default one only a warning
+ * (the run goes on without it): nobody asked for it. */
+static bool stat_server_explicit;
+
 static int stat_server_refuse(const char *path, const char *why)
 {
+	if (!stat_server_explicit) {
+		fprintf(stderr, "memvisor: warning: no stat socket (%s: %s): 'memvisor stat' cannot "
+			"see this run\n", path, why);
+		return 0;
+	}
 	fprintf(stderr, "memvisor: cannot listen on the stat socket %s: %s (give another with "
 		"--stat-socket PATH, or --no-stat-socket)\n", path, why);
 	return -1;
@@ -125,6 +134,7 @@ int stat_server_open(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int ret;
 
+	stat_server_explicit = path;
 	if (!path) {
 		ret = stat_server_default(sa.sun_path, sizeof(sa.sun_path));
 		if (ret)

@@ -116,7 +116,8 @@ int stats_file_open(const char *path);
 void stats_file_start(uint64_t interval_ns);
 void stats_file_end(void);   /* sampler stopped, the last line written */
 
-/* stat_server.c: the socket */
+/* stat_server.c: the socket at path (NULL: the default place). 0, or -1
+ * with a line; a default one that cannot be made is a warning and 0. */
 int stat_server_open(const char *path);
 void stat_server_start(void);
 void stat_server_close(void);

@@ -62,7 +62,7 @@ int cli_watch_open(const struct cli_watch_opts *o)
 		atexit(cli_watch_atexit); /* exit() from anywhere still removes the socket */
 		if (stat_server_open(o->socket_path))
 			return VMM_EXIT_USAGE;
-		watch.socket = true;
+		watch.socket = stat_server_path();
 	}
 	return 0;
 }
