@@ -198,3 +198,84 @@ Test(wss, idle_guest_estimates_low_then_rereads)
 	expect_near(&o, pages);
 }
 
+
+struct wss_bg {
+	struct vmm_guest *g;
+	int status;
+	bool done;
+};
+
+static void *wss_bg_run(void *arg)
+{
+	struct wss_bg *b = arg;
+
+	b->status = vmm_guest_run(b->g);
+	__atomic_store_n(&b->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static struct vmm_guest *phased_on(struct vmm_kvm *kvm, struct gmm_pool *pool, const void *elf,
+				   size_t len, const char *name, uint64_t mem, char **argv, FILE *con)
+{
+	struct vmm_config cfg = {
+		.name = name, .path = BUILTIN("touch"), .mem_size = mem, .nr_vcpus = 1,
+		.timeout_ns = 120ULL * 1000000000ULL, .argc = 2, .argv = argv, .console = con,
+		.pool = pool, .label = name,
+	};
+	struct vmm_guest *g;
+	char err[512];
+
+	cr_assert_eq(vmm_guest_create(kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);
+	return g;
+}
+
+/* Two guests on one pool under reclaim, each with its own estimate, read
+ * while they run (as memvisor stat reads it) and at the end. */
+Test(wss, two_guests_each_their_own)
+{
+	static char *argv_a[] = { "--pattern=phased", "--passes=8" };
+	static char *argv_b[] = { "--pattern=phased", "--passes=4" };
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512];
+	struct vmm_kvm kvm;
+	struct wss_bg run[2];
+	pthread_t t[2];
+	FILE *con = fopen("/dev/null", "w");
+	uint64_t live = 0;
+	void *elf;
+	size_t len;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(BUILTIN("touch"), &elf, &len, err, sizeof(err)), 0, "%s", err);
+	shared_pool_init(&pool, &swap, path, 96 * MIB, 256 * MIB);
+	run[0] = (struct wss_bg){ .g = phased_on(&kvm, &pool, elf, len, "a", 64 * MIB, argv_a, con) };
+	run[1] = (struct wss_bg){ .g = phased_on(&kvm, &pool, elf, len, "b", 128 * MIB, argv_b, con) };
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, wss_bg_run, &run[i]), 0);
+	while (!__atomic_load_n(&run[0].done, __ATOMIC_ACQUIRE) ||
+	       !__atomic_load_n(&run[1].done, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = { .tv_nsec = 5 * 1000000L };
+
+		live = MAX(live, gmm_mm_wss(run[1].g->mm));
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct outcome o;
+
+		pthread_join(t[i], NULL);
+		o.fs = run[i].g->mm->fs;
+		cr_assert_eq(run[i].status, 0, "%s: %s", run[i].g->cfg.name, run[i].g->reason);
+		cr_log_info("guest %s: estimate %llu pages of %llu RAM pages", run[i].g->cfg.name,
+			    (unsigned long long)o.fs.wss_pages,
+			    (unsigned long long)(run[i].g->ram_size / PAGE_SIZE));
+		expect_near(&o, run[i].g->ram_size / PAGE_SIZE / 4);
+	}
+	cr_assert_gt(live, 0, "no estimate of b could be read while it ran");
+	for (int i = 0; i < 2; i++)
+		vmm_guest_destroy(run[i].g);
+	shared_pool_destroy(&pool, &swap);
+	vmm_kvm_close(&kvm);
+	fclose(con);
+	free(elf);
+}
