@@ -441,8 +441,8 @@ static int run_guest(struct run_opts *o, const void *elf, size_t len, struct cli
 		status = VMM_EXIT_RUNTIME;
 	}
 	if (!status) {
+		cli_watch_attach(0, g); /* first: the first stats line has it */
 		cli_watch_start(o->cfg.pool, 1, &o->cfg.name);
-		cli_watch_attach(0, g);
 		status = run_attached(g);
 		run_report(o, g, json);
 		cli_watch_detach(0);

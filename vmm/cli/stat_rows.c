@@ -170,18 +170,21 @@ int stat_rows(const char *path, const struct stat_opts *o)
 	char *cur, *prev = NULL;
 	unsigned rows = 0;
 	struct timespec next;
+	int ret = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (uint64_t samples = 0;; samples++) {
-		int ret = samples ? stat_request(path, "stats", 5000, &cur) : stat_ask(path, "stats", &cur);
-
-		if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		/* the first through stat_ask, which says why it failed */
+		ret = samples ? stat_request(path, "stats", 5000, &cur) : stat_ask(path, "stats", &cur);
+		if (samples && (ret == -ENOENT || ret == -ECONNREFUSED)) {
 			fprintf(stderr, "memvisor: the run ended\n");
+			ret = 0;
 			break;
 		}
+		if (ret < 0)
+			fprintf(stderr, "memvisor: %s: %s\n", path, strerror(-ret));
 		if (ret)
-			return ret > 0 ? ret : (fprintf(stderr, "memvisor: %s: %s\n", path,
-							strerror(-ret)), 1);
+			break;
 		if (o->json)
 			fputs(cur, stdout);
 		else
@@ -194,5 +197,5 @@ int stat_rows(const char *path, const struct stat_opts *o)
 		stat_sleep_until(&next, o->interval_ns);
 	}
 	free(prev);
-	return 0;
+	return ret ? 1 : 0;
 }

@@ -99,9 +99,12 @@ void stats_write_line(FILE *f)
 
 	pthread_mutex_lock(&stats_reg.lock);
 	p = stats_reg.pool;
+	/* t with microseconds, however long the run: json_f64's six digits
+	 * would make lines of a run past 10000 s share a t */
+	fprintf(f, "{\"t\":%.6f", stats_elapsed_locked());
 	json_init(&j, f);
-	json_begin(&j, NULL, '{');
-	json_f64(&j, "t", stats_elapsed_locked());
+	j.depth = 1;
+	j.need_comma[1] = true;
 	if (!p)
 		json_str(&j, "pool", NULL);
 	cli_summary_json_pool(p, &j);

@@ -57,12 +57,12 @@ int cli_watch_open(const struct cli_watch_opts *o)
 	watch.interval_ns = o->interval_ns ? o->interval_ns : CLI_STATS_INTERVAL_NS;
 	if (o->stats_path && stats_file_open(o->stats_path))
 		return VMM_EXIT_USAGE;
-	watch.stats = o->stats_path;
+	watch.stats = o->stats_path != NULL;
 	if (!o->no_socket) {
 		atexit(cli_watch_atexit); /* exit() from anywhere still removes the socket */
 		if (stat_server_open(o->socket_path))
 			return VMM_EXIT_USAGE;
-		watch.socket = stat_server_path();
+		watch.socket = stat_server_path() != NULL;
 	}
 	return 0;
 }
