@@ -70,7 +70,8 @@ int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
  * COPY the kernel copies the pool's zero buffer into new pages. Called
  * without the mm lock (the ioctl may take a while): costs go to *cost for
  * the caller to add up under the lock. Returns pages installed (maybe fewer
- * than asked) or -errno.
+ * than asked) or -errno. The clocks are read only for a timed fault
+ * (cost->timed; see fault.c).
  */
 int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
 			 struct gmm_install_cost *cost)
@@ -78,7 +79,7 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	struct gmm_pool *p = mm->pool;
 	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
-	uint64_t t0 = mv_thread_ns(), calls = 0;
+	uint64_t t0 = cost->timed ? mv_thread_ns() : 0, calls = 0;
 	int64_t done;
 
 	if (p->use_move && !zeroed) {
@@ -87,7 +88,7 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 		if (ret)
 			return ret;
 	}
-	uint64_t t1 = mv_thread_ns();
+	uint64_t t1 = cost->timed ? mv_thread_ns() : 0;
 
 	done = uffd_op(p, p->use_move, dst, src, len, &calls);
 	cost->calls += calls;
@@ -101,6 +102,7 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 		__atomic_add_fetch(&p->frames_lost, npages, __ATOMIC_RELAXED);
 	}
 	cost->ns_populate += t1 - t0;
-	cost->ns_install += mv_thread_ns() - t1;
+	if (cost->timed)
+		cost->ns_install += mv_thread_ns() - t1;
 	return done < 0 ? done : done >> PAGE_SHIFT;
 }

@@ -219,6 +219,7 @@ void gmm_uffd_unregister(struct gmm_mm *mm);
 /* install.c */
 struct gmm_install_cost {
 	uint64_t ns_populate, ns_install, calls, retries;
+	bool timed;              /* read the clocks: a sampled fault (fault.c) */
 };
 /* UFFDIO_MOVE of len bytes from src to dst (page aligned, dst registered),
  * or UFFDIO_COPY (the kernel copies src into new pages at dst); resumed
