@@ -192,3 +192,22 @@ Test(probes, fire_perf, .timeout = 120)
 	unlink(data);
 	cr_expect_gt(n, 100, "sdt_memvisor:fault_exit recorded %d times: %s", n, out);
 }
+
+/* bench probes runs both binaries and prints their figures and ratios. */
+Test(probes, bench_json, .timeout = 120)
+{
+	static char out[4096];
+	int status;
+
+#ifndef MV_PROBES
+	cr_skip_test("built with -Dprobes=false: no memvisor-noprobes");
+#endif
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_skip_test("needs /dev/kvm");
+	status = sh(MEMVISOR " bench probes --runs 2 --size 4M --json 2>&1", out, sizeof(out));
+	cr_assert_eq(status, 0, "%s", out);
+	cr_expect(strstr(out, "\"bench\":\"probes\""), "%s", out);
+	cr_expect(strstr(out, "\"kvm_backend\":"), "%s", out);
+	cr_expect(strstr(out, "\"faults\":1024,"), "one page per fault: %s", out);
+	cr_expect(strstr(out, "\"ratio_per_page\":") && strstr(out, "\"ratio_handler\":"), "%s", out);
+}
