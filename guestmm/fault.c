@@ -413,19 +413,32 @@ static void fault_over_high(struct gmm_mm *mm)
 	pthread_mutex_lock(&mm->lock);
 }
 
+/* What a fault did, for the fault_exit probe, from its counters before
+ * (installed, refaults, swapins): 3 swap-in, 2 refault, 1 new pages, 0 none. */
+static unsigned fault_kind(const struct gmm_mm *mm, const uint64_t seen[3])
+{
+	if (mm->fs.swapins != seen[2])
+		return 3;
+	if (mm->fs.refaults != seen[1])
+		return 2;
+	return mm->fs.installed != seen[0];
+}
+
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 {
 	fault_pick_timed();
 	uint64_t t0 = fault_clock();
 	struct gmm_vma *vma;
 	unsigned ret, stuck = 0;
-	uint64_t seen; /* pages mapped before: the fault_exit probe tells how many it mapped */
+	uint64_t seen[3]; /* counters before, for the fault_exit probe: what it did, how many pages */
 
 	MV_PROBE(fault_entry, mm->slot, gpa);
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
 	gmm_wss_fault(mm, gpa); /* an access, if gpa is a working-set sample */
-	seen = mm->fs.installed + mm->fs.refaults + mm->fs.swapins;
+	seen[0] = mm->fs.installed;
+	seen[1] = mm->fs.refaults;
+	seen[2] = mm->fs.swapins;
 	for (int tries = 0;; tries++) {
 		if (__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {
 			ret = GMM_FAULT_OOM; /* being killed: no more frames for it */
@@ -466,7 +479,8 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	if (ret & GMM_FAULT_NOPAGE)
 		fault_over_high(mm);
 	mm->fs.ns_handler += (fault_clock() - t0) * fault_weight;
-	MV_PROBE(fault_exit, mm->slot, gpa, ret, mm->fs.installed + mm->fs.refaults + mm->fs.swapins - seen);
+	MV_PROBE(fault_exit, mm->slot, gpa, ret, fault_kind(mm, seen),
+		 mm->fs.installed - seen[0] + mm->fs.refaults - seen[1] + mm->fs.swapins - seen[2]);
 	pthread_mutex_unlock(&mm->lock);
 	return ret;
 }
