@@ -72,6 +72,24 @@ static int oc_images(struct oc_image *img, struct cli_setup *setup)
 			   setup);
 }
 
+/* Both floors, each the faster of two runs: noise on a shared machine only
+ * ever adds time, and a floor is the least the accesses cost. */
+static void oc_floors(struct cli_setup *s, const struct oc_opts *o, const struct oc_image *img,
+		      struct oc_run *r)
+{
+	r->mv_floor.s = -1;
+	for (int k = 0; k < 2; k++) {
+		struct oc_mv m = { .s = -1 };
+		struct oc_linux l = { .s = -1 };
+
+		if (!oc_guest(s, o, r, true, img, &m) && (r->mv_floor.s < 0 || m.s < r->mv_floor.s))
+			r->mv_floor = m;
+		oc_linux(o, r, true, img, &l);
+		if (k == 0 || (l.s > 0 && (r->lx_floor.s <= 0 || l.s < r->lx_floor.s)))
+			r->lx_floor = l;
+	}
+}
+
 /* One workload at one ratio: the four figures and the KVM one, interleaved. */
 static int oc_one(struct cli_setup *s, const struct oc_opts *o, const struct oc_image *img,
 		  struct oc_run *r)
@@ -84,9 +102,7 @@ static int oc_one(struct cli_setup *s, const struct oc_opts *o, const struct oc_
 	} else {
 		oc_linux(o, r, false, img, &r->lx);
 	}
-	if (oc_guest(s, o, r, true, img, &r->mv_floor))
-		r->mv_floor.s = -1;
-	oc_linux(o, r, true, img, &r->lx_floor);
+	oc_floors(s, o, img, r);
 	r->kvm_s = -1;
 	if (o->no_kernel || o->quick)
 		snprintf(r->kvm_note, sizeof(r->kvm_note), "not run (--%s)",
