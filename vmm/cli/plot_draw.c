@@ -106,11 +106,11 @@ void plot_write_script(FILE *f, const struct plot_series *s, const char *out, co
 	size_t rows = s->nr_guests;
 
 	/* noenhanced: a '_' in a name is a '_', not a subscript */
-	fprintf(f, "set terminal pngcairo size 1200,%zu noenhanced font 'sans,9'\n"
+	fprintf(f, "set terminal pngcairo size 1100,%zu noenhanced font 'sans,9'\n"
 		"set output '%s'\nset datafile missing 'NaN'\n"
 		"set key top left opaque box\nset grid\nset xlabel 'seconds'\n"
 		"set multiplot layout %zu,2 title '%s'\n",
-		70 + 300 * rows, out, rows, title);
+		70 + 290 * rows, out, rows, title);
 	/* one time axis for every panel, so that guests line up */
 	if (s->last_t > 0)
 		fprintf(f, "set xrange [0:%.6g]\n", s->last_t);
