@@ -431,11 +431,13 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	struct gmm_vma *vma;
 	unsigned ret, stuck = 0;
 	uint64_t seen[3]; /* counters before, for the fault_exit probe: what it did, how many pages */
+	uint64_t wss0, lookup = 0;
 
 	MV_PROBE(fault_entry, mm->slot, gpa);
 	pthread_mutex_lock(&mm->lock);
 	mm->fs.faults++;
 	gmm_wss_fault(mm, gpa); /* an access, if gpa is a working-set sample */
+	wss0 = mm->fs.wss_faults;
 	seen[0] = mm->fs.installed;
 	seen[1] = mm->fs.refaults;
 	seen[2] = mm->fs.swapins;
@@ -449,8 +451,12 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 			ret = GMM_FAULT_SIGBUS;
 			break;
 		}
-		if (tries == 0)
-			mm->fs.ns_lookup += (fault_clock() - t0) * fault_weight;
+		if (tries == 0) {
+			uint64_t ns = (fault_clock() - t0) * fault_weight;
+
+			lookup += ns;
+			mm->fs.ns_lookup += ns;
+		}
 		ret = fault_entry(mm, vma, gpa);
 		if (ret & GMM_FAULT_AGAIN)
 			continue; /* an I/O on the page ended: look again */
@@ -478,7 +484,10 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa)
 	}
 	if (ret & GMM_FAULT_NOPAGE)
 		fault_over_high(mm);
-	mm->fs.ns_handler += (fault_clock() - t0) * fault_weight;
+	if (mm->fs.wss_faults == wss0)
+		mm->fs.ns_handler += (fault_clock() - t0) * fault_weight;
+	else /* the working-set sampler's fault: its cost (wss_faults), not the guest's */
+		mm->fs.ns_lookup -= lookup;
 	MV_PROBE(fault_exit, mm->slot, gpa, ret, fault_kind(mm, seen),
 		 mm->fs.installed - seen[0] + mm->fs.refaults - seen[1] + mm->fs.swapins - seen[2]);
 	pthread_mutex_unlock(&mm->lock);
