@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The progress line: on a terminal, one status line on stderr (elapsed
- * time, rss against the pool, swap in use, faults per second), redrawn in
+ * time, rss against the pool, swap in use, faults per second, guests running), redrawn in
  * place every PROGRESS_MS once the run has gone on for PROGRESS_DELAY_MS.
  * None when stderr is not a terminal, with -q, or with TERM=dumb.
  *
@@ -81,7 +81,7 @@ static void progress_draw(const struct stats_totals *tp)
 {
 	struct stats_totals t = *tp;
 	struct winsize ws;
-	char line[256], rss[16], pool[16], swap[16], slots[16];
+	char line[256], rss[16], pool[16], swap[16];
 	double rate;
 	int n, width = 80;
 
@@ -91,12 +91,12 @@ static void progress_draw(const struct stats_totals *tp)
 	cli_format_size(t.rss << PAGE_SHIFT, rss, sizeof(rss));
 	cli_format_size(t.frames << PAGE_SHIFT, pool, sizeof(pool));
 	cli_format_size(t.swap_used << PAGE_SHIFT, swap, sizeof(swap));
-	cli_format_size(t.swap_slots << PAGE_SHIFT, slots, sizeof(slots));
-	n = snprintf(line, sizeof(line), "memvisor %.1fs  rss %s/%s pool  swap %s/%s  %.0f faults/s",
-		     t.t, rss, pool, swap, slots, rate);
+	/* what fits in 80 columns: swap's total is in the summary */
+	n = snprintf(line, sizeof(line), "memvisor %.1fs  rss %s/%s  swap %s  %.0f faults/s",
+		     t.t, rss, pool, swap, rate);
 	if (t.guests > 1)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "  %u of %u guests running",
-			      t.running, t.guests);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "  %u/%u running", t.running,
+			      t.guests);
 	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 1)
 		width = ws.ws_col;
 	/* never as wide as the terminal: a full line would wrap and scroll */

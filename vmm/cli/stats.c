@@ -154,7 +154,6 @@ void stats_totals(struct stats_totals *t)
 	t->frames = s.ps.frames;
 	t->free = s.ps.free;
 	t->swap_used = s.sw_inuse;
-	t->swap_slots = s.sw ? s.sw->nr_slots : 0;
 }
 
 int stats_with_guest(const char *name, void (*fn)(struct vmm_guest *g, void *arg), void *arg)

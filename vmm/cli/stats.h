@@ -85,7 +85,7 @@ double stats_elapsed(void);
 /* Sums for the progress line. */
 struct stats_totals {
 	double t;
-	uint64_t rss, frames, free, swap_used, swap_slots, faults;
+	uint64_t rss, frames, free, swap_used, faults;
 	unsigned running, guests;
 };
 void stats_totals(struct stats_totals *s);
