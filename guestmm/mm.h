@@ -124,6 +124,7 @@ struct gmm_mm {
 	uint64_t *dirty;               /* dirty-log bitmap, read by reclaim (mm lock) */
 	uint64_t dirty_batch;          /* the reclaim batch it was read for */
 	uint64_t swapin_next;          /* the slot a sequential swap-in would read next */
+	gpa_t swapin_next_gpa;         /* the GPA a swap-in continuing a stream would fault at */
 	unsigned swapin_window;        /* swap readahead window, pages */
 	/* its LRU lists (Linux's per-memcg lruvec), linked through its frames:
 	 * the pool lock, as every frame's links are */

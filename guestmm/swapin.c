@@ -3,8 +3,10 @@
  * Faults on pages that are not simply absent, as Linux's do_swap_page: an
  * armed page (unmapped by aging, its frame kept) is moved back and activated,
  * a minor fault with no I/O; a swapped-out page is read from its slot
- * through io_uring together with readahead of the next slots of the same
- * guest when swap-ins are sequential. A read-ahead read that fails is
+ * through io_uring together with readahead when swap-ins continue a
+ * stream: by guest address (the next pages of RAM on swap, whatever their
+ * slots, as Linux's VMA-based swap readahead), then by slot (the next slots
+ * holding this guest's pages, evicted with it, as swap cluster readahead). A read-ahead read that fails is
  * dropped and counted (readahead_errors): its page stays on swap, and only
  * a demand read of it, should the guest touch it, ends the guest on error. Read-ahead pages are mapped at once, as
  * fault-around maps neighbours (a fault for each would cost a round trip),
@@ -111,17 +113,56 @@ static pfn_t swapin_frame(struct gmm_mm *mm)
 	return pfn;
 }
 
-/* Slots after s holding this guest's swapped-out pages, each with a frame to
- * read into, marked in flight. mm lock held. */
+/* Add the swapped-out page at gpa (slot s2, its entry e2) to the batch,
+ * with a frame to read into, marked in flight. False when no frame may be
+ * had for a bet. mm lock held. */
+static bool swapin_ra_add(struct gmm_mm *mm, gpa_t gpa, uint64_t s2, uint64_t *e2,
+			  struct swapin_batch *b)
+{
+	struct gmm_pool *p = mm->pool;
+	pfn_t pfn;
+
+	/* readahead is a bet: not with the pool at its last reserve,
+	 * nor beyond the guest's limit.max */
+	if (gmm_pool_nr_free(p) <= p->wmark_min || gmm_mm_headroom(mm) <= b->n)
+		return false;
+	pfn = swapin_frame(mm);
+	if (pfn == GMM_NO_FRAME)
+		return false;
+	*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
+	b->io[b->n] = (struct swapd_io){ .slot = s2, .buf = b->bounce + b->n * PAGE_SIZE };
+	b->pfn[b->n] = pfn;
+	b->gpa[b->n++] = gpa;
+	return true;
+}
+
+/* By guest address, as Linux's VMA-based swap readahead: the swapped-out
+ * pages after gpa, whatever slots they went to (a stream's pages are
+ * evicted in about, not exactly, address order). mm lock held. */
+static void swapin_readahead_gpa(struct gmm_mm *mm, gpa_t gpa, unsigned window,
+				 struct swapin_batch *b)
+{
+	for (gpa_t g = gpa + PAGE_SIZE; g < gpa + ((uint64_t)window << PAGE_SHIFT) &&
+	     g < mm->cfg.ram_size && b->n < window; g += PAGE_SIZE) {
+		uint64_t *e2 = ept_lookup(&mm->ept, g);
+
+		if (!e2 || !gmm_ept_slot(*e2))
+			continue;
+		if (!swapin_ra_add(mm, g, ept_swp_offset(*e2), e2, b))
+			break;
+	}
+}
+
+/* By slot, as Linux's swap cluster readahead: slots after s holding this
+ * guest's swapped-out pages, which were evicted with it. mm lock held. */
 static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, struct swapin_batch *b)
 {
 	struct gmm_pool *p = mm->pool;
 
-	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots; s2++) {
+	for (uint64_t s2 = s + 1; s2 < s + window && s2 < p->swap->nr_slots && b->n < window; s2++) {
 		struct gmm_slot_info *si = &p->slots[s2];
 		gpa_t gpa = __atomic_load_n(&si->gpa, __ATOMIC_RELAXED);
 		uint64_t *e2;
-		pfn_t pfn;
 
 		/* another guest's slot info may change under us: the EPT entry,
 		 * ours and under our lock, says whether it is really ours */
@@ -130,17 +171,8 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 		e2 = ept_lookup(&mm->ept, gpa);
 		if (!e2 || *e2 != ept_mk_swp(GMM_SWP_FILE, s2))
 			continue;
-		/* readahead is a bet: not with the pool at its last reserve,
-		 * nor beyond the guest's limit.max */
-		if (gmm_pool_nr_free(p) <= p->wmark_min || gmm_mm_headroom(mm) <= b->n)
+		if (!swapin_ra_add(mm, gpa, s2, e2, b))
 			break;
-		pfn = swapin_frame(mm);
-		if (pfn == GMM_NO_FRAME)
-			break;
-		*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
-		b->io[b->n] = (struct swapd_io){ .slot = s2, .buf = b->bounce + b->n * PAGE_SIZE };
-		b->pfn[b->n] = pfn;
-		b->gpa[b->n++] = gpa;
 	}
 }
 
@@ -224,6 +256,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	struct swapd_ring *ring = gmm_thread_ring();
 	struct swapin_batch b = { .n = 1, .bounce = gmm_thread_bounce() };
 	unsigned window, ret;
+	bool stream;
 	pfn_t pfn;
 
 	if (!ring || !b.bounce)
@@ -233,10 +266,16 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	pfn = swapin_frame(mm);
 	if (pfn == GMM_NO_FRAME)
 		return GMM_FAULT_RETRY;
-	window = s == mm->swapin_next ? MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
+	/* a stream by address or by slot doubles the window; anything else
+	 * reads the page alone */
+	stream = mm->swapin_window && gpa == mm->swapin_next_gpa; /* 0 before any swap-in */
+	window = s == mm->swapin_next || stream ?
+		 MIN(MAX(mm->swapin_window * 2, 2u), (unsigned)SWAP_RA_MAX) : 1;
 	b.io[0] = (struct swapd_io){ .slot = s, .buf = b.bounce };
 	b.pfn[0] = pfn;
 	b.gpa[0] = gpa;
+	if (stream)
+		swapin_readahead_gpa(mm, gpa, window, &b);
 	swapin_readahead(mm, s, window, &b);
 	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
 	mm->charging += b.n;
@@ -261,6 +300,10 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 		}
 	}
 	mm->swapin_next = b.io[b.n - 1].slot + 1;
+	mm->swapin_next_gpa = gpa + PAGE_SIZE;
+	for (unsigned i = 1; i < b.n; i++)
+		if (b.gpa[i] >= mm->swapin_next_gpa)
+			mm->swapin_next_gpa = b.gpa[i] + PAGE_SIZE;
 	mm->swapin_window = window;
 	pthread_cond_broadcast(&mm->wb_done);
 	return ret;
