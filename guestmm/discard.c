@@ -13,6 +13,7 @@
  * would leave an entry that says present over a page that is gone, a fault
  * that never resolves.
  */
+#include "guestmm.h"
 #include "mm.h"
 
 #include "debug.h"
@@ -151,10 +152,30 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
 	return ret;
 }
 
-void gmm_mm_reap(struct gmm_mm *mm)
+/* Every frame and slot of the guest, back now. mms_lock held for reading. */
+static uint64_t discard_all(struct gmm_mm *mm)
 {
-	uint64_t returned;
+	uint64_t returned = 0;
 
 	discard_chunks(mm, 0, mm->cfg.ram_size >> PAGE_SHIFT, &returned);
-	gmm_count(mm->pool, free_returned, returned);
+	return returned;
+}
+
+void gmm_mm_reap(struct gmm_mm *mm)
+{
+	gmm_count(mm->pool, free_returned, discard_all(mm));
+}
+
+void gmm_mm_release(struct gmm_mm *mm)
+{
+	struct gmm_pool *p = mm->pool;
+
+	/* host-managed RAM goes with the guest's mapping */
+	if (!p)
+		return;
+	/* not counted as frames returned: that counter is the guests' own
+	 * reports (and the OOM reaper's); the guest's rss says what it held */
+	pthread_rwlock_rdlock(&p->mms_lock);
+	discard_all(mm);
+	pthread_rwlock_unlock(&p->mms_lock);
 }

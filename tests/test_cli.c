@@ -946,6 +946,44 @@ Test(cli, one_guest_out_of_memory_leaves_the_other_running)
 	cr_assert(strstr(r.err, ", exit status 122\n"), "%s", r.err);
 }
 
+/* Issue 9 item 6: a guest's frames and swap slots go back when it ends,
+ * however it ends, not when the whole run does (global reclaim would
+ * otherwise go on swapping a finished guest out for the others). a is done
+ * early, b ends out of memory at its own limit.max with swap full: by the
+ * summary every frame is free and every slot back, while each guest's
+ * summary still tells what it held when it ended. */
+Test(cli, guests_give_their_memory_back_when_they_end, .timeout = 120)
+{
+	char swap[] = "/tmp/mvcli-swap-XXXXXX", js[] = "/tmp/mvcli-json-XXXXXX", size[64];
+	static char buf[65536];
+	struct result r;
+	int fd = mkstemp(js);
+	uint64_t frames, free, slots;
+
+	need_kvm();
+	cr_assert(fd >= 0);
+	close(fd);
+	swap_path(swap);
+	snprintf(size, sizeof(size), "%s,size=16M", swap);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "-p", "16M", "-s", size, "--summary-json", js,
+			    "--guest", "name=a,image=memtest,mem=16M",
+			    "--guest", "name=b,image=memtest,mem=64M,limit.max=8M", NULL });
+	cr_assert_eq(r.status, 122, "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "memvisor: guest a: done, exit status 0\n"), "%s", r.err);
+	read_file(js, buf, sizeof(buf));
+	unlink(js);
+	frames = json_u64_after(buf, "\"pool\":", "frames");
+	free = json_u64_after(buf, "\"pool\":", "free");
+	slots = json_u64_after(buf, "\"swap\":{", "slots_in_use");
+	cr_assert_eq(free, frames, "%llu of %llu frames free after every guest ended",
+		     (unsigned long long)free, (unsigned long long)frames);
+	cr_assert_eq(slots, 0, "%llu swap slots still in use after every guest ended",
+		     (unsigned long long)slots);
+	/* what each held at its end is still told */
+	cr_assert_gt(json_u64_after(json_guest(buf, "a"), "\"mm\":", "rss_pages"), 0);
+	cr_assert_gt(json_u64_after(json_guest(buf, "b"), "\"mm\":", "swap_ents"), 0);
+}
+
 Test(cli, a_signal_ends_every_guest)
 {
 	char err[16384];

@@ -725,3 +725,146 @@ Test(swap, a_late_guest_gets_memory_from_a_full_pool_by_reclaim)
 	fclose(la.con);
 	free(elf);
 }
+
+struct ended_guest {
+	struct gmm_pool *pool;
+	struct vmm_kvm *kvm;
+	const void *elf;        /* memtest */
+	size_t len;
+	FILE *con;
+	uint64_t mem;           /* the ending guest's RAM */
+	struct gmm_limits limits;
+	enum vmm_end end;       /* how it ended */
+	uint64_t end_rss, end_swap, rss_left, swap_left;
+	uint64_t used, slots, own_rss, own_slots, late_steal;
+	int late_status;
+	char reason[512];
+};
+
+/* Swap slots the guest holds: entries on swap and frames in the swap cache. mm lock held. */
+static uint64_t slots_of(struct gmm_pool *p, struct vmm_guest *g)
+{
+	uint64_t n = g->mm->swap_ents;
+
+	for (uint64_t f = 0; f < p->nr_frames; f++)
+		n += p->frames[f].owner == g->mm->slot + 1 && p->frames[f].swap;
+	return n;
+}
+
+/* A memtest guest on the pool, run to its end as run_multi runs one: its
+ * memory given back when it ends. */
+static struct vmm_guest *ended_run(struct ended_guest *eg, const char *name, uint64_t mem,
+				   struct gmm_limits limits)
+{
+	static char *argv[] = { "--passes=1" };
+	struct vmm_config cfg = {
+		.name = name, .path = BUILTIN("memtest"), .mem_size = mem, .nr_vcpus = 1,
+		.timeout_ns = 60ULL * 1000000000ULL, .argc = 1, .argv = argv, .console = eg->con,
+		.pool = eg->pool, .label = name, .limits = limits,
+	};
+	struct vmm_guest *g;
+
+	cr_assert_eq(vmm_guest_create(eg->kvm, &cfg, eg->elf, eg->len, &g, eg->reason,
+				      sizeof(eg->reason)), 0, "%s", eg->reason);
+	vmm_guest_run(g);
+	vmm_guest_release(g);
+	return g;
+}
+
+/* Stage 1 of the guest that stays: another guest runs and ends meanwhile;
+ * right after its end the pool holds only this guest's frames and slots;
+ * then a late guest gets its memory without reclaim. */
+static int ended_at_stage(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct ended_guest *eg = arg;
+	struct vmm_guest *e;
+	struct gmm_vmstat vm;
+	uint64_t steal;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	e = ended_run(eg, "ends", eg->mem, eg->limits);
+	eg->end = e->end;
+	snprintf(eg->reason, sizeof(eg->reason), "%s", e->reason);
+	vmm_guest_mem_at_end(e, &eg->end_rss, &eg->end_swap);
+	pthread_mutex_lock(&e->mm->lock);
+	eg->rss_left = e->mm->rss;
+	eg->swap_left = e->mm->swap_ents;
+	pthread_mutex_unlock(&e->mm->lock);
+	pthread_mutex_lock(&g->mm->lock);
+	eg->used = eg->pool->nr_frames - gmm_pool_free_frames(eg->pool);
+	eg->own_rss = g->mm->rss;
+	pthread_mutex_lock(&eg->pool->swap->lock);
+	eg->slots = eg->pool->swap->inuse - eg->pool->swap->stats.retired;
+	pthread_mutex_unlock(&eg->pool->swap->lock);
+	eg->own_slots = slots_of(eg->pool, g);
+	pthread_mutex_unlock(&g->mm->lock);
+	vmm_guest_destroy(e);
+	gmm_vmstat_read(eg->pool, &vm);
+	steal = vm.pgsteal_kswapd + vm.pgsteal_direct;
+	e = ended_run(eg, "late", 8 * MIB, (struct gmm_limits){ 0 });
+	eg->late_status = vmm_guest_exit_status(e);
+	vmm_guest_destroy(e);
+	gmm_vmstat_read(eg->pool, &vm);
+	eg->late_steal = vm.pgsteal_kswapd + vm.pgsteal_direct - steal;
+	return 0;
+}
+
+/* Issue 9 item 6: a guest that ends while another runs gives every frame
+ * and swap slot back at once, however it ended, keeping its counters; a
+ * guest arriving afterwards gets its memory without reclaim. */
+static void ended_guest_gives_back(uint64_t mem, struct gmm_limits limits, uint64_t swap_bytes,
+				   enum vmm_end end)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX", err[512];
+	static char *stages[] = { "--mode=stages" };
+	struct vmm_kvm kvm;
+	struct ended_guest eg = { .pool = &pool, .kvm = &kvm, .mem = mem, .limits = limits };
+	struct run_spec r = { .path = TESTGUEST, .mem = 4 * MIB, .vcpus = 1, .argc = 1, .argv = stages,
+			      .timeout_ns = 120ULL * 1000000000ULL, .shared = &pool,
+			      .on_sync = ended_at_stage, .sync_arg = &eg };
+	struct outcome o;
+	void *elf;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf, &eg.len, err, sizeof(err)), 0, "%s", err);
+	eg.elf = elf;
+	eg.con = fopen("/dev/null", "w");
+	shared_pool_init(&pool, &swap, path, 16 * MIB, swap_bytes);
+	run_spec(&o, &r);
+	cr_assert_eq(eg.end, end, "end %d: %s", eg.end, eg.reason);
+	/* it held memory, some of it on swap, when it ended... */
+	cr_assert_gt(eg.end_rss, 0);
+	cr_assert_gt(eg.end_swap, 0);
+	/* ...and every frame and slot of it came back at once */
+	cr_assert_eq(eg.rss_left, 0, "rss %llu after its end", (unsigned long long)eg.rss_left);
+	cr_assert_eq(eg.swap_left, 0, "%llu swap entries after its end",
+		     (unsigned long long)eg.swap_left);
+	cr_assert_eq(eg.used, eg.own_rss, "%llu frames in use after its end, the other guest's rss %llu",
+		     (unsigned long long)eg.used, (unsigned long long)eg.own_rss);
+	cr_assert_eq(eg.slots, eg.own_slots, "%llu slots in use after its end, the other guest's %llu",
+		     (unsigned long long)eg.slots, (unsigned long long)eg.own_slots);
+	/* a late guest found its memory free (a reclaim batch in flight aside) */
+	cr_assert_eq(eg.late_status, 0);
+	cr_assert_leq(eg.late_steal, 64, "the late guest needed %llu frames reclaimed",
+		      (unsigned long long)eg.late_steal);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	shared_pool_destroy(&pool, &swap);
+	vmm_kvm_close(&kvm);
+	fclose(eg.con);
+	free(elf);
+}
+
+Test(swap, a_guest_that_ends_gives_its_frames_and_slots_back_at_once, .timeout = 120)
+{
+	ended_guest_gives_back(24 * MIB, (struct gmm_limits){ 0 }, 64 * MIB, VMM_END_DONE);
+}
+
+/* at its limit.max with swap full: out of memory, its pages held until now */
+Test(swap, a_guest_killed_at_its_limit_gives_its_memory_back_at_once, .timeout = 120)
+{
+	ended_guest_gives_back(64 * MIB, (struct gmm_limits){ .max = 2048 }, 16 * MIB, VMM_END_OOM);
+}

@@ -126,6 +126,10 @@ struct vmm_guest {
 	struct vmm_report reports[VMM_MAX_REPORTS];
 	unsigned nr_reports;
 	uint64_t t_create_ns, t_start_ns, t_end_ns;
+	/* what it held when it ended, once vmm_guest_release gave it back
+	 * (released is set after them, atomically: readers on other threads) */
+	uint64_t end_rss, end_swap;
+	bool released;
 
 	unsigned nr_vcpus;
 	struct vmm_vcpu vcpus[];
@@ -141,6 +145,14 @@ int vmm_guest_create(const struct vmm_kvm *kvm, const struct vmm_config *cfg,
 /* Run until the guest ends; returns memvisor's exit status for it. */
 int vmm_guest_run(struct vmm_guest *g);
 void vmm_guest_destroy(struct vmm_guest *g);
+/* Once vmm_guest_run returned: give the guest's frames and swap slots back
+ * to its pool now, not at vmm_guest_destroy, for guests that share a pool
+ * with others still running. Its counters stay; what it held at its end
+ * stays readable through vmm_guest_mem_at_end. Nothing may read its RAM or
+ * EPT table afterwards (--walk). */
+void vmm_guest_release(struct vmm_guest *g);
+/* Frames and swap entries the guest holds, or held when it was released. */
+void vmm_guest_mem_at_end(const struct vmm_guest *g, uint64_t *rss, uint64_t *swap_ents);
 
 /* End the guest (first caller wins) with a one-line reason and optional
  * further lines (detail), and stop every vCPU. Takes g->lock. */

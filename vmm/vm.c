@@ -373,6 +373,32 @@ void vmm_guest_stats(const struct vmm_guest *g, struct vmm_stats *sum)
 	}
 }
 
+void vmm_guest_release(struct vmm_guest *g)
+{
+	if (!g->mm || !g->cfg.pool || __atomic_load_n(&g->released, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&g->mm->lock);
+	g->end_rss = g->mm->rss;
+	g->end_swap = g->mm->swap_ents;
+	pthread_mutex_unlock(&g->mm->lock);
+	/* before the memory goes: a summary read meanwhile tells the end */
+	__atomic_store_n(&g->released, true, __ATOMIC_RELEASE);
+	gmm_mm_release(g->mm);
+}
+
+void vmm_guest_mem_at_end(const struct vmm_guest *g, uint64_t *rss, uint64_t *swap_ents)
+{
+	if (__atomic_load_n(&g->released, __ATOMIC_ACQUIRE)) {
+		*rss = g->end_rss;
+		*swap_ents = g->end_swap;
+		return;
+	}
+	pthread_mutex_lock(&g->mm->lock);
+	*rss = g->mm->rss;
+	*swap_ents = g->mm->swap_ents;
+	pthread_mutex_unlock(&g->mm->lock);
+}
+
 void vmm_guest_destroy(struct vmm_guest *g)
 {
 	if (!g)

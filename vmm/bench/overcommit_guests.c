@@ -73,10 +73,12 @@ static void ocg_collect_guest(const struct vmm_guest *g, int status, struct ocg_
 
 	*out = (struct ocg_guest){
 		.ran = true, .status = status, .end = vmm_end_name(g->end),
-		.s = (g->t_end_ns - g->t_create_ns) / 1e9, .rss = mm->rss, .hiwater = mm->hiwater_rss,
-		.swap_ents = mm->swap_ents, .faults = mm->fs.faults, .swapins = mm->fs.swapins,
+		.s = (g->t_end_ns - g->t_create_ns) / 1e9, .hiwater = mm->hiwater_rss,
+		.faults = mm->fs.faults, .swapins = mm->fs.swapins,
 		.refaults = mm->fs.refaults, .ev = mm->events,
 	};
+	/* run_multi gave its memory back when it ended: what it held then */
+	vmm_guest_mem_at_end(g, &out->rss, &out->swap_ents);
 	for (unsigned i = 0; i < g->nr_reports; i++)
 		if (!strcmp(g->reports[i].key, "mismatches")) {
 			out->mismatches += g->reports[i].value;

@@ -6,7 +6,9 @@
  * start delay, creates the guest (its VM, vCPUs and mm) and runs it, so a
  * guest that arrives late does so while the others run, and one that
  * crashes, is killed or times out ends only itself. The main thread waits
- * for all of them, then reports, then destroys them and the pool.
+ * for all of them, then reports, then destroys them and the pool. A guest's
+ * frames and swap slots go back to the pool as soon as it ends, however it
+ * ends; its counters stay for the report.
  *
  * Signals: the guest threads are made while the main thread blocks the stop
  * signals, so they (and the vCPU and fault threads they make) never run the
@@ -189,6 +191,10 @@ static void *multi_thread(void *arg)
 	run_attach(m->slot, g);
 	vmm_guest_run(g);
 	m->status = cli_run_exit_status(g);
+	/* done, crashed or killed: its frames and slots go back now, for the
+	 * guests still running (global reclaim would otherwise swap a finished
+	 * guest out for them); its counters stay for the summary */
+	vmm_guest_release(g);
 	return NULL;
 }
 

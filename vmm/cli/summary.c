@@ -214,6 +214,9 @@ void cli_summary_print_guest(const struct vmm_guest *g, FILE *f)
 {
 	summary_head(g, f);
 	summary_counter_lines(g, LINE_NONE + 1, LINE_POOL, f);
+	if (__atomic_load_n(&g->released, __ATOMIC_ACQUIRE))
+		fprintf(f, "  given back when it ended: its rss and pages on swap above (frames to "
+			"the pool, slots to the swap file)\n");
 	summary_reports(g, f);
 }
 

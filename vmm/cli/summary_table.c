@@ -259,6 +259,9 @@ void summary_snap_take(const struct vmm_guest *g, struct summary_snap *s)
 	s->g = g;
 	s->mm = g->mm;
 	summary_snap_mm(g->mm, s);
+	/* several guests: each gave its memory back when it ended; its rss
+	 * and swap are what it held then */
+	vmm_guest_mem_at_end(g, &s->mmc.rss, &s->mmc.swap_ents);
 	s->gpt_bytes = g->gpt.used; /* the guest's page tables are built before it runs */
 	s->limits = g->cfg.limits;
 	/* other guests' faults may still reclaim from this one: atomic reads */
