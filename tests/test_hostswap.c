@@ -414,6 +414,39 @@ Test(hostswap, refuses_while_another_run_holds_the_lock)
 }
 
 /* tmpfs takes no swap files: swapon fails after the file and the group exist. */
+/* bench overcommit beside another helper's run: it waits its turn if asked. */
+Test(hostswap, waits_for_the_lock_when_asked)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct hostswap_spec spec = { .argv = argv, .mem_limit = 64 * MiB, .swap_size = 16 * MiB,
+				      .quiet = true, .lock_wait_ms = 10000 };
+	struct hostswap_result res;
+	int p[2], ret;
+	char c;
+	pid_t pid;
+
+	need_machine();
+	spec.swap_dir = dir;
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open("/run/memvisor-hostswap.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd < 0 || flock(fd, LOCK_EX) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		usleep(300000);
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the child could not take the lock");
+	ret = hostswap_run(&spec, &res, err, sizeof(err));
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(ret, 0, "run: %d %s", ret, err);
+	cr_assert_eq(res.status, 0);
+	assert_clean();
+}
+
 Test(hostswap, swapon_failure_cleans_up)
 {
 	char *argv[] = { "/bin/true", NULL };

@@ -226,10 +226,16 @@ static int hs_lock(struct hs_run *r, char *err, size_t errlen)
 	r->lock_fd = open(HS_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lock_fd < 0)
 		return mv_seterr(err, errlen, -errno, "%s: %s", HS_LOCK_PATH, strerror(errno));
-	if (flock(r->lock_fd, LOCK_EX | LOCK_NB))
-		return mv_seterr(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
-			       "another host-swap baseline run is in progress (%s)", HS_LOCK_PATH);
-	return 0;
+	/* polled rather than a blocking flock: a wait that never ends is no answer */
+	for (unsigned waited = 0;; waited += 50) {
+		if (!flock(r->lock_fd, LOCK_EX | LOCK_NB))
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= r->spec->lock_wait_ms)
+			break;
+		usleep(50000);
+	}
+	return mv_seterr(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		       "another host-swap baseline run is in progress (%s)", HS_LOCK_PATH);
 }
 
 int hostswap_run(const struct hostswap_spec *spec, struct hostswap_result *res,

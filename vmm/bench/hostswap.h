@@ -18,6 +18,7 @@ struct hostswap_spec {
 	const char *swap_dir;     /* directory for the swap file (same filesystem as memvisor's swap) */
 	bool quiet;               /* send the child's stdout/stderr to /dev/null */
 	int out_fd;               /* > 0: the child's stdout goes here instead (its stderr as quiet says) */
+	unsigned lock_wait_ms;    /* while another run holds the lock: wait this long for it (0: -EBUSY at once) */
 	bool no_limit;            /* a floor: run it as it is, no cgroup, no swap file, no root needed
 	                           * (mem_limit, swap_size and swap_dir are not used) */
 };

@@ -16,6 +16,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Another host-swap run (another bench, a test) is waited for this long:
+ * taking turns costs less than a run with no Linux figure. */
+#define OC_LOCK_WAIT_MS 120000
+
 /* memvisor-touch-host's "key value" lines into l. */
 static void oc_host_output(int fd, struct oc_linux *l)
 {
@@ -47,7 +51,8 @@ void oc_linux(const struct oc_opts *o, const struct oc_run *r, bool floor,
 	char *argv[] = { (char *)img->host, "--size", size, "--pattern", (char *)r->w->pattern,
 			 "--passes", passes, "--seed", seed, NULL };
 	struct hostswap_spec spec = { .argv = argv, .mem_limit = o->pool, .swap_size = o->pool * r->ratio,
-				      .swap_dir = o->dir, .quiet = true, .no_limit = floor };
+				      .swap_dir = o->dir, .quiet = true, .no_limit = floor,
+				      .lock_wait_ms = OC_LOCK_WAIT_MS };
 	struct hostswap_result res;
 	int ret;
 
@@ -87,7 +92,7 @@ void oc_kvm_cgroup(const struct oc_opts *o, struct oc_run *r, const struct oc_im
 	 * twice memvisor's time (at least 5 s), and says so if it is cut */
 	double secs = fmax(5, 2 * r->mv.wall_s);
 	struct hostswap_spec spec = { .argv = argv, .mem_limit = o->pool, .swap_size = o->pool * r->ratio,
-				      .swap_dir = o->dir, .quiet = true };
+				      .swap_dir = o->dir, .quiet = true, .lock_wait_ms = OC_LOCK_WAIT_MS };
 	struct hostswap_result res;
 
 	r->kvm_s = -1;
