@@ -86,7 +86,7 @@ int gmm_frames_init(struct gmm_pool *p, uint64_t bytes, char *err, size_t errlen
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	p->uffd = p->stop_fd = -1;
+	p->uffd = -1;
 	p->nr_frames = bytes >> PAGE_SHIFT;
 	if (p->nr_frames == 0 || p->nr_frames >= GMM_NIL)
 		return mv_seterr(err, errlen, -EINVAL, "a frame pool needs 1 to %u frames", GMM_NIL - 1);

@@ -90,7 +90,9 @@ struct gmm_pool {
 	 * processes: guest RAM registered for missing pages, the pool's own
 	 * slots for write-protect (never armed: registered only so that
 	 * UFFDIO_MOVE may move guest pages back into them) */
-	int uffd, stop_fd;
+	int uffd;                   /* blocking: the fault threads sleep in read() */
+	uint8_t *stop_pages;        /* registered, never filled: reading one stops a fault thread */
+	unsigned fault_alive;       /* fault threads still reading (atomic) */
 	bool use_move;
 	pthread_t fault_thread[GMM_MAX_FAULT_THREADS];
 	unsigned nr_fault_threads;
