@@ -52,6 +52,7 @@ struct gmm_vmstat {
 	uint64_t workingset_refault; /* swap-ins of evicted pages */
 	uint64_t workingset_activate;/* of which recent enough to go straight to active */
 	uint64_t readahead;          /* pages read with a swap-in they were not faulted for */
+	uint64_t readahead_addr;     /* of which found by guest address (the rest by slot) */
 	uint64_t swap_full;          /* evictions given up: no free slot */
 	uint64_t write_errors, read_errors;  /* read_errors: demand swap-ins that failed */
 	uint64_t readahead_errors;   /* read-ahead reads that failed: dropped, the page stays on swap */

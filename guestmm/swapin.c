@@ -92,6 +92,7 @@ struct swapin_batch {
 	pfn_t pfn[SWAP_RA_MAX];
 	gpa_t gpa[SWAP_RA_MAX];
 	unsigned n;
+	unsigned n_gpa;	/* entries [1, n_gpa) were found by guest address */
 };
 
 /* A frame for a swap-in: its data will be copied into the guest, so the
@@ -151,6 +152,7 @@ static void swapin_readahead_gpa(struct gmm_mm *mm, gpa_t gpa, unsigned window,
 		if (!swapin_ra_add(mm, g, ept_swp_offset(*e2), e2, b))
 			break;
 	}
+	b->n_gpa = b->n;
 }
 
 /* By slot, as Linux's swap cluster readahead: slots after s holding this
@@ -209,6 +211,7 @@ static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i
 		mm->hiwater_rss = mm->rss;
 	gmm_wss_installed(mm, b->gpa[i]); /* a sample must not be used unseen */
 	gmm_count(p, readahead, 1);
+	gmm_count(p, readahead_addr, i < b->n_gpa);
 	gmm_count(p, pswpin, 1);
 }
 

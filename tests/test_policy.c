@@ -25,6 +25,11 @@ Test(policy, swapins_in_address_order_read_ahead_by_address)
 		      "%llu pages in by %llu major faults: under 6 a fault",
 		      (unsigned long long)o.vm.pswpin, (unsigned long long)o.vm.pgmajfault);
 	cr_assert_eq(o.vm.readahead_errors + o.vm.read_errors, 0);
+	/* the stream is followed by address: most of what is read ahead is
+	 * found that way, and counted apart from what the slots give */
+	cr_assert_gt(o.vm.readahead_addr, o.vm.readahead / 4, "%llu of %llu read ahead by address",
+		     (unsigned long long)o.vm.readahead_addr, (unsigned long long)o.vm.readahead);
+	cr_assert_leq(o.vm.readahead_addr, o.vm.readahead);
 }
 
 /* Read-ahead by address and by slot together, several vCPUs streaming
