@@ -1,31 +1,30 @@
 // SPDX-License-Identifier: MIT
 /* Guest utilities: a PRNG, hashing, and argument parsing. */
 #include "mv.h"
+#include "pattern.h"
 
+/* The PRNG, the hash and the series are pattern.c's: one copy of each,
+ * shared with memvisor-touch-host so both draw the same numbers. */
 uint64_t mv_hash64(uint64_t x) /* splitmix64's finalizer: a bijection, well mixed */
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return pat_hash64(x);
 }
 
 void mv_rng_seed(struct mv_rng *r, uint64_t seed)
 {
-	r->s = mv_hash64(seed);
-	if (!r->s)
-		r->s = 0x2545f4914f6cdd1dULL;
+	struct pat_rng p;
+
+	pat_rng_seed(&p, seed);
+	r->s = p.s;
 }
 
 uint64_t mv_rng_next(struct mv_rng *r)
 {
-	uint64_t x = r->s;
+	struct pat_rng p = { r->s };
+	uint64_t x = pat_rng_next(&p);
 
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
+	r->s = p.s;
+	return x;
 }
 
 uint64_t mv_rng_below(struct mv_rng *r, uint64_t n)
@@ -160,37 +159,10 @@ uint64_t mv_opt_u64(int argc, char **argv, const char *name, uint64_t def)
 /* log2 and exp2 in double, from series: enough for sampling, no libm needed. */
 double mv_log2(double x)
 {
-	union { double d; uint64_t u; } v = { .d = x };
-	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
-	double t, t2, sum = 0, term;
-
-	v.u = (v.u & ~(0x7ffULL << 52)) | (1023ULL << 52); /* mantissa in [1, 2) */
-	t = (v.d - 1) / (v.d + 1);
-	t2 = t * t;
-	term = t;
-	for (int k = 1; k < 30; k += 2) {
-		sum += term / k;
-		term *= t2;
-	}
-	return e + 2 * sum / 0.69314718055994530942; /* ln(m) / ln 2 */
+	return pat_log2(x);
 }
 
 double mv_exp2(double y)
 {
-	int64_t i = (int64_t)y;
-	double f, x, term = 1, sum = 1;
-	union { double d; uint64_t u; } scale;
-
-	if (y < 0 && (double)i != y)
-		i--;
-	f = y - (double)i;
-	x = f * 0.69314718055994530942;
-	for (int k = 1; k < 20; k++) {
-		term *= x / k;
-		sum += term;
-	}
-	if (i < -1022 || i > 1023)
-		return i < 0 ? 0 : 1e308;
-	scale.u = (uint64_t)(i + 1023) << 52;
-	return sum * scale.d;
+	return pat_exp2(y);
 }
