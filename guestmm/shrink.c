@@ -97,7 +97,7 @@ static void reclaim_priorities(struct reclaim_ctl *rc, uint64_t nr)
 	struct gmm_pool *p = rc->p;
 
 	for (int prio = GMM_DEF_PRIORITY; rc->freed < nr && prio >= 0; prio--) {
-		uint64_t scanned = reclaim_pass(rc, prio, nr);
+		uint64_t freed = rc->freed, scanned = reclaim_pass(rc, prio, nr);
 
 		rc->scanned += scanned;
 		/* one reclaimer at a time (reclaim_lock): no other writer */
@@ -105,6 +105,12 @@ static void reclaim_priorities(struct reclaim_ctl *rc, uint64_t nr)
 			__atomic_store_n(&p->vm.reclaim_prio_min, (uint64_t)prio, __ATOMIC_RELAXED);
 		if (!scanned)
 			break; /* nothing on any LRU above its protection */
+		/* swap full and nothing came free: scanning more at a higher
+		 * priority finds only more pages that need a slot (Linux scans
+		 * no anon LRU without swap space); the caller's OOM decision
+		 * comes sooner */
+		if (rc->freed == freed && !swapd_free_slots(p->swap))
+			break;
 	}
 }
 

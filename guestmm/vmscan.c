@@ -249,6 +249,10 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	if (!e)
 		return RECLAIM_KEEP;
 	if (ept_present(*e) && ept_pfn(*e) == pfn) {
+		/* swap full: a page that could leave only by a write stays
+		 * mapped (arming it would cost the guest a refault for nothing) */
+		if (rc->swap_full && !f->swap && !reclaim_page_is_zero(mm->cfg.ram_hva + gpa))
+			return RECLAIM_KEEP;
 		/* mapped: arm it (with its neighbours, below) and give it another
 		 * round to be touched */
 		rc->arm[rc->nr_arm++] = (struct reclaim_wb){ mm, pfn, gpa };
@@ -273,9 +277,14 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 			MV_PROBE(evict_clean, mm->slot, gpa, pfn, ept_swp_offset(swp));
 			return RECLAIM_FREED;
 		}
-		/* written since it was read: the slot's copy is stale */
+		/* written since it was read: the slot's copy is stale (and its
+		 * slot free for the write, swap full or not) */
 		swapd_slot_put(p->swap, f->swap);
 		f->swap = 0;
+	} else if (rc->swap_full) {
+		/* no slot to be had: not queued for a write that cannot start */
+		gmm_count(p, swap_full, 1);
+		return RECLAIM_KEEP;
 	}
 	rc->wb[rc->nr_wb++] = (struct reclaim_wb){ mm, pfn, gpa };
 	return RECLAIM_QUEUED;
@@ -394,6 +403,8 @@ unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
 	n = reclaim_isolate(p, mm, iso, SWAP_CLUSTER_MAX);
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
+	/* swap full: only zero pages and clean swap-cache pages can leave */
+	rc->swap_full = n && !swapd_free_slots(p->swap);
 	rc->nr_wb = rc->nr_arm = rc->nr_release = 0;
 	for (unsigned i = 0; i < n; i++) {
 		enum reclaim_verdict v;

@@ -26,6 +26,7 @@ struct reclaim_ctl {
 	bool below_low;                      /* global reclaim may go below limit.low */
 	bool held_by_low;                    /* a guest was passed over for its limit.low */
 	uint64_t batch;                      /* for the dirty-log cache */
+	bool swap_full;                      /* no free slot when the batch began */
 	uint64_t scanned, freed;
 	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
 	unsigned nr_wb;

@@ -99,6 +99,32 @@ Test(swap, full_swap_is_a_clean_oom_kill)
 	cr_assert_gt(o.vm.swap_full, 0);
 }
 
+/* With swap full, reclaim can free only zero pages and clean swap-cache
+ * pages: it must not go on scanning (arming, rotating, failing to find a
+ * slot) pages it cannot evict, as Linux scans no anon LRU without swap
+ * space; the guest ends out of memory promptly. Over limit.high every fault
+ * reclaims the guest's own pages, which made each one scan its LRU twice
+ * over: millions of pages scanned for the 4096 swap can take. */
+Test(swap, full_swap_stops_the_scan_and_ends_in_oom_promptly)
+{
+	struct outcome o;
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 32 * MIB, .swap_size = 16 * MIB, .limits = { .high = 2048 },
+			      .timeout_ns = 50ULL * 1000000000 };
+	uint64_t scanned, freed;
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.end, VMM_END_OOM, "end %d: %s", o.end, o.reason);
+	scanned = o.vm.pgscan_kswapd + o.vm.pgscan_direct;
+	freed = o.vm.pgsteal_kswapd + o.vm.pgsteal_direct;
+	cr_assert_geq(freed, 4000, "freed %llu", (unsigned long long)freed);
+	/* every page the guest wrote is scanned a few times at most: 64 MiB
+	 * written is 16384 pages (the fault path alone once scanned 2 million) */
+	cr_assert_leq(scanned, 8 * 16384, "%llu pages scanned to free %llu (%llu armed, %llu swap_full)",
+		      (unsigned long long)scanned, (unsigned long long)freed,
+		      (unsigned long long)o.vm.armed, (unsigned long long)o.vm.swap_full);
+}
+
 Test(swap, a_write_error_keeps_the_page_and_retires_the_slot)
 {
 	struct outcome o;
