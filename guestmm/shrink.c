@@ -24,14 +24,18 @@ static uint64_t reclaim_lru_size(struct gmm_pool *p, struct gmm_mm *mm)
 }
 
 /* Scan up to to_scan frames of one guest, batch by batch, until the target
- * comes free. Returns frames scanned. */
+ * comes free. Never more than to_scan are isolated: a pass may take no more
+ * than the guest holds above its protection, and a whole batch of 32 taken
+ * when fewer were left above it once put the guest below its limit.min.
+ * Returns frames scanned. */
 static uint64_t reclaim_scan_mm(struct reclaim_ctl *rc, struct gmm_mm *mm, uint64_t to_scan,
 				uint64_t nr)
 {
 	uint64_t scanned = 0;
 
 	while (rc->freed < nr && scanned < to_scan) {
-		unsigned n = gmm_vmscan_batch(rc, mm);
+		unsigned n = gmm_vmscan_batch(rc, mm, (unsigned)MIN(to_scan - scanned,
+								    (uint64_t)SWAP_CLUSTER_MAX));
 
 		if (!n)
 			break;

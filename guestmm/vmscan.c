@@ -389,10 +389,10 @@ static void reclaim_write(struct reclaim_ctl *rc)
 	}
 }
 
-/* Scan one batch off the inactive tail. Returns frames scanned. */
-/* One batch off a guest's inactive tail. mms_lock held, the guest not dying
- * (teardown holds reclaim_lock while it frees the guest's frames). */
-unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
+/* One batch of at most max frames off a guest's inactive tail. mms_lock
+ * held, the guest not dying (teardown holds reclaim_lock while it frees the
+ * guest's frames). Returns frames scanned. */
+unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned max)
 {
 	struct gmm_pool *p = rc->p;
 	pfn_t iso[SWAP_CLUSTER_MAX];
@@ -400,7 +400,7 @@ unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm)
 
 	pthread_mutex_lock(&p->lock);
 	reclaim_age_active(p, mm);
-	n = reclaim_isolate(p, mm, iso, SWAP_CLUSTER_MAX);
+	n = reclaim_isolate(p, mm, iso, MIN(max, (unsigned)SWAP_CLUSTER_MAX));
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
 	/* swap full: only zero pages and clean swap-cache pages can leave */

@@ -36,10 +36,11 @@ struct reclaim_ctl {
 	unsigned nr_release;
 };
 
-/* vmscan.c: one batch off a guest's inactive tail: isolate, arm the mapped,
- * evict the armed (drop, or write in one io_uring batch), give frames back.
- * mms_lock held, the guest not dying. Returns frames scanned. */
-unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm);
+/* vmscan.c: one batch of at most max (up to SWAP_CLUSTER_MAX) frames off a
+ * guest's inactive tail: isolate, arm the mapped, evict the armed (drop, or
+ * write in one io_uring batch), give frames back. mms_lock held, the guest
+ * not dying. Returns frames scanned (each may have come free). */
+unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned max);
 
 /* shrink.c: reclaim up to nr frames, from every guest (target NULL: global reclaim,
  * which respects limit.min and limit.low) or from one guest for its own

@@ -894,3 +894,116 @@ Test(swap, a_guest_killed_at_its_limit_gives_its_memory_back_at_once, .timeout =
 {
 	ended_guest_gives_back(64 * MIB, (struct gmm_limits){ .max = 2048 }, 16 * MIB, VMM_END_OOM);
 }
+
+struct min_watch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool ready, pressed;
+	uint64_t rss_before, lowest, samples;
+};
+
+/* Stage 1: the protected guest has written all its RAM. Until the presser
+ * is done, sample its rss again and again (under its mm lock, which every
+ * change of it holds): the lowest it ever was. */
+static int min_watch_stage(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct min_watch *w = arg;
+	bool pressed = false;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	pthread_mutex_lock(&g->mm->lock);
+	w->rss_before = w->lowest = g->mm->rss;
+	pthread_mutex_unlock(&g->mm->lock);
+	pthread_mutex_lock(&w->lock);
+	w->ready = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	while (!pressed) {
+		pthread_mutex_lock(&g->mm->lock);
+		w->lowest = MIN(w->lowest, g->mm->rss);
+		w->samples++;
+		pthread_mutex_unlock(&g->mm->lock);
+		usleep(100);
+		pthread_mutex_lock(&w->lock);
+		pressed = w->pressed;
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_lock(&g->mm->lock);
+	w->lowest = MIN(w->lowest, g->mm->rss);
+	pthread_mutex_unlock(&g->mm->lock);
+	return 0;
+}
+
+/* One round: a guest of 12 MiB with limit.min 8 MiB on a 16 MiB pool, and
+ * a memtest guest writing 64 MiB twice beside it; the lowest rss seen. */
+static void min_round(struct vmm_kvm *kvm, const void *elf, size_t len, const void *elf_b,
+		      size_t len_b, FILE *con, struct min_watch *w)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX";
+	static char *stages[] = { "--mode=stages" };
+	struct bg_run a;
+	struct vmm_guest *b;
+	char err[512];
+	pthread_t t;
+
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 128 * MIB);
+	struct vmm_config ca = {
+		.name = "protected", .path = TESTGUEST, .mem_size = 12 * MIB, .nr_vcpus = 1,
+		.argc = 1, .argv = stages, .console = con, .pool = &pool,
+		.limits = { .min = 2048 }, .on_sync = min_watch_stage, .sync_arg = w,
+	};
+	cr_assert_eq(vmm_guest_create(kvm, &ca, elf, len, &a.g, err, sizeof(err)), 0, "%s", err);
+	b = memtest_on(kvm, &pool, elf_b, len_b, "presser", con);
+	cr_assert_eq(pthread_create(&t, NULL, bg_guest_run, &a), 0);
+	pthread_mutex_lock(&w->lock);
+	while (!w->ready)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	expect_guest_ok(b, vmm_guest_run(b));
+	pthread_mutex_lock(&w->lock);
+	w->pressed = true;
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(t, NULL);
+	expect_guest_ok(a.g, a.status);
+	vmm_guest_destroy(a.g);
+	vmm_guest_destroy(b);
+	shared_pool_destroy(&pool, &swap);
+}
+
+/* limit.min is exact, as memory.min's "never reclaimed below": under heavy
+ * pressure global reclaim takes the protected guest down to its min and
+ * not one frame further, at any moment (a reclaim batch of 32 once took it
+ * below when less than a batch was left above its min). */
+Test(swap, limit_min_holds_exactly_at_every_moment, .timeout = 240)
+{
+	struct vmm_kvm kvm;
+	FILE *con = fopen("/dev/null", "w");
+	char err[512];
+	void *elf, *elf_b;
+	size_t len, len_b;
+
+	need_kvm(&kvm);
+	cr_assert_eq(vmm_image_read(TESTGUEST, &elf, &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmm_image_read(BUILTIN("memtest"), &elf_b, &len_b, err, sizeof(err)), 0, "%s", err);
+	for (int round = 0; round < 4; round++) {
+		struct min_watch w = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				       .cond = PTHREAD_COND_INITIALIZER };
+
+		min_round(&kvm, elf, len, elf_b, len_b, con, &w);
+		cr_assert_gt(w.rss_before, 2048, "round %d: rss %llu before the pressure", round,
+			     (unsigned long long)w.rss_before);
+		cr_assert_gt(w.samples, 10, "round %d: %llu samples", round,
+			     (unsigned long long)w.samples);
+		cr_assert_geq(w.lowest, 2048, "round %d: the protected guest fell to %llu frames, its "
+			      "limit.min is 2048 (%llu before the pressure)", round,
+			      (unsigned long long)w.lowest, (unsigned long long)w.rss_before);
+	}
+	vmm_kvm_close(&kvm);
+	fclose(con);
+	free(elf);
+	free(elf_b);
+}
