@@ -755,3 +755,18 @@ Test(stat, progress_line_keeps_clear_of_guest_lines, .timeout = 120)
 	cr_assert(start == hello || (hello - start >= 4 && !strncmp(hello - 4, "\r\033[K", 4)),
 		  "b's line shares a line with something: %.*s", (int)(hello - start + 20), start);
 }
+
+/* A benchmark's guest runs show the line too on a terminal (phased 4x in a
+ * 16 MiB pool runs for seconds; -q and no terminal are the run's tests). */
+Test(stat, progress_line_in_a_benchmark_on_a_terminal, .timeout = 240)
+{
+	static char buf[1 << 20];
+	char *line;
+
+	need_kvm();
+	cr_assert_eq(run_on_pty((char *[]){ "memvisor", "bench", "overcommit", "--pool", "16M",
+					    "--ratios", "4", "--workload", "phased", "--no-kernel",
+					    NULL }, buf, sizeof(buf)), 0, "%s", buf);
+	line = strstr(buf, "\r\033[Kmemvisor ");
+	cr_assert(line && strstr(line, " MiB/16 MiB  swap "), "no progress line: %s", buf);
+}

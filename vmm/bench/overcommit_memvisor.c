@@ -7,6 +7,7 @@
 #include "bench.h"
 #include "vmm/guest.h"
 #include "vmm/cli/setup.h"
+#include "vmm/cli/stats.h"
 
 #include "memvisor/abi.h"
 #include "swapd/swapd.h"
@@ -88,7 +89,9 @@ int oc_guest(struct cli_setup *s, const struct oc_opts *o, const struct oc_run *
 	if (vmm_guest_create(&s->kvm, &cfg, img->elf, img->len, &g, err, sizeof(err))) {
 		fprintf(stderr, "memvisor: bench overcommit: %s\n", err);
 	} else {
+		cli_watch_bench_begin(cfg.pool, r->w->name, g, o->json);
 		status = vmm_guest_run(g);
+		cli_watch_bench_end();
 		oc_guest_reports(g, m);
 		oc_guest_counters(g, s, m);
 		if (status)

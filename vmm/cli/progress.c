@@ -58,13 +58,20 @@ static ssize_t progress_console_write(void *cookie, const char *buf, size_t len)
 	return (ssize_t)n;
 }
 
-FILE *progress_console(FILE *out, bool quiet)
+bool progress_enable(bool quiet)
 {
 	const char *term = getenv("TERM");
+
+	pg.active = !quiet && isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"));
+	return pg.active;
+}
+
+FILE *progress_console(FILE *out, bool quiet)
+{
 	cookie_io_functions_t io = { .write = progress_console_write };
 	FILE *f;
 
-	pg.active = !quiet && isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"));
+	progress_enable(quiet);
 	pg.out = out;
 	if (!pg.active || !isatty(fileno(out)))
 		return out;

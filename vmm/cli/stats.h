@@ -71,6 +71,10 @@ void cli_watch_end(void);
 void cli_watch_detach(unsigned slot);
 void cli_watch_close(void);
 const char *cli_watch_socket_path(void);
+/* A benchmark's guest run, watched by the progress line only (no stats
+ * file, no socket): cli_watch_bench_begin before vmm_guest_run, _end after. */
+void cli_watch_bench_begin(struct gmm_pool *pool, const char *name, struct vmm_guest *g, bool quiet);
+void cli_watch_bench_end(void);
 
 /* stats.c: the registry and the line. */
 void stats_reg_begin(struct gmm_pool *pool, unsigned n, const char *const names[]);
@@ -127,6 +131,9 @@ int stat_socket_dir(char *buf, size_t len, bool create);
 
 /* progress.c: the terminal's status line */
 FILE *progress_console(FILE *out, bool quiet);
+/* The line on, where stderr is a terminal and not quiet, for runs whose
+ * guests print nothing (benchmarks); true if it will be drawn. */
+bool progress_enable(bool quiet);
 void progress_start(void);
 void progress_end(void);
 

@@ -71,6 +71,7 @@ void cli_watch_start(struct gmm_pool *pool, unsigned n, const char *const names[
 {
 	stats_reg_begin(pool, n, names);
 	watch.started = true;
+	watch.ended = false; /* a benchmark starts one run after another */
 	if (watch.stats)
 		stats_file_start(watch.interval_ns);
 	if (watch.socket)
@@ -111,4 +112,21 @@ void cli_watch_close(void)
 const char *cli_watch_socket_path(void)
 {
 	return watch.socket ? stat_server_path() : NULL;
+}
+
+void cli_watch_bench_begin(struct gmm_pool *pool, const char *name, struct vmm_guest *g, bool quiet)
+{
+	static const char *names[1];
+
+	if (!progress_enable(quiet))
+		return;
+	names[0] = name;
+	cli_watch_start(pool, 1, names);
+	cli_watch_attach(0, g);
+}
+
+void cli_watch_bench_end(void)
+{
+	cli_watch_end();
+	cli_watch_detach(0);
 }
