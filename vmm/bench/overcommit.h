@@ -31,7 +31,9 @@ struct oc_opts {
 struct oc_mv {
 	double s, wall_s;           /* the walk as the guest timed it; create to teardown */
 	uint64_t touches;
-	uint64_t faults, new_faults, refaults, swapins, installed, handler_ns;
+	/* faults: every userspace round trip, the working-set sampler's
+	 * (wss_faults, not in the guest's pgfault) included */
+	uint64_t faults, new_faults, refaults, swapins, wss_faults, installed, handler_ns;
 	uint64_t swap_out, swap_in; /* pages */
 	uint64_t freed, reclaim_ns, write_ns, arm_moves, scanned;
 };

@@ -39,7 +39,8 @@ static void oc_guest_counters(const struct vmm_guest *g, const struct cli_setup 
 	const struct gmm_fault_stats *fs = &g->mm->fs;
 	const struct gmm_pool *pool = &s->pool;
 
-	m->faults = fs->faults;
+	m->faults = fs->faults + fs->wss_faults; /* round trips, the sampler's too */
+	m->wss_faults = fs->wss_faults;
 	m->refaults = fs->refaults;
 	m->swapins = fs->swapins;
 	m->new_faults = fs->faults > fs->refaults + fs->swapins ? fs->faults - fs->refaults - fs->swapins : 0;

@@ -90,17 +90,18 @@ static void oc_print_runtimes(const struct oc_run *r, unsigned n)
 
 static void oc_print_faults(const struct oc_run *r, unsigned n)
 {
-	printf("  %-19s | %-31s | %-24s | %-8s | %s\n", "per 1000 touches", "memvisor's faults",
+	printf("  %-19s | %-39s | %-24s | %-8s | %s\n", "per 1000 touches", "memvisor's faults",
 	       "Linux's faults", "", "pages to and from swap");
-	printf("  %-12s %6s | %8s %6s %8s %6s | %10s %6s %6s | %8s | %9s %9s %9s %9s\n", "", "RAM",
-	       "all", "new", "refault", "swapin", "all", "minor", "major", "mv/Linux", "mv out",
-	       "mv in", "Linux out", "Linux in");
+	printf("  %-12s %6s | %8s %6s %8s %6s %7s | %10s %6s %6s | %8s | %9s %9s %9s %9s\n", "",
+	       "RAM", "all", "new", "refault", "swapin", "sampler", "all", "minor", "major",
+	       "mv/Linux", "mv out", "mv in", "Linux out", "Linux in");
 	for (unsigned i = 0; i < n; i++, r++) {
 		uint64_t t = r->mv.touches;
 
-		printf("  %-12s %5ux | %8.1f %6.1f %8.1f %6.1f | ", r->w->name, r->ratio,
+		printf("  %-12s %5ux | %8.1f %6.1f %8.1f %6.1f %7.1f | ", r->w->name, r->ratio,
 		       oc_per_k(r->mv.faults, t), oc_per_k(r->mv.new_faults, t),
-		       oc_per_k(r->mv.refaults, t), oc_per_k(r->mv.swapins, t));
+		       oc_per_k(r->mv.refaults, t), oc_per_k(r->mv.swapins, t),
+		       oc_per_k(r->mv.wss_faults, t));
 		if (r->lx.s > 0)
 			printf("%10.1f %6.1f %6.1f | %8.2f |", oc_per_k(oc_lx_faults(&r->lx), r->lx.touches),
 			       oc_per_k(r->lx.minflt, r->lx.touches), oc_per_k(r->lx.majflt, r->lx.touches),
@@ -122,8 +123,9 @@ static void oc_print_time(const struct oc_run *r, unsigned n)
 		double above = r->mv.s - r->mv_floor.s;
 
 		printf("  %-15s %5ux %8llu %12.1f %17.1f %15.3f %9.1f | ", r->w->name, r->ratio,
-		       (unsigned long long)r->mv.faults, oc_div(r->mv.installed, r->mv.faults),
-		       oc_div(r->mv.handler_ns / 1e3, r->mv.faults), above,
+		       (unsigned long long)r->mv.faults,
+		       oc_div(r->mv.installed, r->mv.faults - r->mv.wss_faults),
+		       oc_div(r->mv.handler_ns / 1e3, r->mv.faults - r->mv.wss_faults), above,
 		       oc_div(above * 1e6, r->mv.faults));
 		if (r->lx.s > 0 && r->lx_floor.s > 0)
 			printf("%.3f\n", r->lx.s - r->lx_floor.s);
@@ -210,9 +212,10 @@ static void oc_json_mv(struct json *j, const struct oc_run *r)
 	json_u64(j, "new_page_faults", m->new_faults);
 	json_u64(j, "refaults", m->refaults);
 	json_u64(j, "swapins", m->swapins);
+	json_u64(j, "sampler_faults", m->wss_faults);
 	json_f64(j, "faults_per_1000_touches", oc_per_k(m->faults, m->touches));
 	json_u64(j, "pages_installed", m->installed);
-	json_f64(j, "handler_us_per_fault", oc_div(m->handler_ns / 1e3, m->faults));
+	json_f64(j, "handler_us_per_fault", oc_div(m->handler_ns / 1e3, m->faults - m->wss_faults));
 	json_u64(j, "swap_pages_written", m->swap_out);
 	json_u64(j, "swap_pages_read", m->swap_in);
 	json_u64(j, "pages_reclaimed", m->freed);
