@@ -144,7 +144,10 @@ void stats_totals(struct stats_totals *t)
 		if (!stats_reg.guests[i].g)
 			continue;
 		summary_snap_take(stats_reg.guests[i].g, &s);
-		t->rss += s.mmc.rss;
+		/* an ended guest's memory is back in the pool: its snapshot
+		 * tells what it held at its end, which the pool holds no more */
+		if (!__atomic_load_n(&stats_reg.guests[i].g->released, __ATOMIC_ACQUIRE))
+			t->rss += s.mmc.rss;
 		t->faults += s.fs.faults;
 		t->running += !strcmp(stats_state(i), "running");
 	}
