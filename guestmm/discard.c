@@ -80,15 +80,31 @@ static int64_t discard_run(struct gmm_mm *mm, gpa_t gpa, uint64_t n)
 	return (int64_t)got;
 }
 
-/* Wait until no page of [gpa, +npages) is being installed or read: a fault
+/*
+ * Wait until no page of [gpa, +npages) is being installed or read: a fault
  * thread may still be filling a fault-around window that reaches into the
  * range, or reading a page of it ahead, when the guest gives it back; it
- * needs only the mm lock (never reclaim_lock) to finish. mm lock held. */
+ * needs only the mm lock (never reclaim_lock) to finish. Every wait drops
+ * the lock, and meanwhile a fault-around may mark pages already passed (it
+ * fills the part of its window below the faulting page last): so after a
+ * wait the scan starts over, and returns only after a whole pass found
+ * nothing busy. It ends: with reclaim_lock held no page of the range is
+ * armed, written or swapped out meanwhile, so each page can become busy
+ * only once or twice (empty -> pending -> present, swapped -> read ->
+ * present). mm lock held.
+ */
 static void discard_wait_idle(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
-	for (uint64_t i = 0; i < npages; i++)
-		while (!discard_can(ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT))))
-			pthread_cond_wait(&mm->wb_done, &mm->lock);
+	uint64_t i = 0;
+
+	while (i < npages) {
+		if (discard_can(ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT)))) {
+			i++;
+			continue;
+		}
+		pthread_cond_wait(&mm->wb_done, &mm->lock);
+		i = 0;
+	}
 }
 
 /* Every page of [gpa, +npages), a run of neighbours per madvise. mm lock and

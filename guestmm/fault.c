@@ -255,6 +255,8 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		return ret;
 	}
 	pthread_mutex_unlock(&mm->lock);
+	if (mm->pool->test_hook)
+		mm->pool->test_hook(mm->pool, GMM_TEST_INSTALL, mm, gpa, mm->pool->test_arg);
 	done = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
 	pthread_mutex_lock(&mm->lock);
 	mm->charging -= npages;

@@ -38,9 +38,10 @@ struct gmm_pool_config {
 struct gmm_mm;
 struct gmm_pool;
 
-/* Test-only: points where a test may act in the middle of reclaim. */
+/* Test-only: points where a test may act in the middle of reclaim or a fault. */
 enum gmm_test_point {
 	GMM_TEST_WRITEBACK,   /* a page is queued for writing, no lock held but reclaim_lock */
+	GMM_TEST_INSTALL,     /* a fault's block is marked pending, about to be installed; no lock held */
 };
 typedef void gmm_test_hook_fn(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
 			      gpa_t gpa, void *arg);

@@ -554,3 +554,94 @@ Test(guest, kvm_backend_is_named)
 	}
 	vmm_kvm_close(&kvm);
 }
+
+/* A guest gives back a range a fault-around is still filling. */
+struct discard_race {
+	struct gmm_mm *mm;
+	gpa_t base, fault;
+	bool started;
+	pthread_t t;
+	int ret, sync_ret;
+	uint64_t returned, left;
+};
+
+static void *discard_race_give_back(void *arg)
+{
+	struct discard_race *c = arg;
+
+	c->ret = gmm_mm_discard(c->mm, c->base, 64, &c->returned);
+	return NULL;
+}
+
+/* The first block (the faulting page and above) is being installed: the
+ * guest gives back the whole window, and its discard waits for that block.
+ * Then the part below the faulting page is marked and installed slowly:
+ * the discard, woken by the first block, must see it is busy too. */
+static void install_slowly(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
+			   gpa_t gpa, void *arg)
+{
+	struct discard_race *c = arg;
+
+	(void)p;
+	if (pt != GMM_TEST_INSTALL || mm != c->mm)
+		return;
+	if (gpa >= c->fault && !c->started) {
+		c->started = true;
+		cr_assert_eq(pthread_create(&c->t, NULL, discard_race_give_back, c), 0);
+		usleep(30000); /* time for the discard to wait on this block */
+	} else if (gpa < c->fault) {
+		usleep(50000); /* time for a discard that does not look back to zap it */
+	}
+}
+
+static int discard_while_installing(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct discard_race *c = arg;
+	struct gmm_pool *p = g->mm->pool;
+	gpa_t base = g->mm->cfg.ram_size - (64 << PAGE_SHIFT);
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	/* a window of RAM the guest never touched */
+	while (base) {
+		uint64_t i = 0;
+
+		while (i < 64 && !gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)))
+			i++;
+		if (i == 64)
+			break;
+		base -= 64 << PAGE_SHIFT;
+	}
+	c->mm = g->mm;
+	c->base = base;
+	c->fault = base + PAGE_SIZE;
+	p->test_arg = c;
+	p->test_hook = install_slowly;
+	pthread_rwlock_rdlock(&p->mms_lock); /* as a fault thread holds it */
+	c->sync_ret = (int)gmm_handle_fault(g->mm, c->fault);
+	pthread_rwlock_unlock(&p->mms_lock);
+	if (c->started)
+		pthread_join(c->t, NULL);
+	p->test_hook = NULL;
+	for (uint64_t i = 0; i < 64; i++)
+		c->left += gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)) != 0;
+	return 0;
+}
+
+Test(guest, discard_waits_for_all_of_a_fault_around_window)
+{
+	struct outcome o;
+	struct discard_race c = { 0 };
+	char *argv[] = { "--mode=sync" };
+	struct run_spec r = { .path = TESTGUEST, .mem = 16 << 20, .vcpus = 1, .argc = 1, .argv = argv,
+			      .fault_around = 64, .on_sync = discard_while_installing, .sync_arg = &c };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	cr_assert(c.started, "the fault installed nothing from 0x%llx", (unsigned long long)c.fault);
+	cr_assert_eq(c.ret, 0);
+	/* every page of the window was installed, then given back */
+	cr_assert_eq(c.returned, 64, "returned %llu", (unsigned long long)c.returned);
+	cr_assert_eq(c.left, 0, "%llu entries left", (unsigned long long)c.left);
+}
