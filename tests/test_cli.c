@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "need_kvm.h"
+
 #define MEMVISOR MV_BUILD_DIR "/memvisor"
 #define TESTGUEST MV_BUILD_DIR "/tests/guests/testguest"
 
@@ -108,19 +110,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	chmod(path, mode);
-}
-
-static void need_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR);
-
-	if (fd < 0)
-		cr_skip_test("needs /dev/kvm: %s", strerror(errno));
-	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		close(fd);
-		cr_skip_test("needs /dev/kvm: it does not answer as KVM");
-	}
-	close(fd);
 }
 
 static int count_lines(const char *s)

@@ -27,21 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "need_kvm.h"
+
 #define MEMVISOR MV_BUILD_DIR "/memvisor"
 #define CLI_GUESTS_MAX_TEST 4
-
-static void need_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR);
-
-	if (fd < 0)
-		cr_skip_test("needs /dev/kvm: %s", strerror(errno));
-	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		close(fd);
-		cr_skip_test("needs /dev/kvm: it does not answer as KVM");
-	}
-	close(fd);
-}
 
 static void slurp(int fd, char *buf, size_t len)
 {
