@@ -231,6 +231,34 @@ static pfn_t fault_alloc_block(struct gmm_mm *mm, uint64_t npages, unsigned *ord
 	return pfn;
 }
 
+/*
+ * An install of npages at gpa from pfn stopped after done pages (or failed,
+ * done < 0): what did get in is the guest's; the rest goes back, its
+ * entries emptied. The kernel woke only the pages that moved, but a vCPU
+ * whose fault on one of the rest found it pending was answered as spurious
+ * and waits for this install's wake: wake it, to fault again (now on an
+ * empty entry). mm lock held.
+ */
+static void fault_install_short(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages,
+				int64_t done)
+{
+	uint64_t ok = (uint64_t)MAX(done, (int64_t)0), rest = npages - ok;
+	gpa_t at = gpa + (ok << PAGE_SHIFT);
+	int ret;
+
+	mv_warn("installing %llu pages at GPA 0x%llx stopped after %llu: %s",
+		(unsigned long long)npages, (unsigned long long)gpa, (unsigned long long)ok,
+		strerror(done < 0 ? (int)-done : EIO));
+	fault_mark(mm, at, rest, 0);
+	/* their slots may hold the zeroed pages that did not move */
+	gmm_pool_release(mm->pool, pfn + ok, rest);
+	ret = gmm_uffd_wake(mm, at, rest);
+	if (ret)
+		mv_warn("cannot wake the vCPUs waiting at GPA 0x%llx: %s",
+			(unsigned long long)at, strerror(-ret));
+	pthread_cond_broadcast(&mm->wb_done);
+}
+
 static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
 	uint64_t room = gmm_mm_headroom(mm);
@@ -265,16 +293,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	mm->fs.install_calls += c.calls;
 	mm->fs.retries += c.retries;
 	if (done < (int64_t)npages) {
-		mv_warn("installing %llu pages at GPA 0x%llx stopped after %lld: %s",
-			(unsigned long long)npages, (unsigned long long)gpa,
-			(long long)MAX(done, (int64_t)0), strerror(done < 0 ? (int)-done : EIO));
-		/* what did get in is the guest's; the rest goes back */
-		fault_mark(mm, gpa + ((uint64_t)MAX(done, (int64_t)0) << PAGE_SHIFT),
-			   npages - (uint64_t)MAX(done, (int64_t)0), 0);
-		/* their slots may hold the zeroed pages that did not move */
-		gmm_pool_release(mm->pool, pfn + (uint64_t)MAX(done, (int64_t)0),
-				 npages - (uint64_t)MAX(done, (int64_t)0));
-		pthread_cond_broadcast(&mm->wb_done);
+		fault_install_short(mm, gpa, pfn, npages, done);
 		if (done <= 0)
 			return done < 0 ? done : -EIO;
 		npages = (uint64_t)done;

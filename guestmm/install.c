@@ -64,6 +64,13 @@ int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 	return uffd_op(p, false, dst, src, len, NULL);
 }
 
+int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+{
+	struct uffdio_range r = { (uintptr_t)mm->cfg.ram_hva + gpa, npages << PAGE_SHIFT };
+
+	return ioctl(mm->pool->uffd, UFFDIO_WAKE, &r) ? -errno : 0;
+}
+
 /*
  * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
  * the pool slots are populated (zeroed pages) and their pages moved; with

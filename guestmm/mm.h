@@ -229,5 +229,9 @@ int64_t gmm_uffd_move(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t len);
 int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages, bool zeroed,
 			 struct gmm_install_cost *cost);
+/* Wake whoever waits for a page of [gpa, +npages) of guest RAM, to fault
+ * again (an install that stopped short woke only the pages it put in).
+ * 0 or -errno. */
+int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages);
 
 #endif

@@ -4,6 +4,8 @@
 
 #include "memvisor/abi.h"
 
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/utsname.h>
 
 Test(guest, hello_greets)
@@ -644,4 +646,111 @@ Test(guest, discard_waits_for_all_of_a_fault_around_window)
 	/* every page of the window was installed, then given back */
 	cr_assert_eq(c.returned, 64, "returned %llu", (unsigned long long)c.returned);
 	cr_assert_eq(c.left, 0, "%llu entries left", (unsigned long long)c.left);
+}
+
+/* An install that stops partway: a thread waiting on a page it did not reach. */
+struct partial_install {
+	struct gmm_mm *mm;
+	gpa_t fault;
+	bool started, spurious_seen, woke;
+	pthread_t t;
+	volatile char *touch;
+	int copy_err;
+};
+
+static void *partial_install_touch(void *arg)
+{
+	struct partial_install *c = arg;
+
+	(void)*c->touch;
+	return NULL;
+}
+
+/* Page 8 of the block is touched while the block is pending (the fault
+ * thread answers it as spurious, waiting for the install's wake), then page
+ * 4 is filled behind the fault's back: the install stops there. */
+static void install_stops_at_page_4(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
+				    gpa_t gpa, void *arg)
+{
+	static uint8_t page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+	struct partial_install *c = arg;
+	uint64_t before, now = 0, hva = (uintptr_t)mm->cfg.ram_hva + c->fault;
+
+	if (pt != GMM_TEST_INSTALL || mm != c->mm || gpa != c->fault || c->started)
+		return;
+	c->started = true;
+	pthread_mutex_lock(&mm->lock);
+	before = mm->fs.spurious;
+	pthread_mutex_unlock(&mm->lock);
+	c->touch = (volatile char *)(uintptr_t)(hva + 8 * PAGE_SIZE);
+	cr_assert_eq(pthread_create(&c->t, NULL, partial_install_touch, c), 0);
+	for (int i = 0; i < 2000 && now <= before; i++) {
+		usleep(1000);
+		pthread_mutex_lock(&mm->lock);
+		now = mm->fs.spurious;
+		pthread_mutex_unlock(&mm->lock);
+	}
+	c->spurious_seen = now > before;
+	struct uffdio_copy cp = { hva + 4 * PAGE_SIZE, (uintptr_t)page, PAGE_SIZE, 0, 0 };
+
+	c->copy_err = ioctl(p->uffd, UFFDIO_COPY, &cp) ? errno : 0;
+}
+
+static int install_partly(struct vmm_guest *g, unsigned vcpu, uint64_t stage, void *arg)
+{
+	struct partial_install *c = arg;
+	struct gmm_pool *p = g->mm->pool;
+	gpa_t base = g->mm->cfg.ram_size - (64 << PAGE_SHIFT);
+	struct timespec ts;
+
+	(void)vcpu;
+	if (stage != 1)
+		return 0;
+	while (base) { /* a window of RAM the guest never touched */
+		uint64_t i = 0;
+
+		while (i < 64 && !gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)))
+			i++;
+		if (i == 64)
+			break;
+		base -= 64 << PAGE_SHIFT;
+	}
+	c->mm = g->mm;
+	c->fault = base + PAGE_SIZE;
+	p->test_arg = c;
+	p->test_hook = install_stops_at_page_4;
+	pthread_rwlock_rdlock(&p->mms_lock); /* as a fault thread holds it */
+	gmm_handle_fault(g->mm, c->fault);
+	pthread_rwlock_unlock(&p->mms_lock);
+	p->test_hook = NULL;
+	if (!c->started)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	c->woke = pthread_timedjoin_np(c->t, NULL, &ts) == 0;
+	if (!c->woke) { /* let it go, so that the run can end */
+		struct uffdio_range r = { (uintptr_t)g->mm->cfg.ram_hva + base, 64 * PAGE_SIZE };
+
+		ioctl(p->uffd, UFFDIO_WAKE, &r);
+		pthread_join(c->t, NULL);
+	}
+	/* page 4 was filled behind memvisor's back: empty it again */
+	madvise(g->mm->cfg.ram_hva + c->fault + 4 * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+	return 0;
+}
+
+Test(guest, an_install_that_stops_partway_wakes_the_rest)
+{
+	struct outcome o;
+	struct partial_install c = { 0 };
+	char *argv[] = { "--mode=sync" };
+	struct run_spec r = { .path = TESTGUEST, .mem = 16 << 20, .vcpus = 1, .argc = 1, .argv = argv,
+			      .fault_around = 64, .on_sync = install_partly, .sync_arg = &c };
+
+	run_spec(&o, &r);
+	cr_assert(c.started, "the fault installed nothing from 0x%llx", (unsigned long long)c.fault);
+	cr_assert(c.spurious_seen, "the touch of a pending page was not answered as spurious");
+	cr_assert_eq(c.copy_err, 0, "filling page 4: %s", strerror(c.copy_err));
+	cr_assert(c.woke, "a thread waiting on a page the install did not reach was never woken");
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
 }
