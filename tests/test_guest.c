@@ -557,6 +557,23 @@ Test(guest, kvm_backend_is_named)
 	vmm_kvm_close(&kvm);
 }
 
+/* A fault-around window (64 pages) of RAM the guest never touched, from the top. */
+static gpa_t untouched_window(struct gmm_mm *mm)
+{
+	gpa_t base = mm->cfg.ram_size - (64 << PAGE_SHIFT);
+
+	while (base) {
+		uint64_t i = 0;
+
+		while (i < 64 && !gmm_mm_ept_entry(mm, base + (i << PAGE_SHIFT)))
+			i++;
+		if (i == 64)
+			break;
+		base -= 64 << PAGE_SHIFT;
+	}
+	return base;
+}
+
 /* A guest gives back a range a fault-around is still filling. */
 struct discard_race {
 	struct gmm_mm *mm;
@@ -600,21 +617,12 @@ static int discard_while_installing(struct vmm_guest *g, unsigned vcpu, uint64_t
 {
 	struct discard_race *c = arg;
 	struct gmm_pool *p = g->mm->pool;
-	gpa_t base = g->mm->cfg.ram_size - (64 << PAGE_SHIFT);
+	gpa_t base;
 
 	(void)vcpu;
 	if (stage != 1)
 		return 0;
-	/* a window of RAM the guest never touched */
-	while (base) {
-		uint64_t i = 0;
-
-		while (i < 64 && !gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)))
-			i++;
-		if (i == 64)
-			break;
-		base -= 64 << PAGE_SHIFT;
-	}
+	base = untouched_window(g->mm);
 	c->mm = g->mm;
 	c->base = base;
 	c->fault = base + PAGE_SIZE;
@@ -700,21 +708,13 @@ static int install_partly(struct vmm_guest *g, unsigned vcpu, uint64_t stage, vo
 {
 	struct partial_install *c = arg;
 	struct gmm_pool *p = g->mm->pool;
-	gpa_t base = g->mm->cfg.ram_size - (64 << PAGE_SHIFT);
+	gpa_t base;
 	struct timespec ts;
 
 	(void)vcpu;
 	if (stage != 1)
 		return 0;
-	while (base) { /* a window of RAM the guest never touched */
-		uint64_t i = 0;
-
-		while (i < 64 && !gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)))
-			i++;
-		if (i == 64)
-			break;
-		base -= 64 << PAGE_SHIFT;
-	}
+	base = untouched_window(g->mm);
 	c->mm = g->mm;
 	c->fault = base + PAGE_SIZE;
 	p->test_arg = c;
