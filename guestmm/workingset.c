@@ -45,7 +45,7 @@
 #define WSS_MIN_STRIDE     8
 #define WSS_TICK_NS        1000000ULL     /* 1 ms */
 #define WSS_SETTLE_NS      500000ULL      /* a sample seen this recently is not re-armed */
-#define WSS_ARM_RATE       2500           /* arms per second per guest, at most: <= ~10% of its time at ~40 us a fault */
+#define WSS_ARM_RATE       10000          /* arms per second per guest, at most (docs/usage.md: its cost) */
 #define WSS_ARM_BURST      64
 #define WSS_ARMS_PER_FAULT 2
 #define WSS_PCT            90             /* the estimate: the distance 90% of reuses are within */
