@@ -92,7 +92,7 @@ struct gmm_fault_stats {
 	uint64_t reported;       /* pages the guest reported free (gave back) */
 	uint64_t returned;       /* frames that came back to the pool for them */
 	/* the working-set estimate (workingset.c), in pages: the memory an LRU
-	 * needs for 90% of the run's reuses to hit, and of its last 256 reuses */
+	 * needs for 75% of the run's reuses to hit, and of its last 256 reuses */
 	uint64_t wss_pages, wss_recent_pages;
 	uint64_t wss_reuses;     /* sampled reuses seen */
 	uint64_t wss_stride;     /* RAM pages per sample */

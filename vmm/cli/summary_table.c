@@ -33,8 +33,8 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_MM, "returned_frames", LINE_MEMORY, "frames returned", KIND_COUNT,
 	  "frames that came back to the pool for them (pages it had not touched since need none)",
 	  FAULT(returned) },
-	{ SECT_MM, "wss_pages", LINE_MEMORY, "working set (estimate: 90% of reuses within it)",
-	  KIND_PAGES, "estimated working set: the memory an LRU needs for 90% of the guest's reuses "
+	{ SECT_MM, "wss_pages", LINE_MEMORY, "working set (estimate: 75% of reuses within it)",
+	  KIND_PAGES, "estimated working set: the memory an LRU needs for 75% of the guest's reuses "
 	  "in the run to hit, from sampled reuse distances (docs/usage.md); 0: too few reuses",
 	  FAULT(wss_pages) },
 	{ SECT_MM, "wss_recent_pages", LINE_NONE, NULL, KIND_PAGES,
