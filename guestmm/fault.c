@@ -264,6 +264,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	uint64_t room = gmm_mm_headroom(mm);
 	struct gmm_install_cost c = { .timed = fault_weight != 0 };
 	unsigned order;
+	gmm_test_hook_fn *hook;
 	bool zeroed;
 	int64_t done;
 	pfn_t pfn;
@@ -283,8 +284,9 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 		return ret;
 	}
 	pthread_mutex_unlock(&mm->lock);
-	if (mm->pool->test_hook)
-		mm->pool->test_hook(mm->pool, GMM_TEST_INSTALL, mm, gpa, mm->pool->test_arg);
+	hook = __atomic_load_n(&mm->pool->test_hook, __ATOMIC_ACQUIRE);
+	if (hook)
+		hook(mm->pool, GMM_TEST_INSTALL, mm, gpa, mm->pool->test_arg);
 	done = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
 	pthread_mutex_lock(&mm->lock);
 	mm->charging -= npages;

@@ -111,7 +111,8 @@ struct gmm_pool {
 	uint64_t reclaim_batches;      /* pool lock */
 	struct gmm_vmstat vm;          /* every field atomic: gmm_count(), gmm_vmstat_read() */
 	pthread_mutex_t reclaim_lock;  /* one reclaimer at a time (kswapd, direct, teardown) */
-	gmm_test_hook_fn *test_hook;   /* test-only, set before any guest runs */
+	gmm_test_hook_fn *test_hook;   /* test-only; a test may set it while guests run:
+					 * atomic store (release, test_arg before), atomic load */
 	void *test_arg;
 	pthread_t kswapd;
 	pthread_cond_t kswapd_wake;    /* with the pool lock */

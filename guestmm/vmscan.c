@@ -353,11 +353,11 @@ static void reclaim_write(struct reclaim_ctl *rc)
 	struct reclaim_wb wb[SWAP_CLUSTER_MAX];
 	uint64_t slots[SWAP_CLUSTER_MAX];
 	struct swapd_io io[SWAP_CLUSTER_MAX];
+	gmm_test_hook_fn *hook = __atomic_load_n(&p->test_hook, __ATOMIC_ACQUIRE);
 	unsigned n = 0, got;
 
-	for (unsigned i = 0; i < rc->nr_wb; i++)
-		if (p->test_hook)
-			p->test_hook(p, GMM_TEST_WRITEBACK, rc->wb[i].mm, rc->wb[i].gpa, p->test_arg);
+	for (unsigned i = 0; i < rc->nr_wb && hook; i++)
+		hook(p, GMM_TEST_WRITEBACK, rc->wb[i].mm, rc->wb[i].gpa, p->test_arg);
 	for (unsigned i = 0; i < rc->nr_wb; i++) {
 		struct reclaim_wb *w = &rc->wb[i];
 

@@ -627,13 +627,13 @@ static int discard_while_installing(struct vmm_guest *g, unsigned vcpu, uint64_t
 	c->base = base;
 	c->fault = base + PAGE_SIZE;
 	p->test_arg = c;
-	p->test_hook = install_slowly;
+	__atomic_store_n(&p->test_hook, install_slowly, __ATOMIC_RELEASE);
 	pthread_rwlock_rdlock(&p->mms_lock); /* as a fault thread holds it */
 	c->sync_ret = (int)gmm_handle_fault(g->mm, c->fault);
 	pthread_rwlock_unlock(&p->mms_lock);
 	if (c->started)
 		pthread_join(c->t, NULL);
-	p->test_hook = NULL;
+	__atomic_store_n(&p->test_hook, NULL, __ATOMIC_RELEASE);
 	for (uint64_t i = 0; i < 64; i++)
 		c->left += gmm_mm_ept_entry(g->mm, base + (i << PAGE_SHIFT)) != 0;
 	return 0;
@@ -718,11 +718,11 @@ static int install_partly(struct vmm_guest *g, unsigned vcpu, uint64_t stage, vo
 	c->mm = g->mm;
 	c->fault = base + PAGE_SIZE;
 	p->test_arg = c;
-	p->test_hook = install_stops_at_page_4;
+	__atomic_store_n(&p->test_hook, install_stops_at_page_4, __ATOMIC_RELEASE);
 	pthread_rwlock_rdlock(&p->mms_lock); /* as a fault thread holds it */
 	gmm_handle_fault(g->mm, c->fault);
 	pthread_rwlock_unlock(&p->mms_lock);
-	p->test_hook = NULL;
+	__atomic_store_n(&p->test_hook, NULL, __ATOMIC_RELEASE);
 	if (!c->started)
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
