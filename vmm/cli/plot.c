@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "plot.h"
+#include "summary_file.h"
 #include "vmm/guest.h"
 
 #include <errno.h>
@@ -118,31 +119,6 @@ static int plot_gnuplot(const struct plot_dir *d)
 	return VMM_EXIT_RUNTIME;
 }
 
-/* FILE: where the picture goes (links resolved) and its mode. 0, or the
- * usage status with one line. */
-static int plot_target(const char *file, char *path, size_t len, mode_t *mode)
-{
-	struct stat st;
-	mode_t mask;
-
-	if (stat(file, &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			return cli_usage_error("cannot write the plot to %s: not a regular file", file);
-		if (!realpath(file, path))
-			return cli_usage_error("cannot write the plot to %s: %s", file, strerror(errno));
-		*mode = st.st_mode & 07777;
-		return 0;
-	}
-	if (errno != ENOENT)
-		return cli_usage_error("cannot write the plot to %s: %s", file, strerror(errno));
-	if ((size_t)snprintf(path, len, "%s", file) >= len)
-		return cli_usage_error("cannot write the plot to %s: the name is too long", file);
-	mask = umask(0);
-	umask(mask);
-	*mode = 0666 & ~mask;
-	return 0;
-}
-
 /* Copy fd's bytes to a new file made beside path, then rename it over path. */
 static int plot_install(int in, const char *path, mode_t mode)
 {
@@ -183,7 +159,7 @@ static int plot_draw(const struct plot_series *s, const char *title, const char 
 	mode_t mode = 0600;
 	int ret = 0, in;
 
-	if (plot_target(file, target, sizeof(target), &mode))
+	if (cli_output_target("plot", file, target, sizeof(target), &mode))
 		return VMM_EXIT_USAGE;
 	/* a TMPDIR that is long or odd is not worth a quoting scheme: /tmp then */
 	if (!tmpdir || !*tmpdir || strlen(tmpdir) > 40 || strpbrk(tmpdir, "'\"\\\n"))

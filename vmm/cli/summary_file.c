@@ -11,23 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int summary_file_target(const char *file, struct cli_summary_file *j, mode_t *mode)
+int cli_output_target(const char *what, const char *file, char *path, size_t len, mode_t *mode)
 {
 	struct stat st;
 	mode_t mask;
 
 	if (stat(file, &st) == 0) {
 		if (!S_ISREG(st.st_mode))
-			return cli_usage_error("cannot write the summary to %s: not a regular file", file);
-		if (!realpath(file, j->path))
-			return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
+			return cli_usage_error("cannot write the %s to %s: not a regular file", what, file);
+		if (len < PATH_MAX || !realpath(file, path))
+			return cli_usage_error("cannot write the %s to %s: %s", what, file,
+					       strerror(len < PATH_MAX ? ENAMETOOLONG : errno));
 		*mode = st.st_mode & 07777;
 		return 0;
 	}
 	if (errno != ENOENT)
-		return cli_usage_error("cannot write the summary to %s: %s", file, strerror(errno));
-	if ((size_t)snprintf(j->path, sizeof(j->path), "%s", file) >= sizeof(j->path))
-		return cli_usage_error("cannot write the summary to %s: the name is too long", file);
+		return cli_usage_error("cannot write the %s to %s: %s", what, file, strerror(errno));
+	if ((size_t)snprintf(path, len, "%s", file) >= len)
+		return cli_usage_error("cannot write the %s to %s: the name is too long", what, file);
 	mask = umask(0); /* no other thread yet: reading the umask this way is safe */
 	umask(mask);
 	*mode = 0666 & ~mask;
@@ -40,7 +41,7 @@ int cli_summary_file_open(const char *file, struct cli_summary_file *j)
 	mode_t mode = 0600;
 	int fd, n, e;
 
-	if (summary_file_target(file, j, &mode))
+	if (cli_output_target("summary", file, j->path, sizeof(j->path), &mode))
 		return VMM_EXIT_USAGE;
 	slash = strrchr(j->path, '/');
 	if (slash)

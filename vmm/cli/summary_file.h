@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /*
  * --summary-json FILE: the summary goes to a new file beside FILE, renamed
@@ -24,6 +25,12 @@ struct cli_summary_file {
 	FILE *f;
 	bool written;            /* a whole summary is in tmp */
 };
+
+/* Where an output FILE (the summary, a plot) goes: FILE with links
+ * resolved into path (len >= PATH_MAX), and the mode the new file gets. 0,
+ * or the usage status with one line naming what: FILE is not a regular
+ * file or cannot be resolved. Call before any thread starts (umask). */
+int cli_output_target(const char *what, const char *file, char *path, size_t len, mode_t *mode);
 
 /* Check FILE and make the new file beside it: 0, or the usage status with
  * one line printed (FILE is not a regular file, or cannot be written). */
