@@ -1036,3 +1036,32 @@ Test(cli, bad_guest_specs)
 	expect_one_line((char *[]){ "memvisor", "run", "-c", "2", "--guest", "image=memtest", NULL },
 			2, "--guest does not go with --mem or --vcpus");
 }
+
+/* Root's output is not aimed at a file by another user's link: in a sticky,
+ * world-writable directory (/tmp) a link owned by neither memvisor's user
+ * nor the directory's owner is refused, as the kernel's protected_symlinks
+ * would refuse it (it is off on some machines). The file it points at stays
+ * as it was. */
+Test(cli, output_link_planted_by_another_user_is_refused)
+{
+	char dir[] = "/tmp/mvcli-sticky-XXXXXX", target[96], link[96], buf[256];
+	struct result r;
+
+	need_kvm();
+	cr_assert(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 01777), 0);
+	snprintf(target, sizeof(target), "%s/precious", dir);
+	snprintf(link, sizeof(link), "%s/out.json", dir);
+	write_file(target, "precious\n", 0644);
+	cr_assert_eq(symlink(target, link), 0);
+	cr_assert_eq(lchown(link, 65534, 65534), 0);
+	run(&r, (char *[]){ "memvisor", "run", "-q", "--summary-json", link, "hello", NULL });
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert(strstr(r.err, "symbolic link") && !strchr(strchr(r.err, '\n') + 1, '\n'),
+		  "%s", r.err);
+	read_file(target, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "precious\n");
+	unlink(link);
+	unlink(target);
+	rmdir(dir);
+}

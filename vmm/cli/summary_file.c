@@ -7,21 +7,50 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Is the link at file one the kernel's protected_symlinks would not follow:
+ * in a sticky, world-writable directory, owned by neither us nor the
+ * directory's owner? That is how another user aims root's output at a file
+ * of root's; the sysctl is off on some machines, so memvisor asks itself. */
+static bool output_link_planted(const char *file, const struct stat *link)
+{
+	const char *slash = strrchr(file, '/');
+	char dir[PATH_MAX];
+	struct stat ds;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file), file);
+	if (stat(dir, &ds))
+		return true;
+	if (!(ds.st_mode & S_ISVTX) || !(ds.st_mode & S_IWOTH))
+		return false;
+	return link->st_uid != geteuid() && link->st_uid != ds.st_uid;
+}
+
 int cli_output_target(const char *what, const char *file, char *path, size_t len, mode_t *mode)
 {
-	struct stat st;
+	struct stat st, lst, rst;
 	mode_t mask;
 
+	if (lstat(file, &lst) == 0 && S_ISLNK(lst.st_mode) && output_link_planted(file, &lst))
+		return cli_usage_error("cannot write the %s to %s: a symbolic link of another user in "
+				       "a shared directory, not followed", what, file);
 	if (stat(file, &st) == 0) {
 		if (!S_ISREG(st.st_mode))
 			return cli_usage_error("cannot write the %s to %s: not a regular file", what, file);
 		if (len < PATH_MAX || !realpath(file, path))
 			return cli_usage_error("cannot write the %s to %s: %s", what, file,
 					       strerror(len < PATH_MAX ? ENAMETOOLONG : errno));
+		/* the file resolved is the one judged, not one swapped in since */
+		if (stat(path, &rst) || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino)
+			return cli_usage_error("cannot write the %s to %s: it changed while memvisor "
+					       "looked at it", what, file);
 		*mode = st.st_mode & 07777;
 		return 0;
 	}

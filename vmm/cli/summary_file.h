@@ -17,7 +17,8 @@
  * mkostemp (O_EXCL: nothing planted under its name is written through) and
  * given FILE's mode, or for a new FILE the mode fopen would give (0666 less
  * the umask): a summary holds nothing secret. Symbolic links to FILE are
- * followed, so a link stays a link.
+ * followed, so a link stays a link - but not a link another user planted in
+ * a sticky, world-writable directory (protected_symlinks' rule).
  */
 struct cli_summary_file {
 	char path[PATH_MAX];     /* FILE, links resolved */
