@@ -623,6 +623,40 @@ Test(stat, hostile_clients_get_one_error_line_and_never_block_others, .timeout =
 	cr_assert_eq(p.status, 130, "%s", p.err);
 }
 
+/* A client that finds the path connects: the path appears only once the
+ * socket listens (CI failed once with "Connection refused" right after
+ * the path appeared, between bind and listen). */
+Test(stat, the_socket_listens_as_soon_as_its_path_is_there, .timeout = 240)
+{
+	char dir[64], sock[96];
+	unsigned refused = 0;
+
+	need_kvm();
+	private_dir(dir);
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	for (int i = 0; i < 300; i++) {
+		struct proc p;
+		int fd, spins = 0;
+
+		start(&p, dir, (char *[]){ "memvisor", "run", "-q", "-t", "30s", "memtest", "-m",
+					   "16M", "--stat-socket", sock, "--", "--passes",
+					   "100000", NULL });
+		while (access(sock, F_OK))
+			cr_assert(++spins < 100000000, "%s never appeared", sock);
+		fd = connect_to(sock);
+		if (fd == -ECONNREFUSED)
+			refused++;
+		else
+			cr_assert(fd >= 0, "connect: %s", strerror(-fd));
+		if (fd >= 0)
+			close(fd);
+		kill(p.pid, SIGTERM);
+		finish(&p, 60000);
+		cr_assert_eq(p.status, 130, "%s", p.err);
+	}
+	cr_assert_eq(refused, 0, "%u of 300 clients were refused by a path that was there", refused);
+}
+
 Test(stat, socket_path_refused_before_the_guest_starts)
 {
 	char dir[64], sock[200];

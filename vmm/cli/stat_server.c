@@ -8,7 +8,8 @@
  * never more open, not even for a moment) in a directory only its owner can
  * enter, and each connection's peer is checked with SO_PEERCRED: a process
  * of another user (root aside) is told no and closed even if the modes were
- * opened up.
+ * opened up. The path appears only once the socket listens, so a client
+ * that finds it is never refused.
  *
  * A client can never hold the run up: the server is a thread of its own
  * that only polls non-blocking sockets, a request is at most STAT_REQ_MAX
@@ -83,20 +84,62 @@ static int stat_server_bind(const struct sockaddr_un *sa)
 	return ret;
 }
 
-/* Bind, taking the place of a socket a killed memvisor left: 0 or -errno. */
-static int stat_server_bind_path(const struct sockaddr_un *sa)
+/* The path is taken by a socket a killed memvisor of ours left: it may go. */
+static bool stat_server_stale(const struct sockaddr_un *sa)
 {
 	struct stat st;
 
+	return !lstat(sa->sun_path, &st) && S_ISSOCK(st.st_mode) && st.st_uid == geteuid() &&
+	       !stat_server_alive(sa);
+}
+
+/* Bind, taking the place of a socket a killed memvisor left: 0 or -errno. */
+static int stat_server_bind_path(const struct sockaddr_un *sa)
+{
 	if (!stat_server_bind(sa))
 		return 0;
 	if (errno != EADDRINUSE)
 		return -errno;
-	if (lstat(sa->sun_path, &st) || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
-	    stat_server_alive(sa))
+	if (!stat_server_stale(sa))
 		return -EADDRINUSE;
 	unlink(sa->sun_path);
 	return stat_server_bind(sa) ? -errno : 0;
+}
+
+/*
+ * Listen at sa. A client that finds the path must be able to connect, so
+ * the socket is bound and listening under a temporary name beside it and
+ * only then linked to its path (link, unlike rename, never replaces a live
+ * memvisor's socket). Where the temporary name would not fit, bind the
+ * path itself: a client may then be refused for the moment until listen.
+ */
+static int stat_server_listen(const struct sockaddr_un *sa)
+{
+	struct sockaddr_un tmp = *sa;
+	int ret;
+
+	if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new", sa->sun_path) >=
+	    sizeof(tmp.sun_path)) {
+		ret = stat_server_bind_path(sa);
+		if (!ret && (chmod(sa->sun_path, 0600) || listen(srv.lfd, STAT_MAX_CLIENTS))) {
+			ret = -errno;
+			unlink(sa->sun_path);
+		}
+		return ret;
+	}
+	ret = stat_server_bind_path(&tmp);
+	if (ret)
+		return ret;
+	if (chmod(tmp.sun_path, 0600) || listen(srv.lfd, STAT_MAX_CLIENTS) ||
+	    (link(tmp.sun_path, sa->sun_path) &&
+	     (errno != EEXIST || !stat_server_stale(sa) || unlink(sa->sun_path) ||
+	      link(tmp.sun_path, sa->sun_path)))) {
+		ret = errno == EEXIST ? -EADDRINUSE : -errno;
+		unlink(tmp.sun_path);
+		return ret;
+	}
+	unlink(tmp.sun_path);
+	return 0;
 }
 
 /* A socket the user asked for is an error; the default one only a warning
@@ -147,7 +190,7 @@ int stat_server_open(const char *path)
 	srv.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv.lfd < 0)
 		return stat_server_refuse(sa.sun_path, strerror(errno));
-	ret = stat_server_bind_path(&sa);
+	ret = stat_server_listen(&sa);
 	if (ret) {
 		close(srv.lfd);
 		srv.lfd = -1;
@@ -156,11 +199,6 @@ int stat_server_open(const char *path)
 	}
 	memcpy(srv.path, sa.sun_path, sizeof(srv.path));
 	srv.bound = true;
-	if (chmod(srv.path, 0600) || listen(srv.lfd, STAT_MAX_CLIENTS)) {
-		ret = errno;
-		stat_server_close();
-		return stat_server_refuse(sa.sun_path, strerror(ret));
-	}
 	return 0;
 }
 
