@@ -37,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 /* Keep about a third of a guest's LRU inactive. Pool lock held. */
 static void reclaim_age_active(struct gmm_pool *p, struct gmm_mm *mm)
@@ -118,25 +121,62 @@ static int reclaim_cmp_pfn(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Drop the slot pages of the batch's freed frames, a run of neighbours per
- * call, then give the frames back: each leaves its guest's rss as it enters
- * the pool, both under the guest's lock, so that the books always agree. */
-static void reclaim_release(struct reclaim_ctl *rc)
+/* This process as a pidfd for process_madvise(), opened once (and again
+ * in a forked child, whose pid differs); -1 if the kernel has none. */
+static int reclaim_self_pidfd(void)
 {
-	struct gmm_pool *p = rc->p;
-	struct reclaim_wb *f = rc->release;
+	static int fd = -1;
+	static pid_t owner;
+	pid_t pid = getpid();
+
+	if (__atomic_load_n(&owner, __ATOMIC_ACQUIRE) != pid) {
+		int nfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+		/* one reclaimer at a time (reclaim_lock): no race on the cache */
+		if (fd >= 0)
+			close(fd);
+		fd = nfd;
+		__atomic_store_n(&owner, pid, __ATOMIC_RELEASE);
+	}
+	return fd;
+}
+
+/*
+ * Drop the slot pages of n runs of frames with one process_madvise() call:
+ * since Linux 6.16 its MADV_DONTNEED flushes the TLB once for all of them,
+ * where a madvise() per run costs a flush, an IPI to the other CPU, each
+ * (most of reclaim's CPU after arming, with scattered frames). Returns how
+ * many runs from the first were dropped; the caller drops the rest itself.
+ */
+static unsigned reclaim_drop_runs(const struct iovec *iov, unsigned n)
+{
+	int fd = n > 1 ? reclaim_self_pidfd() : -1;
+	ssize_t done = fd >= 0 ? process_madvise(fd, iov, n, MADV_DONTNEED, 0) : -1;
 	unsigned i = 0;
 
-	bool emptied[SWAP_CLUSTER_MAX];
+	while (done > 0 && i < n && (size_t)done >= iov[i].iov_len)
+		done -= (ssize_t)iov[i++].iov_len;
+	return i;
+}
 
-	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
-	while (i < rc->nr_release) {
-		unsigned n = 1;
-		bool ok;
+/* Drop the slot pages of the batch's freed frames (emptied[i] says whether
+ * frame i's went), runs of neighbours together. */
+static void reclaim_drop(struct gmm_pool *p, struct reclaim_wb *f, unsigned nr, bool *emptied)
+{
+	struct iovec iov[SWAP_CLUSTER_MAX];
+	unsigned first[SWAP_CLUSTER_MAX], runs = 0, done;
 
-		while (i + n < rc->nr_release && f[i + n].pfn == f[i].pfn + n)
-			n++;
-		ok = !madvise(gmm_pool_slot(p, f[i].pfn), (uint64_t)n << PAGE_SHIFT, MADV_DONTNEED);
+	for (unsigned i = 0, n; i < nr; i += n) {
+		for (n = 1; i + n < nr && f[i + n].pfn == f[i].pfn + n; n++)
+			;
+		first[runs] = i;
+		iov[runs++] = (struct iovec){ gmm_pool_slot(p, f[i].pfn), (size_t)n << PAGE_SHIFT };
+	}
+	done = reclaim_drop_runs(iov, runs);
+	for (unsigned r = 0; r < runs; r++) {
+		unsigned n = (unsigned)(iov[r].iov_len >> PAGE_SHIFT);
+		bool ok = r < done || !madvise(iov[r].iov_base, iov[r].iov_len, MADV_DONTNEED);
+
 		if (!ok) {
 			/* the guest's data may still be there: never hand these out */
 			mv_warn("cannot empty %u evicted frames (%s): they leave the pool", n,
@@ -144,10 +184,22 @@ static void reclaim_release(struct reclaim_ctl *rc)
 			__atomic_add_fetch(&p->frames_lost, n, __ATOMIC_RELAXED);
 		}
 		for (unsigned j = 0; j < n; j++)
-			emptied[i + j] = ok;
-		i += n;
+			emptied[first[r] + j] = ok;
 	}
-	for (i = 0; i < rc->nr_release; i++) {
+}
+
+/* Drop the slot pages of the batch's freed frames, then give the frames
+ * back: each leaves its guest's rss as it enters the pool, both under the
+ * guest's lock, so that the books always agree. */
+static void reclaim_release(struct reclaim_ctl *rc)
+{
+	struct gmm_pool *p = rc->p;
+	struct reclaim_wb *f = rc->release;
+	bool emptied[SWAP_CLUSTER_MAX];
+
+	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
+	reclaim_drop(p, f, rc->nr_release, emptied);
+	for (unsigned i = 0; i < rc->nr_release; i++) {
 		pthread_mutex_lock(&f[i].mm->lock);
 		pthread_mutex_lock(&p->lock);
 		p->frames[f[i].pfn].flags &= ~GMM_PG_ISOLATED;
