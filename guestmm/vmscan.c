@@ -74,15 +74,34 @@ static unsigned reclaim_isolate(struct gmm_pool *p, struct gmm_mm *mm, pfn_t *ou
 	return got;
 }
 
-static void reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+/* Put an isolated frame back on its LRU (the active one if it was
+ * referenced meanwhile). Pool lock held. */
+static void __reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 {
-	pthread_mutex_lock(&p->lock);
 	GMM_BUG_ON(!(p->frames[pfn].flags & GMM_PG_ISOLATED));
 	p->frames[pfn].flags &= ~GMM_PG_ISOLATED;
 	if (p->frames[pfn].flags & GMM_PG_REFERENCED)
 		lru = GMM_LRU_ACTIVE;
 	p->frames[pfn].flags &= ~GMM_PG_REFERENCED;
 	gmm_lru_add(p, pfn, lru);
+}
+
+static void reclaim_putback(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
+{
+	pthread_mutex_lock(&p->lock);
+	__reclaim_putback(p, pfn, lru);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Put n isolated frames back inactive, in order, taking the pool lock once:
+ * each round trip of it can cost a wake-up of a fault thread waiting for it. */
+static void reclaim_putback_many(struct gmm_pool *p, const pfn_t *pfn, unsigned n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < n; i++)
+		__reclaim_putback(p, pfn[i], GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -199,15 +218,22 @@ static void reclaim_release(struct reclaim_ctl *rc)
 
 	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
 	reclaim_drop(p, f, rc->nr_release, emptied);
-	for (unsigned i = 0; i < rc->nr_release; i++) {
-		pthread_mutex_lock(&f[i].mm->lock);
+	for (unsigned i = 0, n; i < rc->nr_release; i += n) {
+		struct gmm_mm *mm = f[i].mm;
+
+		/* a batch is one guest's: its frames go under one hold of its lock */
+		for (n = 1; i + n < rc->nr_release && f[i + n].mm == mm; n++)
+			;
+		pthread_mutex_lock(&mm->lock);
 		pthread_mutex_lock(&p->lock);
-		p->frames[f[i].pfn].flags &= ~GMM_PG_ISOLATED;
+		for (unsigned j = i; j < i + n; j++)
+			p->frames[f[j].pfn].flags &= ~GMM_PG_ISOLATED;
 		pthread_mutex_unlock(&p->lock);
-		if (emptied[i])
-			gmm_pool_free(p, f[i].pfn, 0);
-		f[i].mm->rss--;
-		pthread_mutex_unlock(&f[i].mm->lock);
+		for (unsigned j = i; j < i + n; j++)
+			if (emptied[j])
+				gmm_pool_free(p, f[j].pfn, 0);
+		mm->rss -= n;
+		pthread_mutex_unlock(&mm->lock);
 	}
 	rc->nr_release = 0;
 }
@@ -269,8 +295,11 @@ static void reclaim_arm(struct reclaim_ctl *rc)
 		pthread_mutex_unlock(&a[i].mm->lock);
 		i += n;
 	}
+	pfn_t pfn[SWAP_CLUSTER_MAX];
+
 	for (i = 0; i < rc->nr_arm; i++)
-		reclaim_putback(rc->p, a[i].pfn, GMM_LRU_INACTIVE);
+		pfn[i] = a[i].pfn;
+	reclaim_putback_many(rc->p, pfn, rc->nr_arm);
 }
 
 /* Is the page at gpa unwritten since its bit was cleared? mm lock held. */
@@ -397,6 +426,18 @@ static bool reclaim_start_write(struct reclaim_ctl *rc, struct reclaim_wb *w)
 	return true;
 }
 
+/* Hold want's mm lock (none for NULL), dropping held's if it is another's. */
+static struct gmm_mm *reclaim_relock(struct gmm_mm *held, struct gmm_mm *want)
+{
+	if (held == want)
+		return held;
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	if (want)
+		pthread_mutex_lock(&want->lock);
+	return want;
+}
+
 /* Write the queued pages to neighbouring slots in one io_uring batch. */
 static void reclaim_write(struct reclaim_ctl *rc)
 {
@@ -406,18 +447,17 @@ static void reclaim_write(struct reclaim_ctl *rc)
 	uint64_t slots[SWAP_CLUSTER_MAX];
 	struct swapd_io io[SWAP_CLUSTER_MAX];
 	gmm_test_hook_fn *hook = __atomic_load_n(&p->test_hook, __ATOMIC_ACQUIRE);
+	struct gmm_mm *held = NULL;
 	unsigned n = 0, got;
 
 	for (unsigned i = 0; i < rc->nr_wb && hook; i++)
 		hook(p, GMM_TEST_WRITEBACK, rc->wb[i].mm, rc->wb[i].gpa, p->test_arg);
 	for (unsigned i = 0; i < rc->nr_wb; i++) {
-		struct reclaim_wb *w = &rc->wb[i];
-
-		pthread_mutex_lock(&w->mm->lock);
-		if (reclaim_start_write(rc, w))
-			wb[n++] = *w;
-		pthread_mutex_unlock(&w->mm->lock);
+		held = reclaim_relock(held, rc->wb[i].mm);
+		if (reclaim_start_write(rc, &rc->wb[i]))
+			wb[n++] = rc->wb[i];
 	}
+	reclaim_relock(held, NULL);
 	got = ring && n ? swapd_slot_alloc(p->swap, slots, n) : 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (i < got) {
@@ -434,11 +474,12 @@ static void reclaim_write(struct reclaim_ctl *rc)
 	if (!got)
 		return;
 	swapd_write(p->swap, ring, io, got);
+	held = NULL;
 	for (unsigned i = 0; i < got; i++) {
-		pthread_mutex_lock(&wb[i].mm->lock);
+		held = reclaim_relock(held, wb[i].mm);
 		reclaim_write_done(rc, &wb[i], slots[i], io[i].res);
-		pthread_mutex_unlock(&wb[i].mm->lock);
 	}
+	reclaim_relock(held, NULL);
 }
 
 /* One batch of at most max frames off a guest's inactive tail. mms_lock
@@ -447,8 +488,8 @@ static void reclaim_write(struct reclaim_ctl *rc)
 unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned max)
 {
 	struct gmm_pool *p = rc->p;
-	pfn_t iso[SWAP_CLUSTER_MAX];
-	unsigned n;
+	pfn_t iso[SWAP_CLUSTER_MAX], keep[SWAP_CLUSTER_MAX];
+	unsigned n, nr_keep = 0;
 
 	pthread_mutex_lock(&p->lock);
 	reclaim_age_active(p, mm);
@@ -458,18 +499,21 @@ unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned ma
 	/* swap full: only zero pages and clean swap-cache pages can leave */
 	rc->swap_full = n && !swapd_free_slots(p->swap);
 	rc->nr_wb = rc->nr_arm = rc->nr_release = 0;
+	/* the verdicts under one hold of the guest's lock: each takes well
+	 * under a microsecond, a contended round trip of the lock more */
+	pthread_mutex_lock(&mm->lock);
 	for (unsigned i = 0; i < n; i++) {
 		enum reclaim_verdict v;
 
 		GMM_BUG_ON(p->frames[iso[i]].owner != mm->slot + 1);
-		pthread_mutex_lock(&mm->lock);
 		v = reclaim_one(rc, mm, iso[i]);
-		pthread_mutex_unlock(&mm->lock);
 		if (v == RECLAIM_KEEP)
-			reclaim_putback(p, iso[i], GMM_LRU_INACTIVE);
+			keep[nr_keep++] = iso[i];
 		else if (v == RECLAIM_FREED)
 			rc->freed++;
 	}
+	pthread_mutex_unlock(&mm->lock);
+	reclaim_putback_many(p, keep, nr_keep);
 	if (rc->nr_arm)
 		reclaim_arm(rc);
 	if (rc->nr_wb)
