@@ -30,7 +30,8 @@ static int access_copy_mapped(struct gmm_mm *mm, gpa_t gpa, uint8_t *dst, size_t
 
 	pthread_mutex_lock(&mm->lock);
 	e = ept_lookup(&mm->ept, gpa);
-	if (e && ept_present(*e)) {
+	/* a zero-page mapping reads as zeros, with no fault */
+	if (e && (ept_present(*e) || gmm_ept_zmap(*e))) {
 		memcpy(dst, mm->cfg.ram_hva + gpa, n);
 		ret = 1;
 	}
@@ -58,7 +59,7 @@ static int access_page(struct gmm_mm *mm, gpa_t gpa, uint8_t *dst, size_t n)
 
 		if (access_copy_mapped(mm, gpa, dst, n))
 			return 0;
-		fault = gmm_handle_fault(mm, ALIGN_DOWN(gpa, PAGE_SIZE));
+		fault = gmm_handle_fault(mm, ALIGN_DOWN(gpa, PAGE_SIZE), false);
 		if (!(fault & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS)))
 			return access_fault_errno(mm, fault);
 		if (fault & GMM_FAULT_SPURIOUS)

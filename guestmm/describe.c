@@ -25,6 +25,9 @@ void gmm_ept_describe(uint64_t e, char *buf, size_t len)
 	else if (gmm_ept_wb(e))
 		snprintf(buf, len, "under I/O: frame %llu, being written to or read from swap",
 			 (unsigned long long)ept_pfn(e));
+	else if (gmm_ept_zmap(e))
+		snprintf(buf, len, "zero page: read, never written (the host's zero page, "
+			 "write-protected: the first write gets a frame)");
 	else if (gmm_ept_zero(e))
 		snprintf(buf, len, "evicted all-zero page: no slot, nothing written (the next "
 			 "access gets a new zeroed page)");

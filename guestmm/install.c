@@ -64,6 +64,41 @@ int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 	return uffd_op(p, false, dst, src, len, NULL);
 }
 
+/*
+ * The zero page, then write protection, then the wake. A write reaching the
+ * page between the first two ioctls would be served by the kernel itself (a
+ * copy of the zero page outside the pool), so nothing may run on the page
+ * meanwhile: the map does not wake, and only the faulting vCPU waits here.
+ * That is why zero_reads is for guests of one vCPU (fault.c). If the
+ * protection fails the zero pages go again: none may stay writable; if even
+ * that fails, -ENOTRECOVERABLE (the guest must end).
+ */
+int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+{
+	uint64_t start = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
+	struct uffdio_zeropage z = { { start, len }, UFFDIO_ZEROPAGE_MODE_DONTWAKE, 0 };
+	struct uffdio_writeprotect w = { { start, 0 }, UFFDIO_WRITEPROTECT_MODE_WP };
+	struct uffdio_range r = { start, len };
+	int uffd = mm->pool->uffd, ret = 0;
+	uint64_t done;
+
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z))
+		ret = -errno;
+	done = z.zeropage > 0 ? (uint64_t)z.zeropage : 0;
+	w.range.len = done;
+	if (done && ioctl(uffd, UFFDIO_WRITEPROTECT, &w)) {
+		ret = -errno;
+		if (madvise((void *)(uintptr_t)start, done, MADV_DONTNEED)) {
+			mv_warn("cannot take back zero pages left writable: %s", strerror(errno));
+			ret = -ENOTRECOVERABLE;
+		}
+		done = 0;
+	}
+	if (ioctl(uffd, UFFDIO_WAKE, &r) && !ret)
+		ret = -errno;
+	return done ? (int64_t)(done >> PAGE_SHIFT) : ret ? ret : -EIO;
+}
+
 int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
 	struct uffdio_range r = { (uintptr_t)mm->cfg.ram_hva + gpa, npages << PAGE_SHIFT };

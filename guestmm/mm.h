@@ -59,6 +59,10 @@ struct gmm_mm_config {
 	uint8_t *ram_hva;           /* its host mapping, to be registered with userfaultfd */
 	unsigned fault_around;      /* most pages one fault installs (power of two); 1: none */
 	enum gmm_prefault prefault;
+	/* a read of a page never written maps the host's zero page instead of a
+	 * frame, while the pool is overcommitted (as Linux maps the zero page on
+	 * a read fault of anonymous memory); for one vCPU only: see fault.c */
+	bool zero_reads;
 	struct gmm_limits limits;
 	int oom_score_adj;          /* -1000 (never the OOM killer's choice) .. 1000 */
 	const char *name;           /* for the OOM killer's report */
@@ -87,6 +91,8 @@ struct gmm_fault_stats {
 	uint64_t prefaulted;     /* pages installed before the guest ran */
 	uint64_t swapins;        /* faults that read from swap (pgmajfault) */
 	uint64_t refaults;       /* faults on armed pages: minor, no I/O */
+	uint64_t zero_mapped;    /* pages a read mapped to the zero page (no frame) */
+	uint64_t zero_cow;       /* writes to such a page: it got a frame then */
 	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
 	uint64_t retries;        /* ioctls retried after EAGAIN */
 	uint64_t reported;       /* pages the guest reported free (gave back) */
@@ -116,6 +122,7 @@ struct gmm_mm {
 	struct gmm_pool *pool;         /* NULL: host-managed RAM (--host-mm) */
 	bool committed;                /* its RAM is counted in pool->committed */
 	bool registered;               /* its RAM is registered with the pool's userfaultfd */
+	bool zero_reads;               /* cfg.zero_reads, and registered for write-protect faults too */
 	int slot;                      /* its index in pool->mms, -1 if none */
 	bool stopped;                  /* no more faults are routed to it */
 	bool dying;                    /* being torn down: reclaim leaves it alone */
@@ -207,7 +214,7 @@ void gmm_wss_installed(struct gmm_mm *mm, gpa_t gpa);
 void gmm_ept_describe(uint64_t e, char *buf, size_t len);
 
 /* fault.c (mms_lock held for reading, as a fault thread holds it) */
-unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa);
+unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa, bool write);
 /* Frames the guest may still take under its limit.max. mm lock held. */
 uint64_t gmm_mm_headroom(const struct gmm_mm *mm);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
@@ -233,5 +240,9 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
  * again (an install that stopped short woke only the pages it put in).
  * 0 or -errno. */
 int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages);
+/* Map the host's zero page, write-protected, at the empty pages [gpa,
+ * +npages), then wake whoever waits there: a later write to one comes back
+ * as a write-protect fault. Pages mapped (maybe fewer), or -errno. */
+int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages);
 
 #endif

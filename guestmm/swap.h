@@ -16,11 +16,13 @@
 #define GMM_EPT_PENDING  (1ULL << 61)  /* a fault thread is installing the page */
 #define GMM_EPT_ARMED    (1ULL << 60)  /* unmapped to watch for a refault; frame in bits 12..51 */
 #define GMM_EPT_WB       (1ULL << 59)  /* being written to swap; frame in bits 12..51 */
+#define GMM_EPT_ZMAP     (1ULL << 58)  /* read, never written: the host's zero page, write-protected */
 #define GMM_SWP_FILE     0             /* swap entry types */
 #define GMM_SWP_ZERO     1             /* an all-zero page: no slot, nothing written */
 
 static inline bool gmm_ept_armed(uint64_t e) { return !ept_present(e) && (e & GMM_EPT_ARMED); }
 static inline bool gmm_ept_wb(uint64_t e) { return !ept_present(e) && (e & GMM_EPT_WB); }
+static inline bool gmm_ept_zmap(uint64_t e) { return e == GMM_EPT_ZMAP; }
 static inline uint64_t gmm_ept_mk(uint64_t kind, pfn_t pfn) { return kind | (pfn << PAGE_SHIFT); }
 static inline bool gmm_ept_zero(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_ZERO; }
 static inline bool gmm_ept_slot(uint64_t e) { return ept_is_swp(e) && ept_swp_type(e) == GMM_SWP_FILE; }

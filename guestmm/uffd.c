@@ -155,7 +155,13 @@ int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen)
 		snprintf(err, errlen, "the frame pool's fault thread has stopped: %s", strerror(ret));
 		return -ret;
 	}
-	ret = uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size, UFFDIO_REGISTER_MODE_MISSING);
+	/* zero pages for reads need write-protect faults (and MOVE, to put a
+	 * frame where one was); without them, reads get frames as writes do */
+	mm->zero_reads = mm->cfg.zero_reads && p->use_move &&
+			 !uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size,
+					UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP);
+	ret = mm->zero_reads ? 0 : uffd_register(p, mm->cfg.ram_hva, mm->cfg.ram_size,
+						 UFFDIO_REGISTER_MODE_MISSING);
 	if (ret) {
 		snprintf(err, errlen, "cannot register guest RAM with userfaultfd: %s", strerror(-ret));
 		return ret;
@@ -228,7 +234,7 @@ static bool uffd_handle(struct gmm_pool *p, const struct uffd_msg *msg)
 		return !uffd_stop_fault(p, addr);
 	}
 	gpa = ALIGN_DOWN(addr - (uintptr_t)mm->cfg.ram_hva, PAGE_SIZE);
-	ret = gmm_handle_fault(mm, gpa);
+	ret = gmm_handle_fault(mm, gpa, msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	if (!(ret & (GMM_FAULT_NOPAGE | GMM_FAULT_SPURIOUS))) {
 		char limit[160];
 

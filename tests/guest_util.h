@@ -8,6 +8,7 @@
 #include "vmm/cli/setup.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,6 +62,7 @@ struct run_spec {
 	unsigned fault_around;
 	gva_t walk;                 /* 0: none */
 	bool no_prezero;
+	bool no_zero_pages;         /* reads get frames too (--no-zero-pages) */
 	uint64_t swap_size;         /* non-zero: swap to a fresh file of this size */
 	uint64_t inject_write, inject_read;
 	const char *label;          /* console prefix, as when several guests share a terminal */
@@ -82,28 +84,57 @@ static inline uint64_t resident_pages(const void *p, uint64_t len)
 	return count;
 }
 
-/* Every guest page the host holds is one the EPT table maps, and every
- * mapped entry has its page in guest RAM: a page the guest can reach
- * without a frame would be memory outside the pool (mm lock held). */
+/* The page at hva is mapped by this process alone (pagemap's "exclusively
+ * mapped" bit): never so for the zero page, which every process shares. */
+static inline bool host_page_exclusive(int pagemap, const void *hva)
+{
+	uint64_t pm = 0;
+
+	cr_assert_eq(pread(pagemap, &pm, 8, (off_t)((uintptr_t)hva >> PAGE_SHIFT) * 8), 8);
+	return pm >> 56 & 1;
+}
+
+/* Every guest page the host holds is one the EPT table maps (a frame, or
+ * the zero page there for a read), and every mapped entry has its page in
+ * guest RAM: a page the guest can reach without a frame would be memory
+ * outside the pool (mm lock held). */
 static inline void check_ept_matches_host(struct vmm_guest *g)
 {
 	uint64_t n = g->ram_size >> PAGE_SHIFT, bad = 0, first = 0, entry = 0;
 	unsigned char *vec = malloc(n);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
-	cr_assert(vec && mincore(g->ram, g->ram_size, vec) == 0);
+	cr_assert(pagemap >= 0 && vec && mincore(g->ram, g->ram_size, vec) == 0);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t *e = ept_lookup(&g->mm->ept, i << PAGE_SHIFT);
-		bool present = e && ept_present(*e);
+		bool zmap = e && gmm_ept_zmap(*e), present = e && (ept_present(*e) || zmap);
 
-		if (present != (bool)(vec[i] & 1) && !bad++) {
+		/* a zero-page entry over a page of its own: a write the kernel served */
+		if ((present != (bool)(vec[i] & 1) ||
+		     (zmap && host_page_exclusive(pagemap, g->ram + (i << PAGE_SHIFT)))) && !bad++) {
 			first = i;
 			entry = e ? *e : 0;
 		}
 	}
+	close(pagemap);
 	free(vec);
 	cr_assert_eq(bad, 0, "%llu guest pages where the host and the EPT table disagree, first GPA "
 		     "0x%llx: entry 0x%llx", (unsigned long long)bad, (unsigned long long)(first << PAGE_SHIFT),
 		     (unsigned long long)entry);
+}
+
+/* Entries that map the zero page (mm lock held): resident, but no memory
+ * of the guest's own (check_ept_matches_host checks they are that page). */
+static inline uint64_t zero_mapped_pages(struct vmm_guest *g)
+{
+	uint64_t n = 0;
+
+	for (gpa_t gpa = 0; gpa < g->ram_size; gpa += PAGE_SIZE) {
+		uint64_t *e = ept_lookup(&g->mm->ept, gpa);
+
+		n += e && gmm_ept_zmap(*e);
+	}
+	return n;
 }
 
 /* The pool's books must balance against the guest: frames in use = rss. */
@@ -114,7 +145,7 @@ static inline void check_pool(struct outcome *o, struct vmm_guest *g, struct gmm
 	pthread_mutex_lock(&g->mm->lock);
 	o->pool_used = pool->nr_frames - gmm_pool_free_frames(pool);
 	o->nr_frames = pool->nr_frames;
-	o->resident = resident_pages(g->ram, g->ram_size) +
+	o->resident = resident_pages(g->ram, g->ram_size) - zero_mapped_pages(g) +
 		      resident_pages(pool->base, pool->nr_frames << PAGE_SHIFT);
 	o->rss = g->mm->rss;
 	check_ept_matches_host(g);
@@ -268,7 +299,7 @@ static inline void run_spec(struct outcome *o, const struct run_spec *r)
 		.name = "test", .path = r->path, .mem_size = r->mem, .nr_vcpus = r->vcpus,
 		.timeout_ns = r->timeout_ns, .argc = r->argc, .argv = r->argv, .console = con,
 		.pool = pool, .prefault = r->prefault, .label = r->label,
-		.fault_around = r->fault_around, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
+		.fault_around = r->fault_around, .no_zero_pages = r->no_zero_pages, .on_sync = r->on_sync, .sync_arg = r->sync_arg,
 		.limits = r->limits,
 	};
 	cr_assert_eq(vmm_guest_create(&s.kvm, &cfg, elf, len, &g, err, sizeof(err)), 0, "%s", err);

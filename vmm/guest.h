@@ -59,6 +59,7 @@ struct vmm_config {
 	struct gmm_limits limits; /* frames; as memcg's memory.min/low/high/max */
 	int oom_score_adj;       /* -1000 (never chosen) .. 1000 */
 	unsigned fault_around;   /* pages; 0 means the default */
+	bool no_zero_pages;      /* reads of never-written pages get frames too */
 	bool populate;           /* host-managed RAM populated before the run (a baseline) */
 	bool no_pin;             /* leave vCPU and fault threads unpinned */
 	const char *label;       /* prefix for console lines when several guests run */

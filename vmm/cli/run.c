@@ -18,6 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* getopt values of long options with no short one (the watchers' are 0x100 on) */
+#define RUN_OPT_NO_ZERO_PAGES 0x180
+
 static const char run_usage[] =
 	"usage: memvisor run [options] GUEST [-- guest args]\n"
 	"       memvisor run [options] --guest SPEC [--guest SPEC...]\n"
@@ -44,6 +47,9 @@ static const char run_usage[] =
 	"      --walk GVA          after the run, show how GVA translates (repeatable)\n"
 	"      --no-pin            leave vCPU and fault threads unpinned\n"
 	"      --no-prezero        no pre-zeroing of free frames on a spare CPU\n"
+	"      --no-zero-pages     a read of never-written memory gets a frame, as a write does\n"
+	"                          (default, while the pool is overcommitted and for one vCPU:\n"
+	"                          the host's zero page, write-protected, and no frame)\n"
 	"  -t, --timeout DURATION  end the guest after DURATION (10, 2.5s, 500ms, 1m; at most a year)\n"
 	"      --summary-json FILE write the end-of-run summary as JSON to FILE (a regular file,\n"
 	"                          replaced once the summary is complete; untouched if the run fails)\n"
@@ -145,6 +151,9 @@ static int run_parse_mm(int c, const char *arg, struct run_opts *o)
 	case 'Z':
 		o->no_prezero = true;
 		return 0;
+	case RUN_OPT_NO_ZERO_PAGES:
+		o->cfg.no_zero_pages = true;
+		return 0;
 	case 's':
 		return run_parse_swap(arg, o);
 	case 'E':
@@ -226,9 +235,10 @@ int run_check_guest_args(const struct vmm_config *cfg)
 static int run_check(const struct run_opts *o)
 {
 	if (o->host_mm && (o->pool_size || o->cfg.prefault || o->cfg.fault_around || o->install ||
-			   o->no_prezero || o->swap_path))
+			   o->no_prezero || o->swap_path || o->cfg.no_zero_pages))
 		return cli_usage_error("--host-mm leaves RAM to the host kernel: it does not go with "
-				       "--pool, --swap, --prefault, --fault-around, --install or --no-prezero");
+				       "--pool, --swap, --prefault, --fault-around, --install, "
+				       "--no-prezero or --no-zero-pages");
 	if ((o->inject_write || o->inject_read) && !o->swap_path)
 		return cli_usage_error("--inject-swap-error needs --swap");
 	if (o->swap_path && o->install == GMM_INSTALL_COPY)
@@ -274,6 +284,7 @@ static const struct option run_longopts[] = {
 	{ "walk", required_argument, NULL, 'W' },
 	{ "no-pin", no_argument, NULL, 'N' },
 	{ "no-prezero", no_argument, NULL, 'Z' },
+	{ "no-zero-pages", no_argument, NULL, RUN_OPT_NO_ZERO_PAGES },
 	{ "swap", required_argument, NULL, 's' },
 	{ "inject-swap-error", required_argument, NULL, 'E' },
 	{ "timeout", required_argument, NULL, 't' },

@@ -68,6 +68,11 @@ const struct summary_counter summary_counters[] = {
 	  "pages installed before the guest ran (--prefault all)", FAULT(prefaulted) },
 	{ SECT_MM, "install_calls", LINE_FAULTS, "install ioctls", KIND_COUNT,
 	  "UFFDIO_MOVE or UFFDIO_COPY ioctls", FAULT(install_calls) },
+	{ SECT_MM, "zero_mapped", LINE_FAULTS, "read as zero pages", KIND_COUNT,
+	  "pages a read of never-written memory mapped to the host's zero page: no frame (while "
+	  "the pool is overcommitted, guests of one vCPU)", FAULT(zero_mapped) },
+	{ SECT_MM, "zero_cow", LINE_FAULTS, "then written", KIND_COUNT,
+	  "writes to such a page: it got a frame then (a write-protect fault)", FAULT(zero_cow) },
 	{ SECT_MM, "wss_faults", LINE_FAULTS, "by working-set sampling", KIND_COUNT,
 	  "sampled pages the guest touched while armed: the sampling's cost in minor faults (not "
 	  "in pgfault)", FAULT(wss_faults) },
