@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,9 +93,17 @@ int swapd_alloc_error(const char *path, uint64_t size, int ret, char *err, size_
 	if (ret == -ENOSPC || ret == -EDQUOT)
 		return seterr(err, errlen, ret, "no space for a %llu-byte swap file at %s",
 			      (unsigned long long)size, path);
-	if (ret == -EFBIG)
+	if (ret == -EFBIG) {
+		struct rlimit fsize;
+
+		if (!getrlimit(RLIMIT_FSIZE, &fsize) && fsize.rlim_cur != RLIM_INFINITY &&
+		    size > fsize.rlim_cur)
+			return seterr(err, errlen, ret, "swap size %llu bytes is over the file size "
+				      "limit of %llu bytes (ulimit -f) for %s: File too large",
+				      (unsigned long long)size, (unsigned long long)fsize.rlim_cur, path);
 		return seterr(err, errlen, ret, "swap size %llu bytes is too large for the filesystem of %s",
 			      (unsigned long long)size, path);
+	}
 	return seterr(err, errlen, ret, "cannot allocate swap file %s: %s", path, strerror(-ret));
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,6 +66,9 @@ struct proc {
 	int status;
 };
 
+/* A file size limit for the next start()'s child (RLIMIT_FSIZE; 0: none). */
+static rlim_t start_fsize;
+
 /* Start memvisor with argv, XDG_RUNTIME_DIR=xdg (NULL: unset), output to files. */
 static void start(struct proc *p, const char *xdg, char *const argv[])
 {
@@ -80,6 +84,8 @@ static void start(struct proc *p, const char *xdg, char *const argv[])
 	if (p->pid == 0) {
 		dup2(p->fo, 1);
 		dup2(p->fe, 2);
+		if (start_fsize)
+			setrlimit(RLIMIT_FSIZE, &(struct rlimit){ start_fsize, start_fsize });
 		if (xdg)
 			setenv("XDG_RUNTIME_DIR", xdg, 1);
 		else
@@ -385,6 +391,55 @@ Test(stat, stats_file_refused_before_the_guest_starts)
 	cr_assert(access(target, F_OK), "the link was followed");
 }
 
+static int count_char(const char *s, char c)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* A stats file that fills up (here: the file size limit) fails the run
+ * with one line and status 1 once the guest is done, rather than a run that
+ * says nothing wrong (before: memvisor was killed by SIGXFSZ). */
+Test(stat, a_stats_file_that_cannot_be_written_fails_the_run, .timeout = 120)
+{
+	char dir[64], path[96];
+	struct proc p;
+
+	need_kvm();
+	private_dir(dir);
+	snprintf(path, sizeof(path), "%s/stats.jsonl", dir);
+	start_fsize = 8192;
+	run(&p, dir, (char *[]){ "memvisor", "run", "-q", "--no-stat-socket", "--stats", path,
+				 "--stats-interval", "1ms", "memtest", "-m", "16M", "--", "--passes",
+				 "20", NULL });
+	start_fsize = 0;
+	cr_assert_eq(p.status, 1, "status %d: %s", p.status, p.err);
+	cr_assert(strstr(p.err, "writing the stats to") && strstr(p.err, "File too large"), "%s",
+		  p.err);
+	cr_assert(strstr(p.out, "0 mismatched words"), "%s", p.out); /* the guest ran its course */
+}
+
+/* A swap file larger than the file size limit is one line, not a death. */
+Test(stat, a_swap_file_over_the_file_size_limit_is_one_line, .timeout = 120)
+{
+	char dir[64], path[96];
+	struct proc p;
+
+	need_kvm();
+	private_dir(dir);
+	snprintf(path, sizeof(path), "%s/swap", dir);
+	start_fsize = 1 << 20;
+	run(&p, dir, (char *[]){ "memvisor", "run", "-q", "-p", "16M", "-s", path, "memtest", "-m",
+				 "64M", NULL });
+	start_fsize = 0;
+	cr_assert_eq(p.status, 1, "status %d: %s", p.status, p.err);
+	cr_assert(count_char(p.err, '\n') == 1 && strstr(p.err, "File too large"), "%s", p.err);
+	cr_assert(access(path, F_OK), "a swap file was left behind");
+}
+
 /* ------------------------------------------------- the socket, live */
 
 /* A guest that runs for about secs seconds with faults and swap throughout. */
@@ -409,14 +464,6 @@ static void stat_cmd(struct proc *p, const char *dir, char *const argv[])
 	run(p, dir, argv);
 }
 
-static int count_char(const char *s, char c)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == c;
-	return n;
-}
 
 Test(stat, memvisor_stat_reads_a_live_run, .timeout = 120)
 {

@@ -6,6 +6,7 @@
 
 #include "version.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,9 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	/* a file over the size limit (ulimit -f) is a write that fails with
+	 * EFBIG, said in one line, not a death that skips the clean-up */
+	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;

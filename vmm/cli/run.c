@@ -64,7 +64,8 @@ static const char run_usage[] =
 	"Exit status: the guest's own code 0-119; 120 crash, 121 failed guest assertion,\n"
 	"122 out of memory, 124 timeout, 125 guest exit code out of range (the guest's code was\n"
 	"120-255: the summary shows it), 130 interrupted (SIGINT, SIGTERM, SIGHUP), 1 memvisor could\n"
-	"not run it, 2 usage error.\n"
+	"not run it (or, the guest's status 0, could not write --stats or --summary-json),\n"
+	"2 usage error.\n"
 	"Guest text (console, assertion messages) is shown with control bytes, DEL, C1 controls and\n"
 	"malformed UTF-8 as \\xNN.\n";
 
@@ -477,7 +478,7 @@ static int run_cmd_multi(struct run_opts *o)
 	ret = cli_watch_open(&o->watch);
 	if (!ret)
 		ret = run_multi(o, &json);
-	cli_watch_close();
+	ret = cli_watch_close(ret);
 	return cli_summary_file_finish(&json, o->summary_json, ret);
 }
 
@@ -514,7 +515,7 @@ int cli_cmd_run(int argc, char **argv)
 	ret = cli_watch_open(&o.watch);
 	if (!ret)
 		ret = run_guest(&o, elf, len, &json);
-	cli_watch_close();
+	ret = cli_watch_close(ret);
 	free(elf);
 	return cli_summary_file_finish(&json, o.summary_json, ret);
 }

@@ -59,7 +59,9 @@ int cli_watch_parse(int c, const char *arg, struct cli_watch_opts *o);
  *  cli_watch_end      every guest ended: threads stopped, the progress line
  *                     gone, the last line written. Before the summary.
  *  cli_watch_detach   before guest slot is destroyed
- *  cli_watch_close    the socket removed (also at exit, whatever the path)
+ *  cli_watch_close    the socket removed (also at exit, whatever the path);
+ *                     the run's status, or 1 if it was 0 and the stats file
+ *                     could not be written (which the last line said)
  * The socket's path, if any, for the summary: cli_watch_socket_path.
  */
 FILE *cli_watch_console(FILE *out, bool quiet);
@@ -69,7 +71,7 @@ void cli_watch_attach(unsigned slot, struct vmm_guest *g);
 void cli_watch_failed(unsigned slot);
 void cli_watch_end(void);
 void cli_watch_detach(unsigned slot);
-void cli_watch_close(void);
+int cli_watch_close(int status);
 const char *cli_watch_socket_path(void);
 /* A benchmark's guest run, watched by the progress line only (no stats
  * file, no socket): cli_watch_bench_begin before vmm_guest_run, _end after. */
@@ -119,6 +121,7 @@ void stats_ticker_stop(struct stats_ticker *t);
 int stats_file_open(const char *path);
 void stats_file_start(uint64_t interval_ns);
 void stats_file_end(void);   /* sampler stopped, the last line written */
+bool stats_file_failed(void); /* a write failed (stats_file_end said so) */
 
 /* stat_server.c: the socket at path (NULL: the default place). 0, or -1
  * with a line; a default one that cannot be made is a warning and 0. */

@@ -73,6 +73,11 @@ void stats_file_start(uint64_t interval_ns)
 			"lines are written\n");
 }
 
+bool stats_file_failed(void)
+{
+	return sf.err != 0;
+}
+
 void stats_file_end(void)
 {
 	if (!sf.f)

@@ -45,7 +45,7 @@ FILE *cli_watch_console(FILE *out, bool quiet)
 
 static void cli_watch_atexit(void)
 {
-	cli_watch_close();
+	cli_watch_close(0);
 }
 
 int cli_watch_open(const struct cli_watch_opts *o)
@@ -104,9 +104,10 @@ void cli_watch_detach(unsigned slot)
 	stats_reg_set(slot, NULL, false);
 }
 
-void cli_watch_close(void)
+int cli_watch_close(int status)
 {
 	stat_server_close();
+	return !status && stats_file_failed() ? VMM_EXIT_RUNTIME : status;
 }
 
 const char *cli_watch_socket_path(void)
