@@ -13,18 +13,9 @@
  * Several streams are followed at once (GMM_RA_STREAMS), so vCPUs walking
  * their own slices each keep their window. When the pool is overcommitted
  * (the guests' RAM adds up to more than the pool) a window shrinks to the
- * faulting page alone as free frames approach the min watermark. Frames come as buddy blocks, so a window is
- * usually one block and one ioctl.
- *
- * Zero pages. While the pool is overcommitted, a read of a page never
- * written takes no frame: the host's zero page is mapped there, write-
- * protected, as Linux maps its zero page on a read fault of anonymous
- * memory (with a window of empty neighbours: they cost nothing). The first
- * write comes back as a write-protect fault; the zero page is zapped and the
- * page faults in as a new one. Mapping and protecting are two ioctls, and a
- * write landing between them would be served by the kernel, outside the
- * pool: only the faulting vCPU is held meanwhile, so this is for guests of
- * one vCPU (cfg.zero_reads).
+ * faulting page alone as free frames approach the min watermark. Frames
+ * come as buddy blocks, so a window is usually one block and one ioctl.
+ * Reads of pages never written may get the zero page instead: zeropage.c.
  */
 #include "mm.h"
 #include "vmscan.h"
@@ -36,7 +27,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* pages around a non-sequential fault: frames are plentiful unless the pool
  * is overcommitted, and a round trip costs as much as ~200 page moves; with
@@ -45,8 +35,6 @@
  * anonymous memory at all) */
 #define FAULT_AROUND_BASE        64
 #define FAULT_AROUND_BASE_TIGHT  1
-/* zero pages a read maps at once: they cost no frame, only page tables */
-#define FAULT_ZERO_WINDOW        16
 
 /*
  * The stage times (fs.ns_*) come from a sample of faults: a thread's CPU
@@ -110,7 +98,7 @@ static struct gmm_ra_stream *fault_stream(struct gmm_mm *mm, gpa_t gpa, bool *se
 	return lru;
 }
 
-static bool fault_overcommitted(const struct gmm_pool *p)
+bool gmm_pool_overcommitted(const struct gmm_pool *p)
 {
 	return __atomic_load_n(&p->committed, __ATOMIC_RELAXED) > p->nr_frames;
 }
@@ -123,7 +111,7 @@ static uint64_t fault_spare(const struct gmm_pool *p)
 	/* with the pool overcommitted, frames above the min watermark may go to
 	 * neighbours (kswapd refills, and unused neighbours are the first evicted);
 	 * otherwise every guest's RAM fits and none can starve */
-	if (fault_overcommitted(p))
+	if (gmm_pool_overcommitted(p))
 		return free > p->wmark_min ? free - p->wmark_min : 0;
 	return free;
 }
@@ -140,7 +128,7 @@ static void fault_window(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa
 	if (seq)
 		window = MIN((uint64_t)st->window * 2, max);
 	else
-		window = MIN(fault_overcommitted(mm->pool) ? (uint64_t)FAULT_AROUND_BASE_TIGHT :
+		window = MIN(gmm_pool_overcommitted(mm->pool) ? (uint64_t)FAULT_AROUND_BASE_TIGHT :
 			     (uint64_t)FAULT_AROUND_BASE, max);
 	if (window > spare)
 		window = spare ? 1ULL << fault_floor_pow2(spare) : 1;
@@ -157,7 +145,7 @@ static void fault_window(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa
 }
 
 /* Pages from gpa (not beyond end) whose EPT entries are empty, in a row. */
-static uint64_t fault_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
+uint64_t gmm_fault_empty_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 {
 	uint64_t n = 0;
 
@@ -174,7 +162,7 @@ static uint64_t fault_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 /* Mark [gpa, +npages) as being installed, so that a fault handled meanwhile
  * on another fault thread neither installs it again nor fails; or clear the
  * marks after a failed install. mm lock held. */
-static int fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val)
+int gmm_fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val)
 {
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t *e = ept_lookup_alloc(&mm->ept, gpa + (i << PAGE_SHIFT));
@@ -262,7 +250,7 @@ static void fault_install_short(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_
 	mv_warn("installing %llu pages at GPA 0x%llx stopped after %llu: %s",
 		(unsigned long long)npages, (unsigned long long)gpa, (unsigned long long)ok,
 		strerror(done < 0 ? (int)-done : EIO));
-	fault_mark(mm, at, rest, 0);
+	gmm_fault_mark(mm, at, rest, 0);
 	/* their slots may hold the zeroed pages that did not move */
 	gmm_pool_release(mm->pool, pfn + ok, rest);
 	ret = gmm_uffd_wake(mm, at, rest);
@@ -289,9 +277,9 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	if (pfn == GMM_NO_FRAME)
 		return 0;
 	npages = 1ULL << order;
-	ret = fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
+	ret = gmm_fault_mark(mm, gpa, npages, GMM_EPT_PENDING);
 	if (ret) {
-		fault_mark(mm, gpa, npages, 0);
+		gmm_fault_mark(mm, gpa, npages, 0);
 		mm->charging -= npages;
 		gmm_pool_release(mm->pool, pfn, npages);
 		return ret;
@@ -329,7 +317,7 @@ static int64_t fault_install_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 	int64_t done = 0;
 	uint64_t run;
 
-	while ((run = fault_run(mm, gpa, end)) > 0) {
+	while ((run = gmm_fault_empty_run(mm, gpa, end)) > 0) {
 		int64_t n = fault_install_block(mm, gpa, run);
 
 		if (n <= 0)
@@ -340,76 +328,16 @@ static int64_t fault_install_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 	return done;
 }
 
-/* most pages one fault_unzero() looks at: a window's worth */
-#define FAULT_UNZERO_MAX  512
-
-/* Zap the zero pages of [gpa, +n) whose bits are set in ours; 0 or -errno. */
-static int fault_zap_marked(struct gmm_mm *mm, gpa_t gpa, uint64_t n, const uint64_t *ours)
-{
-	for (uint64_t i = 0, run; i < n; i += run) {
-		bool mine = ours[i / 64] >> (i % 64) & 1;
-
-		for (run = 1; i + run < n && (ours[(i + run) / 64] >> ((i + run) % 64) & 1) == mine;)
-			run++;
-		if (mine && madvise(mm->cfg.ram_hva + gpa + (i << PAGE_SHIFT), run << PAGE_SHIFT,
-				    MADV_DONTNEED))
-			return -errno;
-	}
-	return 0;
-}
-
-/*
- * The zero-page mappings among the pages from gpa that a window may fill
- * (a run of empty and zero-page entries, not beyond end) are zapped, so that
- * they are empty pages again: a write to one, or a window reaching over
- * them, gives them frames. Only they are zapped (another fault thread may be
- * installing the empty ones), and their entries are pending meanwhile, so
- * no other fault thread acts on them. mm lock held (dropped around the zap).
- */
-static int fault_unzero(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
-{
-	uint64_t ours[FAULT_UNZERO_MAX / 64] = { 0 }, n = 0, zmap = 0;
-	int ret;
-
-	for (gpa_t a = gpa; a < end && n < FAULT_UNZERO_MAX; a += PAGE_SIZE, n++) {
-		uint64_t *e = ept_lookup(&mm->ept, a);
-
-		if (e && gmm_ept_zmap(*e)) {
-			*e = GMM_EPT_PENDING;
-			ours[n / 64] |= 1ULL << (n % 64);
-			zmap++;
-		} else if (e && !ept_none(*e) && !gmm_ept_zero(*e)) {
-			break;
-		}
-	}
-	if (!zmap)
-		return 0;
-	pthread_mutex_unlock(&mm->lock);
-	ret = fault_zap_marked(mm, gpa, n, ours);
-	pthread_mutex_lock(&mm->lock);
-	for (uint64_t i = 0; i < n; i++)
-		if (ours[i / 64] >> (i % 64) & 1)
-			*ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT)) = ret ? GMM_EPT_ZMAP : 0;
-	pthread_cond_broadcast(&mm->wb_done);
-	if (ret) {
-		mv_warn("cannot drop the zero pages at GPA 0x%llx for a write: %s",
-			(unsigned long long)gpa, strerror(-ret));
-		return ret;
-	}
-	mm->fs.zero_cow += zmap;
-	return 0;
-}
-
 /* A fault on a page with no entry (or a zero entry, or a zero-page mapping
  * written): new zeroed pages, with fault-around. mm lock held. */
-static unsigned fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
+unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
 {
 	struct gmm_vma ram = *vma; /* the tree may not be touched while unlocked */
 	gpa_t start, end;
 	int64_t n;
 
 	fault_window(mm, &ram, gpa, &start, &end);
-	if (mm->zero_reads && fault_unzero(mm, gpa, end))
+	if (mm->zero_reads && gmm_unzero_range(mm, gpa, end))
 		return GMM_FAULT_ERROR;
 	/* the faulting page first, then what lies after it, then before */
 	n = fault_install_range(mm, gpa, end);
@@ -427,53 +355,17 @@ static unsigned fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t g
 	return GMM_FAULT_NOPAGE;
 }
 
-/* Does a read of an empty page get the zero page rather than a frame? */
-static bool fault_zero_read(const struct gmm_mm *mm, bool write)
-{
-	return !write && mm->zero_reads && fault_overcommitted(mm->pool);
-}
-
-/* A read of an empty page: the zero page there and at the empty pages after
- * it, up to the end of an aligned window. If that fails, a frame after all.
- * mm lock held (dropped around the ioctls). */
-static unsigned fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
-{
-	gpa_t end = MIN(ALIGN_DOWN(gpa, FAULT_ZERO_WINDOW * PAGE_SIZE) +
-			FAULT_ZERO_WINDOW * PAGE_SIZE, vma->end);
-	uint64_t n = fault_run(mm, gpa, end);
-	int64_t done;
-
-	if (fault_mark(mm, gpa, n, GMM_EPT_PENDING)) {
-		fault_mark(mm, gpa, n, 0);
-		return GMM_FAULT_ERROR;
-	}
-	pthread_mutex_unlock(&mm->lock);
-	done = gmm_uffd_zeromap(mm, gpa, n);
-	pthread_mutex_lock(&mm->lock);
-	if (done == -ENOTRECOVERABLE) {
-		fault_mark(mm, gpa, n, 0);
-		return GMM_FAULT_ERROR;
-	}
-	done = MAX(done, (int64_t)0);
-	fault_mark(mm, gpa, (uint64_t)done, GMM_EPT_ZMAP);
-	fault_mark(mm, gpa + ((uint64_t)done << PAGE_SHIFT), n - (uint64_t)done, 0);
-	/* a fault on one of them found it pending: its wake has come */
-	pthread_cond_broadcast(&mm->wb_done);
-	mm->fs.zero_mapped += (uint64_t)done;
-	return done ? GMM_FAULT_NOPAGE : fault_anon(mm, vma, gpa);
-}
-
 /* Dispatch on what the EPT entry says, as handle_pte_fault does. mm lock held. */
 static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa, bool write)
 {
 	uint64_t *e = ept_lookup(&mm->ept, gpa);
 
 	if (!e || ept_none(*e) || gmm_ept_zero(*e))
-		return fault_zero_read(mm, write) ? fault_zeromap(mm, vma, gpa) :
-						    fault_anon(mm, vma, gpa);
+		return gmm_zero_read(mm, write) ? gmm_fault_zeromap(mm, vma, gpa) :
+						    gmm_fault_anon(mm, vma, gpa);
 	if (gmm_ept_zmap(*e)) {
 		if (write)
-			return fault_anon(mm, vma, gpa); /* zaps it first */
+			return gmm_fault_anon(mm, vma, gpa); /* zaps it first */
 		mm->fs.spurious++; /* mapped since the event was queued */
 		return GMM_FAULT_SPURIOUS;
 	}

@@ -217,6 +217,19 @@ void gmm_ept_describe(uint64_t e, char *buf, size_t len);
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa, bool write);
 /* Frames the guest may still take under its limit.max. mm lock held. */
 uint64_t gmm_mm_headroom(const struct gmm_mm *mm);
+/* fault.c's parts that zeropage.c shares (mm lock held): the pages from gpa
+ * (not beyond end) whose entries are empty, in a row; every entry of
+ * [gpa, +npages) set to val; a fault on an empty page, with fault-around */
+uint64_t gmm_fault_empty_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
+int gmm_fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val);
+unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
+bool gmm_pool_overcommitted(const struct gmm_pool *p); /* the guests' RAM is more than the pool */
+/* zeropage.c (mm lock held; dropped around the ioctls): does a read of an
+ * empty page get the zero page; map it there (and after it); zap the
+ * zero pages among [gpa, end) a window may fill, 0 or -errno */
+bool gmm_zero_read(const struct gmm_mm *mm, bool write);
+unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
+int gmm_unzero_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
