@@ -179,9 +179,9 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
 	return pfn;
 }
 
-void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
+/* 2^order frames from pfn back to the buddy. Pool lock held. */
+static void __pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 {
-	pthread_mutex_lock(&p->lock);
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
 		struct gmm_frame *f = &p->frames[pfn + i];
 
@@ -193,9 +193,33 @@ void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 		f->gpa = 0;
 	}
 	gmm_buddy_free(&p->buddy, pfn, order);
+}
+
+/* After frames were freed: publish the count, wake the pre-zeroing thread
+ * if that gave it work. Pool lock held. */
+static void pool_freed(struct gmm_pool *p)
+{
 	gmm_pool_sync_free(p);
 	if (pool_zerod_may_work(p))
 		pthread_cond_signal(&p->zerod_wake);
+}
+
+void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
+{
+	pthread_mutex_lock(&p->lock);
+	__pool_free(p, pfn, order);
+	pool_freed(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void gmm_pool_free_many(struct gmm_pool *p, const pfn_t *pfn, unsigned n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < n; i++)
+		__pool_free(p, pfn[i], 0);
+	pool_freed(p);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -148,6 +148,9 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
  * own them (fresh, or mapped and taken off the guest under its mm lock).
  * Takes the pool lock. */
 void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
+/* gmm_pool_free() of n single frames under one hold of the pool lock (each
+ * round trip of it may wake a fault thread waiting for it). */
+void gmm_pool_free_many(struct gmm_pool *p, const pfn_t *pfn, unsigned n);
 /* Empty the slots of n frames from pfn (their pages, a guest's data, are
  * dropped), then free them: for frames whose pages are in their slots
  * (armed, or populated and never installed). If the slots cannot be

@@ -215,6 +215,8 @@ static void reclaim_release(struct reclaim_ctl *rc)
 	struct gmm_pool *p = rc->p;
 	struct reclaim_wb *f = rc->release;
 	bool emptied[SWAP_CLUSTER_MAX];
+	pfn_t pfn[SWAP_CLUSTER_MAX];
+	unsigned nr_free = 0;
 
 	qsort(f, rc->nr_release, sizeof(*f), reclaim_cmp_pfn);
 	reclaim_drop(p, f, rc->nr_release, emptied);
@@ -231,7 +233,9 @@ static void reclaim_release(struct reclaim_ctl *rc)
 		pthread_mutex_unlock(&p->lock);
 		for (unsigned j = i; j < i + n; j++)
 			if (emptied[j])
-				gmm_pool_free(p, f[j].pfn, 0);
+				pfn[nr_free++] = f[j].pfn;
+		gmm_pool_free_many(p, pfn, nr_free);
+		nr_free = 0;
 		mm->rss -= n;
 		pthread_mutex_unlock(&mm->lock);
 	}
