@@ -18,8 +18,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* zero pages a read maps at once: they cost no frame, only page tables */
-#define ZERO_WINDOW        16
+/* the block of pages whose empty ones a read maps at once: they cost no
+ * frame, only the host's page tables (one page of them for 512), and each
+ * saves a round trip if the guest reads it too (on the read-mostly mix,
+ * 16 pages: 23245 faults, 64: 17640, 512: 14200, with 13003 written) */
+#define ZERO_WINDOW        512
 /* most pages one gmm_unzero_range() looks at: a window's worth */
 #define ZERO_UNZERO_MAX  512
 
@@ -91,10 +94,16 @@ bool gmm_zero_read(const struct gmm_mm *mm, bool write)
  * mm lock held (dropped around the ioctls). */
 unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
 {
-	gpa_t end = MIN(ALIGN_DOWN(gpa, ZERO_WINDOW * PAGE_SIZE) +
-			ZERO_WINDOW * PAGE_SIZE, vma->end);
-	uint64_t n = gmm_fault_empty_run(mm, gpa, end);
+	gpa_t block = ALIGN_DOWN(gpa, ZERO_WINDOW * PAGE_SIZE);
+	gpa_t lo = MAX(block, vma->start), end = MIN(block + ZERO_WINDOW * PAGE_SIZE, vma->end);
+	uint64_t n;
 	int64_t done;
+
+	/* the empty pages around gpa in its block, before it too: reads come
+	 * in any order */
+	while (gpa > lo && gmm_fault_empty_run(mm, gpa - PAGE_SIZE, gpa))
+		gpa -= PAGE_SIZE;
+	n = gmm_fault_empty_run(mm, gpa, end);
 
 	if (gmm_fault_mark(mm, gpa, n, GMM_EPT_PENDING)) {
 		gmm_fault_mark(mm, gpa, n, 0);
