@@ -139,19 +139,6 @@ static pfn_t pool_take(struct gmm_pool *p, unsigned order, bool want_zeroed, boo
 	return pfn;
 }
 
-/*
- * Whether waking the pre-zeroing thread could give it work: it takes blocks
- * only while the buddy holds more than the high watermark. Under overcommit
- * kswapd keeps free frames below that, and a wake-up at every allocation and
- * every frame reclaim freed cost a futex call and a cross-CPU wake-up each
- * (~12% of kswapd's CPU) for a thread that went straight back to sleep.
- * Pool lock held.
- */
-static bool pool_zerod_may_work(const struct gmm_pool *p)
-{
-	return p->zerod_running && p->buddy.nr_free > p->wmark_high;
-}
-
 pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool want_zeroed,
 		     bool *zeroed)
 {
@@ -171,7 +158,7 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
 			p->frames[pfn + i].owner = owner;
 		gmm_pool_sync_free(p);
 	}
-	if (pool_zerod_may_work(p) && p->nr_ready < p->ready_target / 2)
+	if (p->zerod_running && p->nr_ready < p->ready_target / 2)
 		pthread_cond_signal(&p->zerod_wake);
 	if (p->kswapd_running && gmm_pool_nr_free(p) < p->wmark_low)
 		pthread_cond_signal(&p->kswapd_wake);
@@ -200,7 +187,7 @@ static void __pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 static void pool_freed(struct gmm_pool *p)
 {
 	gmm_pool_sync_free(p);
-	if (pool_zerod_may_work(p))
+	if (p->zerod_running)
 		pthread_cond_signal(&p->zerod_wake);
 }
 
