@@ -175,7 +175,7 @@ int gmm_fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val)
 }
 
 /* Record npages installed at gpa from pfn; they join the active list. mm lock held. */
-static int fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
+int gmm_fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
 {
 	struct gmm_pool *p = mm->pool;
 
@@ -301,7 +301,7 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 			return done < 0 ? done : -EIO;
 		npages = (uint64_t)done;
 	}
-	ret = fault_record(mm, gpa, pfn, npages);
+	ret = gmm_fault_record(mm, gpa, pfn, npages);
 	MV_PROBE(install, mm->slot, gpa, pfn, npages);
 	/* the pages are no longer pending: wake whoever waits for that */
 	pthread_cond_broadcast(&mm->wb_done);

@@ -12,8 +12,10 @@
 #include "memvisor/time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /*
  * One UFFDIO_MOVE or UFFDIO_COPY, resumed after partial progress and after
@@ -64,38 +66,100 @@ int64_t gmm_uffd_copy(struct gmm_pool *p, uint64_t dst, uint64_t src, uint64_t l
 	return uffd_op(p, false, dst, src, len, NULL);
 }
 
+/* /proc/self/pagemap, opened once: -1 if it cannot be (then no page can be
+ * checked, and zeropage.c maps zero pages only where nothing can race) */
+int gmm_pagemap_fd(void)
+{
+	static int fd = -2;
+	int cur = __atomic_load_n(&fd, __ATOMIC_ACQUIRE);
+
+	if (cur == -2) {
+		int nfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+		if (!__atomic_compare_exchange_n(&fd, &cur, nfd, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE) && nfd >= 0)
+			close(nfd); /* another thread's is in place */
+		cur = __atomic_load_n(&fd, __ATOMIC_ACQUIRE);
+	}
+	return cur;
+}
+
+/* The pages of [start, +n) a write reached before their protection: mapped
+ * by this process alone (pagemap's exclusive bit), which the shared zero
+ * page never is. They are made writable again, their bits set in raced.
+ * -1 with errno if pagemap cannot be read: nothing is known then. */
+static int zeromap_check(struct gmm_pool *p, uint64_t start, uint64_t n, uint64_t *raced)
+{
+	int fd = gmm_pagemap_fd();
+
+	if (fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (uint64_t i = 0; i < n; i += 64) {
+		uint64_t pm[64], k = MIN(n - i, (uint64_t)64);
+		off_t at = (off_t)((start >> PAGE_SHIFT) + i) * 8;
+
+		errno = 0;
+		if (pread(fd, pm, k * 8, at) != (ssize_t)(k * 8)) {
+			errno = errno ? errno : EIO;
+			return -1;
+		}
+		for (uint64_t j = 0; j < k; j++) {
+			struct uffdio_writeprotect w = {
+				{ start + ((i + j) << PAGE_SHIFT), PAGE_SIZE },
+				UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+			};
+
+			if (!(pm[j] >> 63 & 1) || !(pm[j] >> 56 & 1))
+				continue; /* absent, or the zero page */
+			if (ioctl(p->uffd, UFFDIO_WRITEPROTECT, &w))
+				return -1;
+			raced[(i + j) / 64] |= 1ULL << ((i + j) % 64);
+		}
+	}
+	return 0;
+}
+
 /*
- * The zero page, then write protection, then the wake. A write reaching the
- * page between the first two ioctls would be served by the kernel itself (a
- * copy of the zero page outside the pool), so nothing may run on the page
- * meanwhile: the map does not wake, and only the faulting vCPU waits here.
- * That is why zero_reads is for guests of one vCPU (fault.c). If the
- * protection fails the zero pages go again: none may stay writable; if even
- * that fails, -ENOTRECOVERABLE (the guest must end).
+ * The zero page, then write protection, then the wake. A write reaching a
+ * page between the first two ioctls is served by the kernel itself (a
+ * private copy of the zero page, outside the pool): the map does not wake,
+ * so the faulting vCPU cannot, but another vCPU can. Such pages are found
+ * afterwards (zeromap_check, where pagemap can be read) for the caller to
+ * give frames. A failure after the map cannot be undone (a page may hold a
+ * racing write): -ENOTRECOVERABLE, and the guest must end.
  */
-int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
+int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *raced)
 {
 	uint64_t start = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	struct uffdio_zeropage z = { { start, len }, UFFDIO_ZEROPAGE_MODE_DONTWAKE, 0 };
 	struct uffdio_writeprotect w = { { start, 0 }, UFFDIO_WRITEPROTECT_MODE_WP };
 	struct uffdio_range r = { start, len };
-	int uffd = mm->pool->uffd, ret = 0;
+	struct gmm_pool *p = mm->pool;
+	gmm_test_hook_fn *hook;
+	int ret = 0;
 	uint64_t done;
 
-	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z))
+	if (ioctl(p->uffd, UFFDIO_ZEROPAGE, &z))
 		ret = -errno;
 	done = z.zeropage > 0 ? (uint64_t)z.zeropage : 0;
+	hook = __atomic_load_n(&p->test_hook, __ATOMIC_ACQUIRE);
+	if (hook && done)
+		hook(p, GMM_TEST_ZEROMAP, mm, gpa, p->test_arg);
 	w.range.len = done;
-	if (done && ioctl(uffd, UFFDIO_WRITEPROTECT, &w)) {
-		ret = -errno;
-		if (madvise((void *)(uintptr_t)start, done, MADV_DONTNEED)) {
-			mv_warn("cannot take back zero pages left writable: %s", strerror(errno));
-			ret = -ENOTRECOVERABLE;
-		}
-		done = 0;
+	if (done && ioctl(p->uffd, UFFDIO_WRITEPROTECT, &w)) {
+		mv_warn("cannot write-protect zero pages: %s", strerror(errno));
+		ret = -ENOTRECOVERABLE;
+	} else if (done && gmm_pagemap_fd() >= 0 &&
+		   zeromap_check(p, start, done >> PAGE_SHIFT, raced)) {
+		mv_warn("cannot tell which zero pages a write reached: %s", strerror(errno));
+		ret = -ENOTRECOVERABLE;
 	}
-	if (ioctl(uffd, UFFDIO_WAKE, &r) && !ret)
+	if (ioctl(p->uffd, UFFDIO_WAKE, &r) && !ret)
 		ret = -errno;
+	if (ret == -ENOTRECOVERABLE)
+		return ret;
 	return done ? (int64_t)(done >> PAGE_SHIFT) : ret ? ret : -EIO;
 }
 

@@ -61,8 +61,9 @@ struct gmm_mm_config {
 	enum gmm_prefault prefault;
 	/* a read of a page never written maps the host's zero page instead of a
 	 * frame, while the pool is overcommitted (as Linux maps the zero page on
-	 * a read fault of anonymous memory); for one vCPU only: see fault.c */
+	 * a read fault of anonymous memory): zeropage.c */
 	bool zero_reads;
+	bool zero_reads_racy;       /* several vCPUs: one may write in the gap (zeropage.c) */
 	struct gmm_limits limits;
 	int oom_score_adj;          /* -1000 (never the OOM killer's choice) .. 1000 */
 	const char *name;           /* for the OOM killer's report */
@@ -93,6 +94,7 @@ struct gmm_fault_stats {
 	uint64_t refaults;       /* faults on armed pages: minor, no I/O */
 	uint64_t zero_mapped;    /* pages a read mapped to the zero page (no frame) */
 	uint64_t zero_cow;       /* writes to such a page: it got a frame then */
+	uint64_t zero_raced;     /* written before it was protected: the kernel's copy became a frame */
 	uint64_t install_calls;  /* UFFDIO_MOVE / UFFDIO_COPY ioctls */
 	uint64_t retries;        /* ioctls retried after EAGAIN */
 	uint64_t reported;       /* pages the guest reported free (gave back) */
@@ -223,6 +225,7 @@ uint64_t gmm_mm_headroom(const struct gmm_mm *mm);
 uint64_t gmm_fault_empty_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 int gmm_fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val);
 unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
+int gmm_fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages);
 bool gmm_pool_overcommitted(const struct gmm_pool *p); /* the guests' RAM is more than the pool */
 /* zeropage.c (mm lock held; dropped around the ioctls): does a read of an
  * empty page get the zero page; map it there (and after it); zap the
@@ -233,6 +236,9 @@ int gmm_unzero_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
+/* 2^order frames whose slots are empty, for pages that will not come from
+ * the slots (owned by mm); GMM_NO_FRAME if none. mm lock held. */
+pfn_t gmm_alloc_empty_frames(struct gmm_mm *mm, unsigned order);
 int gmm_prefault_range(struct gmm_mm *mm, gpa_t start, gpa_t end);
 /* uffd.c */
 int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen);
@@ -255,7 +261,12 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages);
 /* Map the host's zero page, write-protected, at the empty pages [gpa,
  * +npages), then wake whoever waits there: a later write to one comes back
- * as a write-protect fault. Pages mapped (maybe fewer), or -errno. */
-int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages);
+ * as a write-protect fault. Pages mapped (maybe fewer), or -errno. Pages a
+ * write reached before the protection (the kernel gave them a private copy)
+ * are left writable and their bits set in raced (npages bits, zeroed by
+ * the caller), for the caller to give them frames. */
+int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *raced);
+/* /proc/self/pagemap, opened once; -1 if it cannot be */
+int gmm_pagemap_fd(void);
 
 #endif

@@ -42,6 +42,7 @@ struct gmm_pool;
 enum gmm_test_point {
 	GMM_TEST_WRITEBACK,   /* a page is queued for writing, no lock held but reclaim_lock */
 	GMM_TEST_INSTALL,     /* a fault's block is marked pending, about to be installed; no lock held */
+	GMM_TEST_ZEROMAP,     /* zero pages mapped at gpa, not yet write-protected; no lock held */
 };
 typedef void gmm_test_hook_fn(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
 			      gpa_t gpa, void *arg);

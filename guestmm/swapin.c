@@ -95,20 +95,21 @@ struct swapin_batch {
 	unsigned n_gpa;	/* entries [1, n_gpa) were found by guest address */
 };
 
-/* A frame for a swap-in: its data will be copied into the guest, so the
- * frame's slot should be empty; a pre-zeroed one (only when nothing else is
- * free) drops its page, or the host would hold two pages for one frame. */
-static pfn_t swapin_frame(struct gmm_mm *mm)
+/* Frames for a swap-in: its data will be copied into the guest, so the
+ * frames' slots should be empty; pre-zeroed ones (only when nothing else is
+ * free) drop their pages, or the host would hold two pages for one frame. */
+pfn_t gmm_alloc_empty_frames(struct gmm_mm *mm, unsigned order)
 {
 	struct gmm_pool *p = mm->pool;
 	bool zeroed;
-	pfn_t pfn = gmm_pool_alloc(p, 0, (uint16_t)(mm->slot + 1), false, &zeroed);
+	pfn_t pfn = gmm_pool_alloc(p, order, (uint16_t)(mm->slot + 1), false, &zeroed);
 
-	if (pfn != GMM_NO_FRAME && zeroed && madvise(gmm_pool_slot(p, pfn), PAGE_SIZE, MADV_DONTNEED)) {
+	if (pfn != GMM_NO_FRAME && zeroed &&
+	    madvise(gmm_pool_slot(p, pfn), PAGE_SIZE << order, MADV_DONTNEED)) {
 		/* it would hold two pages for one frame: out of the pool instead */
 		mv_warn("cannot empty frame %llu for a swap-in: %s", (unsigned long long)pfn,
 			strerror(errno));
-		__atomic_add_fetch(&p->frames_lost, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&p->frames_lost, 1ULL << order, __ATOMIC_RELAXED);
 		return GMM_NO_FRAME;
 	}
 	return pfn;
@@ -127,7 +128,7 @@ static bool swapin_ra_add(struct gmm_mm *mm, gpa_t gpa, uint64_t s2, uint64_t *e
 	 * nor beyond the guest's limit.max */
 	if (gmm_pool_nr_free(p) <= p->wmark_min || gmm_mm_headroom(mm) <= b->n)
 		return false;
-	pfn = swapin_frame(mm);
+	pfn = gmm_alloc_empty_frames(mm, 0);
 	if (pfn == GMM_NO_FRAME)
 		return false;
 	*e2 = gmm_ept_mk(GMM_EPT_WB, pfn);
@@ -266,7 +267,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 		return GMM_FAULT_ERROR;
 	if (!gmm_mm_headroom(mm))
 		return GMM_FAULT_LIMIT;
-	pfn = swapin_frame(mm);
+	pfn = gmm_alloc_empty_frames(mm, 0);
 	if (pfn == GMM_NO_FRAME)
 		return GMM_FAULT_RETRY;
 	/* a stream by address or by slot doubles the window; anything else

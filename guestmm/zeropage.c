@@ -5,10 +5,15 @@
  * protected, as Linux maps its zero page on a read fault of anonymous
  * memory (with a window of empty neighbours: they cost nothing). The first
  * write comes back as a write-protect fault; the zero page is zapped and the
- * page faults in as a new one. Mapping and protecting are two ioctls, and a
- * write landing between them would be served by the kernel, outside the
- * pool: only the faulting vCPU is held meanwhile, so this is for guests of
- * one vCPU (cfg.zero_reads).
+ * page faults in as a new one.
+ *
+ * Mapping and protecting are two ioctls, and a write landing between them
+ * is served by the kernel: a private copy of the zero page, outside the
+ * pool. Only the faulting vCPU is held meanwhile, so with one vCPU that
+ * cannot happen; with several (cfg.zero_reads_racy) a read maps at most
+ * 16 pages and holds a spare frame for each meanwhile, and pagemap tells
+ * afterwards which pages a write got to: those take spare frames
+ * (zero_raced).
  */
 #include "mm.h"
 
@@ -89,38 +94,137 @@ bool gmm_zero_read(const struct gmm_mm *mm, bool write)
 	return !write && mm->zero_reads && gmm_pool_overcommitted(mm->pool);
 }
 
-/* A read of an empty page: the zero page there and at the empty pages after
- * it, up to the end of an aligned window. If that fails, a frame after all.
- * mm lock held (dropped around the ioctls). */
-unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
+/* Where several vCPUs may race, the frames a read fault holds while it maps
+ * zero pages: one for each page of its window (16 pages, or its page alone
+ * when no such block is free), for the pages a write may fill meanwhile. */
+#define ZERO_RACY_ORDER    4
+
+struct zero_spare {
+	pfn_t base;        /* GMM_NO_FRAME: none taken (one vCPU) */
+	unsigned order;
+	uint32_t used;     /* frames of it given to pages */
+};
+
+/* Spare frames for a window where another vCPU may race; false if none. */
+static bool zero_spare_take(struct gmm_mm *mm, struct zero_spare *sp)
 {
-	gpa_t block = ALIGN_DOWN(gpa, ZERO_WINDOW * PAGE_SIZE);
-	gpa_t lo = MAX(block, vma->start), end = MIN(block + ZERO_WINDOW * PAGE_SIZE, vma->end);
-	uint64_t n;
-	int64_t done;
-
-	/* the empty pages around gpa in its block, before it too: reads come
-	 * in any order */
-	while (gpa > lo && gmm_fault_empty_run(mm, gpa - PAGE_SIZE, gpa))
-		gpa -= PAGE_SIZE;
-	n = gmm_fault_empty_run(mm, gpa, end);
-
-	if (gmm_fault_mark(mm, gpa, n, GMM_EPT_PENDING)) {
-		gmm_fault_mark(mm, gpa, n, 0);
-		return GMM_FAULT_ERROR;
+	for (int order = ZERO_RACY_ORDER; order >= 0; order--) {
+		if (gmm_mm_headroom(mm) < (1ULL << order))
+			continue;
+		sp->base = gmm_alloc_empty_frames(mm, (unsigned)order);
+		if (sp->base != GMM_NO_FRAME) {
+			sp->order = (unsigned)order;
+			return true;
+		}
 	}
-	pthread_mutex_unlock(&mm->lock);
-	done = gmm_uffd_zeromap(mm, gpa, n);
-	pthread_mutex_lock(&mm->lock);
-	if (done == -ENOTRECOVERABLE) {
-		gmm_fault_mark(mm, gpa, n, 0);
-		return GMM_FAULT_ERROR;
+	return false;
+}
+
+/* The spare frames no page took go back. */
+static void zero_spare_put(struct gmm_mm *mm, const struct zero_spare *sp)
+{
+	if (sp->base == GMM_NO_FRAME)
+		return;
+	if (!sp->used) {
+		gmm_pool_free(mm->pool, sp->base, sp->order);
+		return;
 	}
-	done = MAX(done, (int64_t)0);
-	gmm_fault_mark(mm, gpa, (uint64_t)done, GMM_EPT_ZMAP);
-	gmm_fault_mark(mm, gpa + ((uint64_t)done << PAGE_SHIFT), n - (uint64_t)done, 0);
+	for (unsigned i = 0; i < 1u << sp->order; i++)
+		if (!(sp->used >> i & 1))
+			gmm_pool_free(mm->pool, sp->base + i, 0);
+}
+
+/* Give a page that a racing write reached (the kernel's private copy, now
+ * writable) a frame whose slot is empty: it is the guest's page from now
+ * on. A spare frame first, if any is left. mm lock held. */
+static int zero_adopt(struct gmm_mm *mm, gpa_t gpa, struct zero_spare *sp)
+{
+	pfn_t pfn = GMM_NO_FRAME;
+
+	for (unsigned i = 0; sp->base != GMM_NO_FRAME && i < 1u << sp->order; i++)
+		if (!(sp->used >> i & 1)) {
+			sp->used |= 1u << i;
+			pfn = sp->base + i;
+			break;
+		}
+	if (pfn == GMM_NO_FRAME)
+		pfn = gmm_alloc_empty_frames(mm, 0);
+	if (pfn == GMM_NO_FRAME)
+		return -ENOMEM;
+	mm->fs.zero_raced++;
+	return gmm_fault_record(mm, gpa, pfn, 1);
+}
+
+/* The window of a read at gpa: the empty pages around gpa in its aligned
+ * block (of 2^order pages where another vCPU may race: the spare frames'),
+ * before it too, since reads come in any order. mm lock held. */
+static uint64_t zero_window(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t *gpa,
+			    uint64_t pages)
+{
+	gpa_t block = ALIGN_DOWN(*gpa, pages * PAGE_SIZE);
+	gpa_t lo = MAX(block, vma->start), end = MIN(block + pages * PAGE_SIZE, vma->end);
+
+	while (*gpa > lo && gmm_fault_empty_run(mm, *gpa - PAGE_SIZE, *gpa))
+		*gpa -= PAGE_SIZE;
+	return gmm_fault_empty_run(mm, *gpa, end);
+}
+
+/* The entries of a zero-page map that did [gpa, +done) of n: zero pages,
+ * frames for the pages a write raced to, empty for the rest. 0, or -errno
+ * if a raced page got no frame (it is outside the pool: the guest must
+ * end). mm lock held. */
+static int zero_record(struct gmm_mm *mm, gpa_t gpa, uint64_t n, uint64_t done,
+		       const uint64_t *raced, struct zero_spare *sp)
+{
+	int ret = 0;
+
+	for (uint64_t i = 0; i < done; i++) {
+		gpa_t at = gpa + (i << PAGE_SHIFT);
+
+		if (!(raced[i / 64] >> (i % 64) & 1)) {
+			gmm_fault_mark(mm, at, 1, GMM_EPT_ZMAP);
+			mm->fs.zero_mapped++;
+		} else if (!ret && (ret = zero_adopt(mm, at, sp))) {
+			mv_warn("no frame for a page written while the zero page was mapped at "
+				"GPA 0x%llx", (unsigned long long)at);
+		}
+	}
+	gmm_fault_mark(mm, gpa + (done << PAGE_SHIFT), n - done, 0);
 	/* a fault on one of them found it pending: its wake has come */
 	pthread_cond_broadcast(&mm->wb_done);
-	mm->fs.zero_mapped += (uint64_t)done;
-	return done ? GMM_FAULT_NOPAGE : gmm_fault_anon(mm, vma, gpa);
+	return ret;
+}
+
+/* A read of an empty page: the zero page there (and around it). Where
+ * another vCPU may write in the gap before the protection, spare frames
+ * are taken first, for the pages such a write would fill. If the map
+ * fails, a frame after all. mm lock held (dropped around the ioctls). */
+unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
+{
+	uint64_t raced[ZERO_WINDOW / 64] = { 0 }, n, held;
+	struct zero_spare sp = { .base = GMM_NO_FRAME };
+	gpa_t fault = gpa;
+	int64_t done;
+	int ret;
+
+	if (mm->cfg.zero_reads_racy && (gmm_pagemap_fd() < 0 || !zero_spare_take(mm, &sp)))
+		return gmm_fault_anon(mm, vma, gpa);
+	held = sp.base == GMM_NO_FRAME ? 0 : 1ULL << sp.order;
+	n = zero_window(mm, vma, &gpa, held ? held : ZERO_WINDOW);
+	if (gmm_fault_mark(mm, gpa, n, GMM_EPT_PENDING)) {
+		gmm_fault_mark(mm, gpa, n, 0);
+		zero_spare_put(mm, &sp);
+		return GMM_FAULT_ERROR;
+	}
+	mm->charging += held;
+	pthread_mutex_unlock(&mm->lock);
+	done = gmm_uffd_zeromap(mm, gpa, n, raced);
+	pthread_mutex_lock(&mm->lock);
+	mm->charging -= held;
+	ret = zero_record(mm, gpa, n, done == -ENOTRECOVERABLE ? 0 : (uint64_t)MAX(done, 0), raced,
+			  &sp);
+	zero_spare_put(mm, &sp);
+	if (ret || done == -ENOTRECOVERABLE)
+		return GMM_FAULT_ERROR;
+	return done > 0 ? GMM_FAULT_NOPAGE : gmm_fault_anon(mm, vma, fault);
 }

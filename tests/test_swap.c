@@ -111,10 +111,10 @@ Test(swap, memory_read_before_it_is_written_reads_zero_and_keeps_what_is_written
 	cr_assert_gt(o.vm.pswpin, 8192, "pswpin %llu", (unsigned long long)o.vm.pswpin);
 }
 
-/* With two vCPUs, a write by one between mapping the zero page and
- * protecting it would be served by the kernel outside the pool: reads get
- * frames, and nothing is lost. */
-Test(swap, guests_of_two_vcpus_never_get_the_zero_page)
+/* Two vCPUs read fresh memory too: each read maps the zero page over at
+ * most 16 pages, holding a spare frame for each meanwhile (the other vCPU
+ * may write in the gap), and nothing is lost. */
+Test(swap, guests_of_two_vcpus_read_zero_pages_and_keep_what_is_written)
 {
 	struct outcome o;
 	char *argv[] = { "--read-first", "--passes=2" };
@@ -123,7 +123,69 @@ Test(swap, guests_of_two_vcpus_never_get_the_zero_page)
 
 	run_spec(&o, &r);
 	expect_memtest_ok(&o, 2, 2 * 8192);
-	cr_assert_eq(o.fs.zero_mapped, 0, "zero_mapped %llu", (unsigned long long)o.fs.zero_mapped);
+	cr_assert_geq(o.fs.zero_mapped, 16384 - o.fs.zero_raced, "zero_mapped %llu",
+		      (unsigned long long)o.fs.zero_mapped);
+	cr_assert_gt(o.vm.pswpout, 8192, "pswpout %llu", (unsigned long long)o.vm.pswpout);
+}
+
+struct zero_race {
+	int left;
+	uint64_t written;
+};
+
+/* A write that lands between mapping the zero page and protecting it, as
+ * another vCPU's would: the kernel gives the page a private copy. */
+static void write_before_protection(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
+				    gpa_t gpa, void *arg)
+{
+	struct zero_race *h = arg;
+
+	(void)p;
+	if (pt != GMM_TEST_ZEROMAP || h->left <= 0)
+		return;
+	h->left--;
+	__atomic_store_n((uint64_t *)(mm->cfg.ram_hva + gpa), 0x5a5a5a5a5a5a5a5aULL,
+			 __ATOMIC_RELAXED);
+	h->written++;
+}
+
+/* Such a page is found (pagemap: mapped by memvisor alone, so not the zero
+ * page) and given a frame: the guest's write is its data, the host never
+ * holds a guest page outside the pool, and check_pool finds every
+ * zero-page entry still the zero page. A guest that only reads, so that no
+ * later write hides the race. Without the check: 16 entries that say zero
+ * page over pages of their own (check_ept_matches_host). */
+static void zero_race_run(unsigned vcpus)
+{
+	struct gmm_pool pool;
+	struct swapd swap;
+	char path[] = "/tmp/mvtest-swap-XXXXXX";
+	struct zero_race h = { .left = 16 };
+	struct outcome o;
+	char *argv[] = { "--read", "--passes=2" };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = vcpus,
+			      .argc = 2, .argv = argv };
+
+	shared_pool_init(&pool, &swap, path, 16 * MIB, 64 * MIB);
+	pool.test_hook = write_before_protection;
+	pool.test_arg = &h;
+	r.shared = &pool;
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s", o.reason);
+	cr_assert_eq(h.written, 16);
+	cr_assert_eq(o.fs.zero_raced, 16, "zero_raced %llu", (unsigned long long)o.fs.zero_raced);
+	cr_assert_eq(o.rss, 16, "rss %llu", (unsigned long long)o.rss);
+	shared_pool_destroy(&pool, &swap);
+}
+
+Test(swap, a_write_racing_a_zero_page_gets_a_frame)
+{
+	zero_race_run(2);
+}
+
+Test(swap, a_write_racing_a_zero_page_gets_a_frame_with_one_vcpu)
+{
+	zero_race_run(1);
 }
 
 Test(swap, clean_pages_are_dropped_without_a_second_write)

@@ -108,8 +108,9 @@ static int vm_setup_mm(struct vmm_guest *g, char *err, size_t errlen)
 		.ops = g->dirty_log ? &vm_gmm_ops_swap : &vm_gmm_ops,
 		.fault_around = g->cfg.fault_around ? g->cfg.fault_around : VMM_FAULT_AROUND_DEFAULT,
 		.prefault = g->cfg.prefault, .limits = g->cfg.limits,
-		/* one vCPU: no other can write in the gap mapping a zero page leaves */
-		.zero_reads = g->cfg.nr_vcpus == 1 && !g->cfg.no_zero_pages,
+		.zero_reads = !g->cfg.no_zero_pages,
+		/* another vCPU may write in the gap mapping a zero page leaves */
+		.zero_reads_racy = g->cfg.nr_vcpus > 1,
 		.oom_score_adj = g->cfg.oom_score_adj, .name = g->cfg.name,
 	};
 	const struct gmm_vma vmas[] = {

@@ -70,9 +70,12 @@ const struct summary_counter summary_counters[] = {
 	  "UFFDIO_MOVE or UFFDIO_COPY ioctls", FAULT(install_calls) },
 	{ SECT_MM, "zero_mapped", LINE_FAULTS, "read as zero pages", KIND_COUNT,
 	  "pages a read of never-written memory mapped to the host's zero page: no frame (while "
-	  "the pool is overcommitted, guests of one vCPU)", FAULT(zero_mapped) },
+	  "the pool is overcommitted)", FAULT(zero_mapped) },
 	{ SECT_MM, "zero_cow", LINE_FAULTS, "then written", KIND_COUNT,
 	  "writes to such a page: it got a frame then (a write-protect fault)", FAULT(zero_cow) },
+	{ SECT_MM, "zero_raced", LINE_NONE, NULL, KIND_COUNT,
+	  "pages another vCPU wrote between the zero page's mapping and its protection: the "
+	  "kernel's copy became the guest's page on a frame", FAULT(zero_raced) },
 	{ SECT_MM, "wss_faults", LINE_FAULTS, "by working-set sampling", KIND_COUNT,
 	  "sampled pages the guest touched while armed: the sampling's cost in minor faults (not "
 	  "in pgfault)", FAULT(wss_faults) },
