@@ -78,7 +78,12 @@ int gmm_unzero_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end)
 	for (uint64_t i = 0; i < n; i++)
 		if (ours[i / 64] >> (i % 64) & 1)
 			*ept_lookup(&mm->ept, gpa + (i << PAGE_SHIFT)) = ret ? GMM_EPT_ZMAP : 0;
+	/* another vCPU's fault that found one after gpa pending waits for a
+	 * wake, and the window may not install them all: it faults again on
+	 * what is left (gpa's own install wakes whoever waits there) */
 	pthread_cond_broadcast(&mm->wb_done);
+	if (zmap > (ours[0] & 1) && gmm_uffd_wake(mm, gpa + PAGE_SIZE, n - 1))
+		mv_warn("cannot wake the vCPUs waiting at GPA 0x%llx", (unsigned long long)gpa);
 	if (ret) {
 		mv_warn("cannot drop the zero pages at GPA 0x%llx for a write: %s",
 			(unsigned long long)gpa, strerror(-ret));

@@ -128,6 +128,26 @@ Test(swap, guests_of_two_vcpus_read_zero_pages_and_keep_what_is_written)
 	cr_assert_gt(o.vm.pswpout, 8192, "pswpout %llu", (unsigned long long)o.vm.pswpout);
 }
 
+/* Both vCPUs read, then write, the same fresh pages under pressure: a
+ * write fault waits on a page another fault thread is taking its zero page
+ * from, and that thread's window may install fewer pages than it freed.
+ * The waiter must be woken to fault again (before: 1 run in 4 hung until
+ * its timeout). */
+Test(swap, two_vcpus_writing_the_same_zero_pages_never_hang, .timeout = 400)
+{
+	struct outcome o;
+	char *argv[] = { "--read-first", "--shared", "--passes=2" };
+	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 2,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 3, .argv = argv,
+			      .timeout_ns = 100ULL * 1000000000ULL };
+
+	for (int i = 0; i < 3; i++) {
+		run_spec(&o, &r);
+		expect_memtest_ok(&o, 2, 2 * 16384);
+		cr_assert_gt(o.fs.zero_mapped, 0);
+	}
+}
+
 struct zero_race {
 	int left;
 	uint64_t written;
