@@ -376,14 +376,25 @@ Test(swap, a_refault_between_queueing_and_writeback_wins)
 }
 
 /* A read-ahead read that fails is a bet lost, not the guest's loss: the
- * page stays on swap, a demand read brings it in later, and it is counted. */
+ * page stays on swap, a demand read brings it in later, and it is counted.
+ * The injection fails the 3rd page read, usually read-ahead (the second
+ * swap-in is a stream, a window of 2); when reclaim had not yet put the
+ * neighbour on swap, the 3rd read is a demand read and the guest ends with
+ * the I/O error (seen once in ~20 runs of the suite under load): a run that
+ * says nothing about read-ahead, so it is run again, a few times at most. */
 Test(swap, a_failed_readahead_read_is_dropped_and_counted)
 {
 	struct outcome o;
 	struct run_spec r = { .path = BUILTIN("memtest"), .mem = 64 * MIB, .vcpus = 1,
 			      .pool = 16 * MIB, .swap_size = 64 * MIB, .inject_read = 3 };
 
-	run_spec(&o, &r);
+	for (int tries = 1;; tries++) {
+		run_spec(&o, &r);
+		if (tries == 5 || o.vm.readahead_errors || o.vm.read_errors != 1 ||
+		    !strstr(o.reason, "reading its page back from swap failed"))
+			break;
+		cr_log_info("run %d: the injected read was a demand read; again", tries);
+	}
 	expect_memtest_ok(&o, 1, 16384);
 	cr_assert_eq(o.swap.injected, 1);
 	cr_assert_eq(o.vm.readahead_errors, 1, "readahead_errors %llu, read_errors %llu",
