@@ -180,6 +180,7 @@ static uint64_t discard_all(struct gmm_mm *mm)
 void gmm_mm_reap(struct gmm_mm *mm)
 {
 	gmm_count(mm->pool, free_returned, discard_all(mm));
+	__atomic_store_n(&mm->oom_reaped, true, __ATOMIC_RELEASE);
 }
 
 void gmm_mm_release(struct gmm_mm *mm)

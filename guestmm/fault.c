@@ -26,6 +26,7 @@
 #include "memvisor/time.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 /* pages around a non-sequential fault: frames are plentiful unless the pool
@@ -345,11 +346,15 @@ unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
 		return n == 0 ? GMM_FAULT_RETRY : n == -EDQUOT ? GMM_FAULT_LIMIT : GMM_FAULT_ERROR;
 	mm->fs.installed += (uint64_t)n;
 	mm->fs.around += (uint64_t)n - 1;
+	/* the guest will touch neighbours without a fault: samples among them
+	 * are armed now, or their first use goes unseen */
+	gmm_wss_installed_range(mm, gpa, gpa + ((uint64_t)n << PAGE_SHIFT), gpa);
 	if (start < gpa) {
 		n = fault_install_range(mm, start, gpa);
 		if (n > 0) {
 			mm->fs.installed += (uint64_t)n;
 			mm->fs.around += (uint64_t)n;
+			gmm_wss_installed_range(mm, start, start + ((uint64_t)n << PAGE_SHIFT), gpa);
 		}
 	}
 	return GMM_FAULT_NOPAGE;
@@ -424,6 +429,12 @@ static unsigned fault_oom(struct gmm_mm *mm)
 	pthread_mutex_unlock(&mm->lock);
 	victim = gmm_oom_kill(mm->pool, mm, mm->pool->swap ? "no frame could be freed, and swap is "
 			      "full" : "no free frame in the pool");
+	if (!victim && gmm_oom_reaping(mm->pool) &&
+	    !__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {
+		sched_yield(); /* another fault thread's victim: its memory is coming back */
+		pthread_mutex_lock(&mm->lock);
+		return 0;
+	}
 	pthread_mutex_lock(&mm->lock);
 	return victim && victim != mm ? 0 : GMM_FAULT_OOM;
 }

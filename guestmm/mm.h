@@ -129,6 +129,7 @@ struct gmm_mm {
 	bool stopped;                  /* no more faults are routed to it */
 	bool dying;                    /* being torn down: reclaim leaves it alone */
 	bool oom_victim;               /* chosen by the OOM killer: no new frames (atomic) */
+	bool oom_reaped;               /* and its memory given back (atomic) */
 	pthread_cond_t wb_done;        /* an install, a swap read or a writeback of one of its pages finished (mm lock) */
 	uint64_t *dirty;               /* dirty-log bitmap, read by reclaim (mm lock) */
 	uint64_t dirty_batch;          /* the reclaim batch it was read for */
@@ -190,6 +191,10 @@ int gmm_mm_discard(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t *retu
  * at once. Returns the victim (mm itself, possibly), or NULL if no guest
  * may be chosen. mms_lock held for reading, no mm lock. */
 struct gmm_mm *gmm_oom_kill(struct gmm_pool *p, struct gmm_mm *mm, const char *cause);
+/* A victim chosen (by another fault thread) is still being reaped: its
+ * memory is on its way back, so a fault should try again, not fail, as
+ * Linux's OOM killer waits for a victim it already chose. mms_lock held. */
+bool gmm_oom_reaping(struct gmm_pool *p);
 /* discard.c: give back every frame and slot of a victim now (the OOM
  * reaper). mms_lock held for reading. */
 void gmm_mm_reap(struct gmm_mm *mm);
@@ -211,6 +216,9 @@ bool gmm_wss_refault(struct gmm_mm *mm, gpa_t gpa);
 /* A page mapped without a fault of the guest (swap read-ahead): a sample is
  * armed at once, or the guest's use of it would go unseen. mm lock held. */
 void gmm_wss_installed(struct gmm_mm *mm, gpa_t gpa);
+/* The same for the pages of [start, end) but skip (fault-around's
+ * neighbours of the faulting page). mm lock held. */
+void gmm_wss_installed_range(struct gmm_mm *mm, gpa_t start, gpa_t end, gpa_t skip);
 
 /* describe.c: what an entry of this mm's EPT table means, in words */
 void gmm_ept_describe(uint64_t e, char *buf, size_t len);

@@ -66,6 +66,18 @@ static struct gmm_mm *oom_choose(struct gmm_pool *p, char *buf, size_t len, long
 	return victim;
 }
 
+bool gmm_oom_reaping(struct gmm_pool *p)
+{
+	for (int i = 0; i < GMM_MAX_GUESTS; i++) {
+		struct gmm_mm *mm = p->mms[i];
+
+		if (mm && __atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(&mm->oom_reaped, __ATOMIC_ACQUIRE))
+			return true;
+	}
+	return false;
+}
+
 struct gmm_mm *gmm_oom_kill(struct gmm_pool *p, struct gmm_mm *mm, const char *cause)
 {
 	char scores[512] = "", reason[768];

@@ -204,6 +204,26 @@ void gmm_wss_installed(struct gmm_mm *mm, gpa_t gpa)
 	}
 }
 
+void gmm_wss_installed_range(struct gmm_mm *mm, gpa_t start, gpa_t end, gpa_t skip)
+{
+	struct gmm_wss *w = mm->wss;
+	uint64_t first, last, now;
+
+	if (!w || start >= end)
+		return;
+	first = (start >> PAGE_SHIFT) / w->stride;
+	last = ((end - 1) >> PAGE_SHIFT) / w->stride;
+	now = mv_now_ns();
+	for (uint64_t i = first; i <= last && i < w->nr; i++) {
+		gpa_t page = wss_page(w, (uint32_t)i) << PAGE_SHIFT;
+
+		if (page >= start && page < end && page != skip) {
+			w->seen_ns[i] = 0;
+			wss_arm(w, (uint32_t)i, now);
+		}
+	}
+}
+
 /* Was sample i seen long enough ago that the guest has made that access?
  * Its fault is served before the vCPU runs again: two later sightings, or
  * a long wait, say it has. */
