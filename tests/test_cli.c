@@ -56,35 +56,56 @@ static bool wait_within(pid_t pid, int *status, int ms)
 	}
 }
 
+/* A memvisor started with its stdout and stderr in files. */
+struct started {
+	char out[32], err[32];
+	int fo, fe;
+	pid_t pid;
+};
+
+static void start_memvisor(struct started *s, char *const argv[])
+{
+	snprintf(s->out, sizeof(s->out), "/tmp/mvcli-out-XXXXXX");
+	snprintf(s->err, sizeof(s->err), "/tmp/mvcli-err-XXXXXX");
+	s->fo = mkstemp(s->out);
+	s->fe = mkstemp(s->err);
+	cr_assert(s->fo >= 0 && s->fe >= 0);
+	s->pid = fork();
+	cr_assert(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(s->fo, 1);
+		dup2(s->fe, 2);
+		execv(MEMVISOR, argv);
+		_exit(127);
+	}
+}
+
+/* What it wrote, into r; its files gone. */
+static void collect_memvisor(struct started *s, struct result *r)
+{
+	lseek(s->fo, 0, SEEK_SET);
+	lseek(s->fe, 0, SEEK_SET);
+	slurp(s->fo, r->out, sizeof(r->out));
+	slurp(s->fe, r->err, sizeof(r->err));
+	close(s->fo);
+	close(s->fe);
+	unlink(s->out);
+	unlink(s->err);
+}
+
 /* Run memvisor with argv (NULL-ended), capturing stdout and stderr in files;
  * false if it had not ended after ms milliseconds (it is killed). */
 static bool run_within(struct result *r, char *const argv[], int ms)
 {
-	char out[] = "/tmp/mvcli-out-XXXXXX", err[] = "/tmp/mvcli-err-XXXXXX";
-	int fo = mkstemp(out), fe = mkstemp(err), status;
+	struct started s;
+	int status;
 	bool ended;
-	pid_t pid;
 
-	cr_assert(fo >= 0 && fe >= 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execv(MEMVISOR, argv);
-		_exit(127);
-	}
-	ended = wait_within(pid, &status, ms);
+	start_memvisor(&s, argv);
+	ended = wait_within(s.pid, &status, ms);
 	cr_assert(!ended || WIFEXITED(status), "memvisor died by a signal");
 	r->status = ended ? WEXITSTATUS(status) : -1;
-	lseek(fo, 0, SEEK_SET);
-	lseek(fe, 0, SEEK_SET);
-	slurp(fo, r->out, sizeof(r->out));
-	slurp(fe, r->err, sizeof(r->err));
-	close(fo);
-	close(fe);
-	unlink(out);
-	unlink(err);
+	collect_memvisor(&s, r);
 	return ended;
 }
 
@@ -518,31 +539,14 @@ static bool wait_for_text(const char *path, const char *text, unsigned n, pid_t 
 static bool run_until(struct result *r, char *const argv[], const char *path, const char *text,
 		      unsigned n, int sig)
 {
-	char out[] = "/tmp/mvcli-out-XXXXXX", err[] = "/tmp/mvcli-err-XXXXXX";
-	int fo = mkstemp(out), fe = mkstemp(err);
+	struct started s;
 	bool came;
-	pid_t pid;
 
-	cr_assert(fo >= 0 && fe >= 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execv(MEMVISOR, argv);
-		_exit(127);
-	}
-	came = wait_for_text(path ? path : out, text, n, pid);
-	kill(pid, sig);
-	cr_assert_eq(waitpid(pid, &r->status, 0), pid);
-	lseek(fo, 0, SEEK_SET);
-	lseek(fe, 0, SEEK_SET);
-	slurp(fo, r->out, sizeof(r->out));
-	slurp(fe, r->err, sizeof(r->err));
-	close(fo);
-	close(fe);
-	unlink(out);
-	unlink(err);
+	start_memvisor(&s, argv);
+	came = wait_for_text(path ? path : s.out, text, n, s.pid);
+	kill(s.pid, sig);
+	cr_assert_eq(waitpid(s.pid, &r->status, 0), s.pid);
+	collect_memvisor(&s, r);
 	return came;
 }
 
