@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define SWAP_RA_MAX GMM_BOUNCE_PAGES
 
@@ -55,9 +56,18 @@ static int swapin_map(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t *e)
 				    (uintptr_t)gmm_pool_slot(p, pfn), PAGE_SIZE);
 
 	if (ret != (int64_t)PAGE_SIZE) {
-		mv_warn("moving frame %llu back to GPA 0x%llx failed: %s",
-			(unsigned long long)pfn, (unsigned long long)gpa,
-			strerror(ret < 0 ? (int)-ret : EIO));
+		uint64_t pm = 0;
+		int fd = gmm_pagemap_fd();
+
+		/* what holds the guest's address (rarely seen: File exists), for
+		 * whoever chases it: pagemap's present, swapped, exclusive bits */
+		if (fd < 0 || pread(fd, &pm, 8, (off_t)(((uintptr_t)mm->cfg.ram_hva + gpa) >>
+							 PAGE_SHIFT) * 8) != 8)
+			pm = 0;
+		mv_warn("moving frame %llu back to GPA 0x%llx failed: %s (host page there: present %d, "
+			"swapped %d, exclusive %d)", (unsigned long long)pfn, (unsigned long long)gpa,
+			strerror(ret < 0 ? (int)-ret : EIO), (int)(pm >> 63 & 1), (int)(pm >> 62 & 1),
+			(int)(pm >> 56 & 1));
 		return ret < 0 ? (int)ret : -EIO;
 	}
 	*e = ept_mk_pte(pfn, EPT_RWX | EPT_A);
