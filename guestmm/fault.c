@@ -338,7 +338,8 @@ unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa)
 	int64_t n;
 
 	fault_window(mm, &ram, gpa, &start, &end);
-	if (mm->zero_reads && gmm_unzero_range(mm, gpa, end))
+	/* a guest that never had a zero page mapped has none to look for */
+	if (mm->fs.zero_mapped && gmm_unzero_range(mm, gpa, end))
 		return GMM_FAULT_ERROR;
 	/* the faulting page first, then what lies after it, then before */
 	n = fault_install_range(mm, gpa, end);

@@ -85,17 +85,11 @@ int gmm_pagemap_fd(void)
 }
 
 /* The pages of [start, +n) a write reached before their protection: mapped
- * by this process alone (pagemap's exclusive bit), which the shared zero
- * page never is. They are made writable again, their bits set in raced.
- * -1 with errno if pagemap cannot be read: nothing is known then. */
-static int zeromap_check(struct gmm_pool *p, uint64_t start, uint64_t n, uint64_t *raced)
+ * by this process alone (pagemap's exclusive bit, read from fd), which the
+ * shared zero page never is. They are made writable again, their bits set
+ * in raced. -1 with errno if pagemap cannot be read: nothing is known then. */
+static int zeromap_check(struct gmm_pool *p, int fd, uint64_t start, uint64_t n, uint64_t *raced)
 {
-	int fd = gmm_pagemap_fd();
-
-	if (fd < 0) {
-		errno = ENOENT;
-		return -1;
-	}
 	for (uint64_t i = 0; i < n; i += 64) {
 		uint64_t pm[64], k = MIN(n - i, (uint64_t)64);
 		off_t at = (off_t)((start >> PAGE_SHIFT) + i) * 8;
@@ -137,8 +131,8 @@ int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t
 	struct uffdio_writeprotect w = { { start, 0 }, UFFDIO_WRITEPROTECT_MODE_WP };
 	struct uffdio_range r = { start, len };
 	struct gmm_pool *p = mm->pool;
+	int ret = 0, pagemap = gmm_pagemap_fd();
 	gmm_test_hook_fn *hook;
-	int ret = 0;
 	uint64_t done;
 
 	if (ioctl(p->uffd, UFFDIO_ZEROPAGE, &z))
@@ -151,8 +145,8 @@ int64_t gmm_uffd_zeromap(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t
 	if (done && ioctl(p->uffd, UFFDIO_WRITEPROTECT, &w)) {
 		mv_warn("cannot write-protect zero pages: %s", strerror(errno));
 		ret = -ENOTRECOVERABLE;
-	} else if (done && gmm_pagemap_fd() >= 0 &&
-		   zeromap_check(p, start, done >> PAGE_SHIFT, raced)) {
+	} else if (done && pagemap >= 0 &&
+		   zeromap_check(p, pagemap, start, done >> PAGE_SHIFT, raced)) {
 		mv_warn("cannot tell which zero pages a write reached: %s", strerror(errno));
 		ret = -ENOTRECOVERABLE;
 	}
