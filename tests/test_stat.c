@@ -727,6 +727,26 @@ Test(stat, socket_path_refused_before_the_guest_starts)
 	cr_assert(!strstr(p.err, "stat socket"), "%s", p.err);
 }
 
+/* Something planted at the socket's temporary name (PATH.new) is never
+ * followed or replaced, and the line says what is in the way (before: it
+ * said "another memvisor listens there"). */
+Test(stat, a_file_at_the_sockets_temporary_name_is_named_and_left_alone)
+{
+	char dir[64], sock[96], tmp[112], target[96];
+	struct proc p;
+
+	need_kvm();
+	private_dir(dir);
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", sock);
+	snprintf(target, sizeof(target), "%s/target", dir);
+	cr_assert(!symlink(target, tmp));
+	run(&p, dir, (char *[]){ "memvisor", "run", "--stat-socket", sock, "hello", NULL });
+	cr_assert_eq(p.status, 2, "%s", p.err);
+	cr_assert(strstr(p.err, "temporary name") && count_char(p.err, '\n') == 1, "%s", p.err);
+	cr_assert(access(target, F_OK) && access(sock, F_OK), "the link was followed or replaced");
+}
+
 /* The default socket only warns when it cannot be made: nobody asked for it. */
 Test(stat, default_socket_that_cannot_be_made_is_only_a_warning)
 {

@@ -129,7 +129,7 @@ static int stat_server_listen(const struct sockaddr_un *sa)
 	}
 	ret = stat_server_bind_path(&tmp);
 	if (ret)
-		return ret;
+		return ret == -EADDRINUSE ? -EEXIST : ret; /* the temporary name is taken */
 	if (chmod(tmp.sun_path, 0600) || listen(srv.lfd, STAT_MAX_CLIENTS) ||
 	    (link(tmp.sun_path, sa->sun_path) &&
 	     (errno != EEXIST || !stat_server_stale(sa) || unlink(sa->sun_path) ||
@@ -195,7 +195,9 @@ int stat_server_open(const char *path)
 		close(srv.lfd);
 		srv.lfd = -1;
 		return stat_server_refuse(sa.sun_path, ret == -EADDRINUSE ?
-					  "another memvisor listens there" : strerror(-ret));
+					  "another memvisor listens there" : ret == -EEXIST ?
+					  "its temporary name (PATH.new) is taken by a file that is not a "
+					  "socket of yours" : strerror(-ret));
 	}
 	memcpy(srv.path, sa.sun_path, sizeof(srv.path));
 	srv.bound = true;
