@@ -158,7 +158,7 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
 			p->frames[pfn + i].owner = owner;
 		gmm_pool_sync_free(p);
 	}
-	if (p->zerod_running && p->nr_ready < p->ready_target / 2)
+	if (p->zerod_running && p->nr_ready < p->ready_target / 2 && gmm_prezero_has_work(p))
 		pthread_cond_signal(&p->zerod_wake);
 	if (p->kswapd_running && gmm_pool_nr_free(p) < p->wmark_low)
 		pthread_cond_signal(&p->kswapd_wake);
@@ -187,7 +187,7 @@ static void __pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order)
 static void pool_freed(struct gmm_pool *p)
 {
 	gmm_pool_sync_free(p);
-	if (p->zerod_running)
+	if (p->zerod_running && gmm_prezero_has_work(p))
 		pthread_cond_signal(&p->zerod_wake);
 }
 

@@ -123,6 +123,7 @@ struct gmm_pool {
 	pthread_cond_t zerod_wake;
 	pthread_cond_t zerod_done; /* a block went from zeroing to ready */
 	bool zerod_running, zerod_stop, zerod_exited; /* stop, exited: pool lock */
+	uint64_t zerod_wakeups;   /* times it woke to look for work: pool lock */
 	int zerod_cpu;
 };
 
@@ -193,6 +194,7 @@ void gmm_uffd_close(struct gmm_pool *p);
 
 /* prezero.c */
 int gmm_prezero_start(struct gmm_pool *p, int cpu);
+bool gmm_prezero_has_work(const struct gmm_pool *p);
 void gmm_prezero_stop(struct gmm_pool *p);
 pfn_t gmm_ready_take(struct gmm_pool *p, unsigned order);
 

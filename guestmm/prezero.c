@@ -51,7 +51,11 @@ pfn_t gmm_ready_take(struct gmm_pool *p, unsigned order)
 	return pfn;
 }
 
-static bool zerod_has_work(const struct gmm_pool *p)
+/* Is there work for the thread? Allocations and frees wake it only then:
+ * each wake-up for nothing costs the waker a futex call and the thread a
+ * context switch (on every fault, once the pool is down to its reserve).
+ * Pool lock held. */
+bool gmm_prezero_has_work(const struct gmm_pool *p)
 {
 	/* nothing before the first allocation: a guest that never touches its
 	 * RAM (most CI guests) should cost no zeroing; and an overcommitted pool
@@ -81,8 +85,9 @@ static void *zerod_thread(void *arg)
 	mv_pin_self(p->zerod_cpu);
 	pthread_mutex_lock(&p->lock);
 	while (!p->zerod_stop) {
-		if (!zerod_has_work(p)) {
+		if (!gmm_prezero_has_work(p)) {
 			pthread_cond_wait(&p->zerod_wake, &p->lock);
+			p->zerod_wakeups++;
 			continue;
 		}
 		unsigned order = zerod_order(p);
