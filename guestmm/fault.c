@@ -99,11 +99,6 @@ static struct gmm_ra_stream *fault_stream(struct gmm_mm *mm, gpa_t gpa, bool *se
 	return lru;
 }
 
-bool gmm_pool_overcommitted(const struct gmm_pool *p)
-{
-	return __atomic_load_n(&p->committed, __ATOMIC_RELAXED) > p->nr_frames;
-}
-
 /* Frames that may go to neighbours. mm lock held. */
 static uint64_t fault_spare(const struct gmm_pool *p)
 {

@@ -3,6 +3,9 @@
  * kswapd and the entry points of reclaim. kswapd wakes when free frames
  * fall below the low watermark and reclaims (vmscan.c) until they are above
  * the high one; after a round with no progress it looks again within 10 ms.
+ * It works only while the pool is overcommitted: otherwise every guest's
+ * RAM fits in it, no fault can want a frame that is not free, and the pages
+ * it evicted would only fault back (gmm_kswapd_needed).
  * Direct reclaim is the same scan run by a fault that found no frame.
  */
 #include "mm.h"
@@ -43,6 +46,11 @@ uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr)
 	return freed;
 }
 
+bool gmm_kswapd_needed(const struct gmm_pool *p)
+{
+	return gmm_pool_nr_free(p) < p->wmark_low && gmm_pool_overcommitted(p);
+}
+
 static void *kswapd_thread(void *arg)
 {
 	struct gmm_pool *p = arg;
@@ -52,7 +60,7 @@ static void *kswapd_thread(void *arg)
 	mv_block_stop_signals();
 	pthread_mutex_lock(&p->lock);
 	while (!p->kswapd_stop) {
-		if (gmm_pool_nr_free(p) >= p->wmark_low || stuck) {
+		if (!gmm_kswapd_needed(p) || stuck) {
 			struct timespec ts;
 
 			/* after a round without progress, look again in 10 ms at most */
@@ -74,7 +82,7 @@ static void *kswapd_thread(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		pthread_rwlock_rdlock(&p->mms_lock);
 		while (!__atomic_load_n(&p->kswapd_stop, __ATOMIC_RELAXED) &&
-		       gmm_pool_nr_free(p) < p->wmark_high)
+		       gmm_pool_nr_free(p) < p->wmark_high && gmm_pool_overcommitted(p))
 			if (!gmm_shrink(p, NULL, SWAP_CLUSTER_MAX, false)) {
 				stuck = true;
 				break;

@@ -234,7 +234,6 @@ uint64_t gmm_fault_empty_run(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 int gmm_fault_mark(struct gmm_mm *mm, gpa_t gpa, uint64_t npages, uint64_t val);
 unsigned gmm_fault_anon(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
 int gmm_fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages);
-bool gmm_pool_overcommitted(const struct gmm_pool *p); /* the guests' RAM is more than the pool */
 /* zeropage.c (mm lock held; dropped around the ioctls): does a read of an
  * empty page get the zero page; map it there (and after it); zap the
  * zero pages among [gpa, end) a window may fill, 0 or -errno */

@@ -139,6 +139,11 @@ static pfn_t pool_take(struct gmm_pool *p, unsigned order, bool want_zeroed, boo
 	return pfn;
 }
 
+bool gmm_pool_overcommitted(const struct gmm_pool *p)
+{
+	return __atomic_load_n(&p->committed, __ATOMIC_RELAXED) > p->nr_frames;
+}
+
 pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool want_zeroed,
 		     bool *zeroed)
 {
@@ -160,7 +165,7 @@ pfn_t gmm_pool_alloc(struct gmm_pool *p, unsigned order, uint16_t owner, bool wa
 	}
 	if (p->zerod_running && p->nr_ready < p->ready_target / 2 && gmm_prezero_has_work(p))
 		pthread_cond_signal(&p->zerod_wake);
-	if (p->kswapd_running && gmm_pool_nr_free(p) < p->wmark_low)
+	if (p->kswapd_running && gmm_kswapd_needed(p))
 		pthread_cond_signal(&p->kswapd_wake);
 	pthread_mutex_unlock(&p->lock);
 	return pfn;

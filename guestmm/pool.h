@@ -179,6 +179,10 @@ void gmm_thread_io_exit(void);      /* a thread that did swap I/O ends */
  * it, for callers outside a fault (tests acting between guest stages). */
 uint64_t gmm_reclaim_direct(struct gmm_pool *p, uint64_t nr);
 uint64_t gmm_reclaim_pool(struct gmm_pool *p, uint64_t nr);
+/* Should kswapd reclaim now: free frames below the low watermark, and the
+ * pool overcommitted (the guests' RAM is more than the pool)? */
+bool gmm_kswapd_needed(const struct gmm_pool *p);
+bool gmm_pool_overcommitted(const struct gmm_pool *p);
 /* Reclaim up to nr frames of one guest, for its own limit (high or max),
  * ignoring its protections, as memcg limit reclaim does. mms_lock held. */
 uint64_t gmm_reclaim_mm(struct gmm_pool *p, struct gmm_mm *mm, uint64_t nr);
