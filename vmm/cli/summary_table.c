@@ -133,7 +133,7 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_POOL, "wmark_min", LINE_POOL, "min", KIND_COUNT,
 	  "the min watermark, in frames", POOL(wmark_min) },
 	{ SECT_POOL, "wmark_low", LINE_POOL, "low", KIND_COUNT,
-	  "the low watermark: kswapd wakes below it", POOL(wmark_low) },
+	  "the low watermark: kswapd wakes below it, while the pool is overcommitted", POOL(wmark_low) },
 	{ SECT_POOL, "wmark_high", LINE_POOL, "high (watermarks)", KIND_COUNT,
 	  "the high watermark: kswapd sleeps above it", POOL(wmark_high) },
 	{ SECT_POOL, "splits", LINE_NONE, NULL, KIND_COUNT,
