@@ -189,31 +189,27 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 	}
 }
 
-/* Finish a readahead page: mapped into the guest right away, as fault-around
- * does, since a later fault would cost a round trip; if the guest does not
- * use it, it is clean and reclaim drops it without a write. mm lock held. */
-static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i)
+/* A read-ahead page that could not be put in: a bet that did not come
+ * off, not the guest's loss. The page stays on disk for a demand read,
+ * which reports any error. mm lock held. */
+static void swapin_ra_drop(struct gmm_mm *mm, struct swapin_batch *b, unsigned i)
 {
 	struct gmm_pool *p = mm->pool;
-	uint64_t s = b->io[i].slot, *e = ept_lookup(&mm->ept, b->gpa[i]);
+
+	*ept_lookup(&mm->ept, b->gpa[i]) = ept_mk_swp(GMM_SWP_FILE, b->io[i].slot);
+	gmm_count(p, readahead_errors, b->io[i].res != 0);
+	gmm_pool_free(p, b->pfn[i], 0);
+}
+
+/* A read-ahead page now in the guest: its books, as swapin_done's. mm lock held. */
+static void swapin_ra_mapped(struct gmm_mm *mm, struct swapin_batch *b, unsigned i)
+{
+	struct gmm_pool *p = mm->pool;
 	struct gmm_frame *f = &p->frames[b->pfn[i]];
 
-	/* before the guest can reach the page, or a write in between would
-	 * be lost from the dirty log and the page later dropped as clean */
-	if (!b->io[i].res && mm->cfg.ops->dirty_clear)
-		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], 1);
-	if (b->io[i].res || gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i],
-					   (uintptr_t)b->io[i].buf, PAGE_SIZE) != (int64_t)PAGE_SIZE) {
-		/* not read: a bet that did not come off, not the guest's loss. The
-		 * page stays on disk for a demand read, which reports any error */
-		*e = ept_mk_swp(GMM_SWP_FILE, s);
-		gmm_count(p, readahead_errors, b->io[i].res != 0);
-		gmm_pool_free(p, b->pfn[i], 0);
-		return;
-	}
-	*e = ept_mk_pte(b->pfn[i], EPT_RWX | EPT_A);
+	*ept_lookup(&mm->ept, b->gpa[i]) = ept_mk_pte(b->pfn[i], EPT_RWX | EPT_A);
 	f->gpa = b->gpa[i];
-	f->swap = s;
+	f->swap = b->io[i].slot;
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
 	pthread_mutex_unlock(&p->lock);
@@ -224,6 +220,49 @@ static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b, unsigned i
 	gmm_count(p, readahead, 1);
 	gmm_count(p, readahead_addr, i < b->n_gpa);
 	gmm_count(p, pswpin, 1);
+}
+
+/*
+ * Put the read-ahead pages [i, i + n) in, read fine and at neighbouring
+ * GPAs (so neighbours in the bounce buffer too): mapped into the guest right
+ * away, as fault-around does, since a later fault would cost a round trip;
+ * if the guest does not use them they are clean, and reclaim drops them
+ * without a write. One dirty-log clear and one UFFDIO_COPY for the run: each
+ * ioctl costs ~12 us here whatever its size, and a stream's read-ahead is
+ * mostly such runs. mm lock held.
+ */
+static void swapin_ra_run(struct gmm_mm *mm, struct swapin_batch *b, unsigned i, unsigned n)
+{
+	struct gmm_pool *p = mm->pool;
+	int64_t done;
+	unsigned k = 0;
+
+	/* before the guest can reach the pages, or a write in between would
+	 * be lost from the dirty log and the page later dropped as clean */
+	if (mm->cfg.ops->dirty_clear)
+		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], n);
+	done = gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i], (uintptr_t)b->io[i].buf,
+			     (uint64_t)n << PAGE_SHIFT);
+	for (; done > 0 && k < (unsigned)(done >> PAGE_SHIFT); k++)
+		swapin_ra_mapped(mm, b, i + k);
+	for (; k < n; k++)
+		swapin_ra_drop(mm, b, i + k);
+}
+
+/* Put in the batch's read-ahead pages (1 on), run by run. mm lock held. */
+static void swapin_ra_done(struct gmm_mm *mm, struct swapin_batch *b)
+{
+	for (unsigned i = 1, n; i < b->n; i += n) {
+		if (b->io[i].res) {
+			swapin_ra_drop(mm, b, i);
+			n = 1;
+			continue;
+		}
+		for (n = 1; i + n < b->n && !b->io[i + n].res &&
+		     b->gpa[i + n] == b->gpa[i] + ((uint64_t)n << PAGE_SHIFT); n++)
+			;
+		swapin_ra_run(mm, b, i, n);
+	}
 }
 
 /* The faulting page read: copied from the bounce buffer straight into the
@@ -297,8 +336,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	swapd_read(p->swap, ring, b.io, b.n);
 	pthread_mutex_lock(&mm->lock);
 	mm->charging -= b.n;
-	for (unsigned i = 1; i < b.n; i++)
-		swapin_ra_done(mm, &b, i);
+	/* the faulting page first: its copy wakes the vCPU */
 	e = ept_lookup(&mm->ept, gpa);
 	if (b.io[0].res) {
 		*e = ept_mk_swp(GMM_SWP_FILE, s);
@@ -313,6 +351,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 			gmm_pool_free(p, pfn, 0);
 		}
 	}
+	swapin_ra_done(mm, &b);
 	mm->swapin_next = b.io[b.n - 1].slot + 1;
 	mm->swapin_next_gpa = gpa + PAGE_SIZE;
 	for (unsigned i = 1; i < b.n; i++)
