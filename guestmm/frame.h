@@ -20,6 +20,10 @@ enum {
 	GMM_PG_ACTIVE    = 1u << 3, /* on the active list */
 	GMM_PG_ISOLATED  = 1u << 9, /* taken off the LRU by reclaim, being worked on */
 	GMM_PG_REFERENCED = 1u << 11, /* refaulted while isolated: put back active */
+	/* read ahead from swap with its guest PTE's accessed bit clear, on the
+	 * inactive list, not yet looked at by reclaim: never on the active
+	 * list (gmm_lru_add clears it) */
+	GMM_PG_AHEAD     = 1u << 12,
 	/* armed and writeback are states of the EPT entry, not of the frame;
 	 * a frame is in the swap cache while frame->swap (a slot, never 0) is set */
 };

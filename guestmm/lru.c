@@ -61,7 +61,7 @@ void gmm_lru_add(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
 	GMM_BUG_ON(!(f->flags & GMM_PG_ALLOC) || (f->flags & (GMM_PG_LRU | GMM_PG_ISOLATED)));
 	f->flags |= GMM_PG_LRU;
 	if (lru == GMM_LRU_ACTIVE)
-		f->flags |= GMM_PG_ACTIVE;
+		f->flags = (f->flags | GMM_PG_ACTIVE) & ~GMM_PG_AHEAD;
 	else
 		f->flags &= ~GMM_PG_ACTIVE;
 	gmm_list_add_head(&lru_of(p, pfn)[lru], p->frames, (uint32_t)pfn);

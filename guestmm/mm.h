@@ -28,6 +28,12 @@ struct gmm_guest_ops {
 	 * cleared; clear and write-protect npages from gpa. NULL: no dirty log. */
 	int (*dirty_get)(void *guest, uint64_t *bitmap);
 	int (*dirty_clear)(void *guest, gpa_t gpa, uint64_t npages);
+	/* The accessed bit of the guest PTEs of RAM pages: clear it for npages
+	 * from gpa before they are put in ahead of use (swap read-ahead); test
+	 * whether the guest touched one since. NULL: pages read ahead are not
+	 * told from pages used. */
+	void (*young_clear)(void *guest, gpa_t gpa, uint64_t npages);
+	bool (*young_test)(void *guest, gpa_t gpa);
 };
 
 
@@ -136,6 +142,9 @@ struct gmm_mm {
 	uint64_t swapin_next;          /* the slot a sequential swap-in would read next */
 	gpa_t swapin_next_gpa;         /* the GPA a swap-in continuing a stream would fault at */
 	unsigned swapin_window;        /* swap readahead window, pages */
+	/* pages read ahead that reclaim found used and unused (decaying), for
+	 * the size of swap cluster read-ahead; swap-ins so far (mm lock) */
+	uint64_t ra_used, ra_unused, swapin_nr;
 	/* its LRU lists (Linux's per-memcg lruvec), linked through its frames:
 	 * the pool lock, as every frame's links are */
 	struct gmm_list lru[GMM_NR_LRU];
@@ -241,6 +250,8 @@ bool gmm_zero_read(const struct gmm_mm *mm, bool write);
 unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
 int gmm_unzero_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
+/* swapin.c: reclaim's verdict on a page read ahead: used or not. mm lock held. */
+void gmm_swapin_ra_judged(struct gmm_mm *mm, bool used);
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 /* 2^order frames whose slots are empty, for pages that will not come from

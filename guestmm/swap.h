@@ -55,6 +55,8 @@ struct gmm_vmstat {
 	uint64_t workingset_activate;/* of which recent enough to go straight to active */
 	uint64_t readahead;          /* pages read with a swap-in they were not faulted for */
 	uint64_t readahead_addr;     /* of which found by guest address (the rest by slot) */
+	uint64_t readahead_used;     /* read-ahead pages touched when reclaim first saw them */
+	uint64_t readahead_unused;   /* and not touched: evicted at once */
 	uint64_t swap_full;          /* evictions given up: no free slot */
 	uint64_t write_errors, read_errors;  /* read_errors: demand swap-ins that failed */
 	uint64_t readahead_errors;   /* read-ahead reads that failed: dropped, the page stays on swap */

@@ -30,6 +30,10 @@
 #include <unistd.h>
 
 #define SWAP_RA_MAX GMM_BOUNCE_PAGES
+#define SWAP_RA_CLUSTER     8    /* swap cluster read-ahead: Linux's page-cluster 3 */
+#define SWAP_RA_PROBE       16   /* with few pages read ahead used, one swap-in in 16 reads them */
+#define SWAP_RA_JUDGED_MIN  32   /* fewer verdicts than this: no measure yet */
+#define SWAP_RA_JUDGED_KEEP 1024 /* verdicts counted before the old ones are halved */
 
 /* Activate a frame the guest just used. Pool lock taken. */
 static void swapin_activate(struct gmm_pool *p, pfn_t pfn, enum gmm_lru_list lru)
@@ -212,6 +216,9 @@ static void swapin_ra_mapped(struct gmm_mm *mm, struct swapin_batch *b, unsigned
 	f->swap = b->io[i].slot;
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
+	/* reclaim asks its guest PTE whether it was used (swapin_ra_run cleared it) */
+	if (mm->cfg.ops->young_test)
+		f->flags |= GMM_PG_AHEAD;
 	pthread_mutex_unlock(&p->lock);
 	mm->swap_ents--;
 	if (++mm->rss > mm->hiwater_rss)
@@ -241,6 +248,9 @@ static void swapin_ra_run(struct gmm_mm *mm, struct swapin_batch *b, unsigned i,
 	 * be lost from the dirty log and the page later dropped as clean */
 	if (mm->cfg.ops->dirty_clear)
 		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], n);
+	/* not mapped yet: the guest's first touch of each will set it again */
+	if (mm->cfg.ops->young_clear && mm->cfg.ops->young_test)
+		mm->cfg.ops->young_clear(mm->cfg.guest, b->gpa[i], n);
 	done = gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i], (uintptr_t)b->io[i].buf,
 			     (uint64_t)n << PAGE_SHIFT);
 	for (; done > 0 && k < (unsigned)(done >> PAGE_SHIFT); k++)
@@ -302,6 +312,49 @@ static unsigned swapin_done(struct gmm_mm *mm, gpa_t gpa, uint64_t s, pfn_t pfn,
 	return GMM_FAULT_NOPAGE;
 }
 
+void gmm_swapin_ra_judged(struct gmm_mm *mm, bool used)
+{
+	struct gmm_pool *p = mm->pool;
+
+	if (used)
+		mm->ra_used++;
+	else
+		mm->ra_unused++;
+	if (mm->ra_used + mm->ra_unused >= SWAP_RA_JUDGED_KEEP) {
+		/* what the guest does now counts, not what it did long ago */
+		mm->ra_used /= 2;
+		mm->ra_unused /= 2;
+	}
+	if (used)
+		gmm_count(p, readahead_used, 1);
+	else
+		gmm_count(p, readahead_unused, 1);
+}
+
+/*
+ * Pages of swap cluster read-ahead for a swap-in that continues no stream:
+ * the slots after its own hold pages evicted with it, which a guest that
+ * touched them together needs together (Linux reads the 2^page_cluster
+ * slots around, sized by how many of those it read ahead were faulted on
+ * since). Here the measure is the pages read ahead that the guest had
+ * touched when reclaim came to them: most (random access over a set larger
+ * than the pool: they are evicted and needed in about the same order) and
+ * it reads a cluster of 8; few (a skewed set, whose cold pages' neighbours
+ * are cold too, and would push hot pages out) and it reads the page alone,
+ * but for one swap-in in SWAP_RA_PROBE, which keeps the measure going.
+ */
+static unsigned swapin_cluster(struct gmm_mm *mm)
+{
+	uint64_t used = mm->ra_used, all = used + mm->ra_unused;
+
+	mm->swapin_nr++;
+	if (all >= SWAP_RA_JUDGED_MIN && used * 2 >= all)
+		return SWAP_RA_CLUSTER;
+	if (all >= SWAP_RA_JUDGED_MIN && used * 4 >= all)
+		return SWAP_RA_CLUSTER / 2;
+	return mm->swapin_nr % SWAP_RA_PROBE == 0 ? SWAP_RA_CLUSTER : 1;
+}
+
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 {
 	struct gmm_pool *p = mm->pool;
@@ -329,7 +382,8 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	b.gpa[0] = gpa;
 	if (stream)
 		swapin_readahead_gpa(mm, gpa, window, &b);
-	swapin_readahead(mm, s, window, &b);
+	swapin_readahead(mm, s, stream || window > 1 || !mm->cfg.ops->young_test ? window :
+			 swapin_cluster(mm), &b);
 	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
 	mm->charging += b.n;
 	pthread_mutex_unlock(&mm->lock);

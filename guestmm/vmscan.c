@@ -57,8 +57,11 @@ static void reclaim_age_active(struct gmm_pool *p, struct gmm_mm *mm)
 	}
 }
 
-/* Up to n frames off a guest's inactive tail, marked isolated. Pool lock held. */
-static unsigned reclaim_isolate(struct gmm_pool *p, struct gmm_mm *mm, pfn_t *out, unsigned n)
+/* Up to n frames off a guest's inactive tail, marked isolated; ahead[i]
+ * says whether frame i was read ahead and not looked at since.
+ * Pool lock held. */
+static unsigned reclaim_isolate(struct gmm_pool *p, struct gmm_mm *mm, pfn_t *out, bool *ahead,
+				unsigned n)
 {
 	unsigned got = 0;
 
@@ -67,7 +70,8 @@ static unsigned reclaim_isolate(struct gmm_pool *p, struct gmm_mm *mm, pfn_t *ou
 
 		if (pfn == GMM_NIL)
 			break;
-		p->frames[pfn].flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE | GMM_PG_REFERENCED);
+		ahead[got] = p->frames[pfn].flags & GMM_PG_AHEAD;
+		p->frames[pfn].flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE | GMM_PG_REFERENCED | GMM_PG_AHEAD);
 		p->frames[pfn].flags |= GMM_PG_ISOLATED;
 		out[got++] = pfn;
 	}
@@ -128,7 +132,7 @@ static void reclaim_free_frame(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t 
 
 	*ept_lookup(&mm->ept, gpa) = entry;
 	p->frames[pfn].swap = 0;
-	rc->release[rc->nr_release++] = (struct reclaim_wb){ mm, pfn, gpa };
+	rc->release[rc->nr_release++] = (struct reclaim_wb){ mm, pfn, gpa, false };
 	if (ept_is_swp(entry) && !gmm_ept_zero(entry))
 		mm->swap_ents++;
 }
@@ -280,11 +284,69 @@ static void reclaim_arm_run(struct gmm_pool *p, struct reclaim_wb *w, unsigned n
 	MV_PROBE(arm, mm->slot, w[0].gpa, w[0].pfn, n);
 }
 
-/* Arm the batch's mapped pages, run by run, then put them back inactive. */
+/* Hold want's mm lock (none for NULL), dropping held's if it is another's. */
+static struct gmm_mm *reclaim_relock(struct gmm_mm *held, struct gmm_mm *want)
+{
+	if (held == want)
+		return held;
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	if (want)
+		pthread_mutex_lock(&want->lock);
+	return want;
+}
+
+enum reclaim_verdict { RECLAIM_KEEP, RECLAIM_FREED, RECLAIM_QUEUED, RECLAIM_ARM };
+
+static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn,
+					bool ahead);
+
+/*
+ * Pages read ahead that the guest never touched, now armed: evicted at once,
+ * as an armed page found cold on the next pass would be. They are clean
+ * (their slots still hold them) unless the guest wrote one after all between
+ * the look and the move, which the dirty log tells: then it is written as
+ * any other. Returns how many of the batch's armed pages stay (compacted to
+ * the front of rc->arm).
+ */
+static unsigned reclaim_evict_now(struct reclaim_ctl *rc)
+{
+	struct gmm_mm *held = NULL;
+	unsigned stay = 0;
+
+	for (unsigned i = 0; i < rc->nr_arm; i++) {
+		struct reclaim_wb *w = &rc->arm[i];
+		enum reclaim_verdict v = RECLAIM_KEEP;
+
+		if (w->now) {
+			uint64_t *e;
+
+			if (held != w->mm) {
+				held = reclaim_relock(held, w->mm);
+				/* the dirty log this batch read may predate the move:
+				 * a write between the two would be lost as clean */
+				w->mm->dirty_batch = 0;
+			}
+			e = ept_lookup(&w->mm->ept, w->gpa);
+			/* armed just now, not touched since (else it stays, as armed) */
+			if (e && *e == gmm_ept_mk(GMM_EPT_ARMED, w->pfn))
+				v = reclaim_one(rc, w->mm, w->pfn, false);
+		}
+		if (v == RECLAIM_FREED)
+			rc->freed++;
+		else if (v != RECLAIM_QUEUED)
+			rc->arm[stay++] = *w;
+	}
+	reclaim_relock(held, NULL);
+	return stay;
+}
+
+/* Arm the batch's mapped pages, run by run, evict those read ahead and
+ * never touched, and put the rest back inactive. */
 static void reclaim_arm(struct reclaim_ctl *rc)
 {
 	struct reclaim_wb *a = rc->arm;
-	unsigned i = 0;
+	unsigned i = 0, stay;
 
 	qsort(a, rc->nr_arm, sizeof(*a), reclaim_cmp_arm);
 	while (i < rc->nr_arm) {
@@ -301,9 +363,10 @@ static void reclaim_arm(struct reclaim_ctl *rc)
 	}
 	pfn_t pfn[SWAP_CLUSTER_MAX];
 
-	for (i = 0; i < rc->nr_arm; i++)
+	stay = reclaim_evict_now(rc);
+	for (i = 0; i < stay; i++)
 		pfn[i] = a[i].pfn;
-	reclaim_putback_many(rc->p, pfn, rc->nr_arm);
+	reclaim_putback_many(rc->p, pfn, stay);
 }
 
 /* Is the page at gpa unwritten since its bit was cleared? mm lock held. */
@@ -321,10 +384,15 @@ static bool reclaim_clean(struct gmm_mm *mm, gpa_t gpa, uint64_t batch)
 	return !(mm->dirty[bit / 64] & (1ULL << (bit % 64)));
 }
 
-enum reclaim_verdict { RECLAIM_KEEP, RECLAIM_FREED, RECLAIM_QUEUED, RECLAIM_ARM };
-
-/* One isolated frame: arm it (keep), drop it (freed) or queue it for writing. mm lock held. */
-static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn)
+/*
+ * One isolated frame: arm it (keep), drop it (freed) or queue it for
+ * writing. A page read ahead and not looked at since (ahead) is judged by
+ * its guest PTE's accessed bit: used, it is armed as any page; never used,
+ * it is armed and evicted in this same batch, and the verdict sizes later
+ * read-ahead (swapin.c). mm lock held.
+ */
+static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *mm, pfn_t pfn,
+					bool ahead)
 {
 	struct gmm_pool *p = rc->p;
 	struct gmm_frame *f = &p->frames[pfn];
@@ -334,13 +402,18 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 	if (!e)
 		return RECLAIM_KEEP;
 	if (ept_present(*e) && ept_pfn(*e) == pfn) {
+		if (ahead) {
+			/* read ahead: was it any use? If not, it goes now */
+			ahead = !mm->cfg.ops->young_test(mm->cfg.guest, gpa);
+			gmm_swapin_ra_judged(mm, !ahead);
+		}
 		/* swap full: a page that could leave only by a write stays
 		 * mapped (arming it would cost the guest a refault for nothing) */
 		if (rc->swap_full && !f->swap && !reclaim_page_is_zero(mm->cfg.ram_hva + gpa))
 			return RECLAIM_KEEP;
 		/* mapped: arm it (with its neighbours, below) and give it another
-		 * round to be touched */
-		rc->arm[rc->nr_arm++] = (struct reclaim_wb){ mm, pfn, gpa };
+		 * round to be touched, unless it was read ahead and never was */
+		rc->arm[rc->nr_arm++] = (struct reclaim_wb){ mm, pfn, gpa, ahead };
 		return RECLAIM_ARM;
 	}
 	if (*e != gmm_ept_mk(GMM_EPT_ARMED, pfn))
@@ -371,7 +444,7 @@ static enum reclaim_verdict reclaim_one(struct reclaim_ctl *rc, struct gmm_mm *m
 		gmm_count(p, swap_full, 1);
 		return RECLAIM_KEEP;
 	}
-	rc->wb[rc->nr_wb++] = (struct reclaim_wb){ mm, pfn, gpa };
+	rc->wb[rc->nr_wb++] = (struct reclaim_wb){ mm, pfn, gpa, false };
 	return RECLAIM_QUEUED;
 }
 
@@ -430,17 +503,6 @@ static bool reclaim_start_write(struct reclaim_ctl *rc, struct reclaim_wb *w)
 	return true;
 }
 
-/* Hold want's mm lock (none for NULL), dropping held's if it is another's. */
-static struct gmm_mm *reclaim_relock(struct gmm_mm *held, struct gmm_mm *want)
-{
-	if (held == want)
-		return held;
-	if (held)
-		pthread_mutex_unlock(&held->lock);
-	if (want)
-		pthread_mutex_lock(&want->lock);
-	return want;
-}
 
 /* Write the queued pages to neighbouring slots in one io_uring batch. */
 static void reclaim_write(struct reclaim_ctl *rc)
@@ -493,11 +555,12 @@ unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned ma
 {
 	struct gmm_pool *p = rc->p;
 	pfn_t iso[SWAP_CLUSTER_MAX], keep[SWAP_CLUSTER_MAX];
+	bool ahead[SWAP_CLUSTER_MAX];
 	unsigned n, nr_keep = 0;
 
 	pthread_mutex_lock(&p->lock);
 	reclaim_age_active(p, mm);
-	n = reclaim_isolate(p, mm, iso, MIN(max, (unsigned)SWAP_CLUSTER_MAX));
+	n = reclaim_isolate(p, mm, iso, ahead, MIN(max, (unsigned)SWAP_CLUSTER_MAX));
 	rc->batch = ++p->reclaim_batches;
 	pthread_mutex_unlock(&p->lock);
 	/* swap full: only zero pages and clean swap-cache pages can leave */
@@ -510,7 +573,7 @@ unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned ma
 		enum reclaim_verdict v;
 
 		GMM_BUG_ON(p->frames[iso[i]].owner != mm->slot + 1);
-		v = reclaim_one(rc, mm, iso[i]);
+		v = reclaim_one(rc, mm, iso[i], ahead[i]);
 		if (v == RECLAIM_KEEP)
 			keep[nr_keep++] = iso[i];
 		else if (v == RECLAIM_FREED)

@@ -10,11 +10,13 @@ struct gmm_mm;
 #define SWAP_CLUSTER_MAX 32   /* frames isolated, armed or written per batch */
 #define GMM_DEF_PRIORITY 12   /* scan LRU >> 12 first, as Linux's DEF_PRIORITY */
 
-/* A page a batch works on: which guest, frame and GPA. */
+/* A page a batch works on: which guest, frame and GPA; for a page to arm,
+ * whether to evict it at once (read ahead and never touched). */
 struct reclaim_wb {
 	struct gmm_mm *mm;
 	pfn_t pfn;
 	gpa_t gpa;
+	bool now;
 };
 
 /* One reclaim: what it is for, what it did, and the batch in hand

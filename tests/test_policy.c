@@ -52,3 +52,48 @@ Test(policy, read_ahead_keeps_every_word)
 	cr_assert_gt(o.vm.readahead, 1024, "readahead %llu", (unsigned long long)o.vm.readahead);
 	cr_assert_leq(o.hiwater_rss, 8192);
 }
+
+/* Random writes over four times the pool: the pages evicted together were
+ * written at about the same time, and come back at about the same time too.
+ * Swap cluster read-ahead brings the slots after a faulting one back with
+ * it once the pages it read ahead prove used (their guest PTEs' accessed
+ * bits, when reclaim comes to them). Before, a swap-in that continued no
+ * stream read its page alone: 1.0 page a major fault. */
+Test(policy, random_swapins_read_their_clusters_once_read_ahead_proves_used)
+{
+	struct outcome o;
+	char *argv[] = { "--pattern=random", "--passes=2" };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	cr_assert_gt(o.vm.pgmajfault, 1000, "%llu major faults", (unsigned long long)o.vm.pgmajfault);
+	cr_assert_geq(o.vm.pswpin, 3 * o.vm.pgmajfault, "%llu pages in by %llu major faults",
+		      (unsigned long long)o.vm.pswpin, (unsigned long long)o.vm.pgmajfault);
+	cr_assert_gt(o.vm.readahead_used, 2 * o.vm.readahead_unused, "%llu read ahead used, %llu not",
+		     (unsigned long long)o.vm.readahead_used,
+		     (unsigned long long)o.vm.readahead_unused);
+	cr_assert_eq(o.vm.readahead_errors + o.vm.read_errors, 0);
+}
+
+/* A skewed set over four times the pool: a cold page's neighbours in the
+ * slots are cold too, and reading them would push hot pages out (a cluster
+ * of 8 for every swap-in read five times the pages and took a third longer
+ * here). Read-ahead that is not used keeps to a probe. */
+Test(policy, a_skewed_set_keeps_cluster_read_ahead_to_a_probe)
+{
+	struct outcome o;
+	char *argv[] = { "--pattern=zipf", "--passes=4" };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv };
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
+	cr_assert_gt(o.vm.pgmajfault, 1000, "%llu major faults", (unsigned long long)o.vm.pgmajfault);
+	cr_assert_lt(o.vm.pswpin, 2 * o.vm.pgmajfault, "%llu pages in by %llu major faults",
+		     (unsigned long long)o.vm.pswpin, (unsigned long long)o.vm.pgmajfault);
+	cr_assert_gt(o.vm.readahead_unused, o.vm.readahead_used, "%llu read ahead used, %llu not",
+		     (unsigned long long)o.vm.readahead_used,
+		     (unsigned long long)o.vm.readahead_unused);
+}

@@ -191,6 +191,8 @@ void vmm_vcpu_crash(struct vmm_vcpu *v, const char *fmt, ...)
 int vmm_dirty_log_enable(struct vmm_guest *g);
 int vmm_dirty_get(void *guest, uint64_t *bitmap);
 int vmm_dirty_clear(void *guest, gpa_t gpa, uint64_t npages);
+void vmm_young_clear(void *guest, gpa_t gpa, uint64_t npages);
+bool vmm_young_test(void *guest, gpa_t gpa);
 
 /* mmio.c: an MMIO exit, explained by the VMA it hit */
 void vmm_mmio(struct vmm_vcpu *v);

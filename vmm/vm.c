@@ -95,9 +95,12 @@ static void vm_kill(void *guest, enum gmm_kill why, const char *reason)
 		      "guest %s killed: %s", g->cfg.name, reason);
 }
 
-static const struct gmm_guest_ops vm_gmm_ops = { .kill = vm_kill };
+static const struct gmm_guest_ops vm_gmm_ops = {
+	.kill = vm_kill, .young_clear = vmm_young_clear, .young_test = vmm_young_test,
+};
 static const struct gmm_guest_ops vm_gmm_ops_swap = {
 	.kill = vm_kill, .dirty_get = vmm_dirty_get, .dirty_clear = vmm_dirty_clear,
+	.young_clear = vmm_young_clear, .young_test = vmm_young_test,
 };
 
 /* The guest's mm and its VMAs: RAM, ROM, the locked system region, the MMIO hole. */

@@ -169,6 +169,12 @@ const struct summary_counter summary_counters[] = {
 	{ SECT_VMSTAT, "readahead_by_address", LINE_SWAP, "of them by address", KIND_COUNT,
 	  "of which found by guest address, after the faulting page; the rest by slot",
 	  VM(readahead_addr) },
+	{ SECT_VMSTAT, "readahead_used", LINE_SWAP, "read ahead and used", KIND_COUNT,
+	  "pages read ahead that the guest had touched when reclaim first looked at them "
+	  "(their guest PTE's accessed bit)", VM(readahead_used) },
+	{ SECT_VMSTAT, "readahead_unused", LINE_SWAP, "never used", KIND_COUNT,
+	  "pages read ahead that the guest had not touched when reclaim first looked at them: "
+	  "evicted at once", VM(readahead_unused) },
 	{ SECT_VMSTAT, "zero_elided", LINE_SWAP, "zero pages elided", KIND_COUNT,
 	  "all-zero pages evicted without a slot or a write", VM(zero_elided) },
 	{ SECT_VMSTAT, "clean_dropped", LINE_SWAP, "clean drops", KIND_COUNT,
