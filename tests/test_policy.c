@@ -53,6 +53,21 @@ Test(policy, read_ahead_keeps_every_word)
 	cr_assert_leq(o.hiwater_rss, 8192);
 }
 
+/* touch writing with pattern over 64 MiB of RAM in a 16 MiB pool through
+ * swap: it must finish, with enough major faults to judge read-ahead by. */
+static void touch_through_swap(struct outcome *o, char *pattern, char *passes)
+{
+	char *argv[] = { pattern, passes };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 1,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv };
+
+	run_spec(o, &r);
+	cr_assert_eq(o->status, 0, "%s\n%s", o->reason, o->console);
+	cr_assert_gt(o->vm.pgmajfault, 1000, "%llu major faults",
+		     (unsigned long long)o->vm.pgmajfault);
+	cr_assert_eq(o->vm.readahead_errors + o->vm.read_errors, 0);
+}
+
 /* Random writes over four times the pool: the pages evicted together were
  * written at about the same time, and come back at about the same time too.
  * Swap cluster read-ahead brings the slots after a faulting one back with
@@ -62,19 +77,13 @@ Test(policy, read_ahead_keeps_every_word)
 Test(policy, random_swapins_read_their_clusters_once_read_ahead_proves_used)
 {
 	struct outcome o;
-	char *argv[] = { "--pattern=random", "--passes=2" };
-	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 1,
-			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv };
 
-	run_spec(&o, &r);
-	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
-	cr_assert_gt(o.vm.pgmajfault, 1000, "%llu major faults", (unsigned long long)o.vm.pgmajfault);
+	touch_through_swap(&o, "--pattern=random", "--passes=2");
 	cr_assert_geq(o.vm.pswpin, 3 * o.vm.pgmajfault, "%llu pages in by %llu major faults",
 		      (unsigned long long)o.vm.pswpin, (unsigned long long)o.vm.pgmajfault);
 	cr_assert_gt(o.vm.readahead_used, 2 * o.vm.readahead_unused, "%llu read ahead used, %llu not",
 		     (unsigned long long)o.vm.readahead_used,
 		     (unsigned long long)o.vm.readahead_unused);
-	cr_assert_eq(o.vm.readahead_errors + o.vm.read_errors, 0);
 }
 
 /* A skewed set over four times the pool: a cold page's neighbours in the
@@ -84,13 +93,8 @@ Test(policy, random_swapins_read_their_clusters_once_read_ahead_proves_used)
 Test(policy, a_skewed_set_keeps_cluster_read_ahead_to_a_probe)
 {
 	struct outcome o;
-	char *argv[] = { "--pattern=zipf", "--passes=4" };
-	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 1,
-			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv };
 
-	run_spec(&o, &r);
-	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);
-	cr_assert_gt(o.vm.pgmajfault, 1000, "%llu major faults", (unsigned long long)o.vm.pgmajfault);
+	touch_through_swap(&o, "--pattern=zipf", "--passes=4");
 	cr_assert_lt(o.vm.pswpin, 2 * o.vm.pgmajfault, "%llu pages in by %llu major faults",
 		     (unsigned long long)o.vm.pswpin, (unsigned long long)o.vm.pgmajfault);
 	cr_assert_gt(o.vm.readahead_unused, o.vm.readahead_used, "%llu read ahead used, %llu not",
