@@ -75,5 +75,6 @@ void gmm_lru_del(struct gmm_pool *p, pfn_t pfn)
 		return;
 	gmm_list_del(&lru_of(p, pfn)[f->flags & GMM_PG_ACTIVE ? GMM_LRU_ACTIVE : GMM_LRU_INACTIVE],
 		     p->frames, (uint32_t)pfn);
-	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE);
+	/* off the LRU, a frame is no longer waiting for reclaim's verdict */
+	f->flags &= ~(GMM_PG_LRU | GMM_PG_ACTIVE | GMM_PG_AHEAD);
 }
