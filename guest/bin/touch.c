@@ -5,7 +5,11 @@
  * The patterns (seq, random, zipf, phased, mix) are in lib/pattern.c, shared
  * with memvisor-touch-host, which makes the same accesses as a host process.
  * --checksum also reports a checksum of the accesses made (pat_sum), for a
- * test that both sides made the same ones.
+ * test that both sides made the same ones. --verify checks at every access
+ * that the page holds what this vCPU last wrote there (0 if it never did),
+ * from a table of those values kept in RAM too, at the end of its slice,
+ * and reports the mismatches: a test that the host lost no write, whatever
+ * the order of the accesses.
  */
 #include "mv.h"
 #include "pattern.h"
@@ -24,7 +28,7 @@ static enum pat_kind parse_pattern(const char *s)
 int main(int argc, char **argv)
 {
 	static const char *const known[] = { "size", "pattern", "!read", "!write", "passes",
-					     "seed", "!checksum", NULL };
+					     "seed", "!checksum", "!verify", NULL };
 	unsigned cpu = mv_cpu(), ncpu = mv_ncpus();
 
 	mv_opts_check(argc, argv, known);
@@ -32,6 +36,7 @@ int main(int argc, char **argv)
 	uint64_t passes = mv_opt_u64(argc, argv, "passes", 1);
 	enum pat_kind kind = parse_pattern(mv_opt(argc, argv, "pattern"));
 	bool rd = mv_flag(argc, argv, "read"), want_sum = mv_flag(argc, argv, "checksum");
+	bool verify = mv_flag(argc, argv, "verify");
 	struct pat pat;
 	struct pat_touch t;
 
@@ -43,17 +48,35 @@ int main(int argc, char **argv)
 	uint64_t pages = size / MV_PAGE_SIZE;
 	uint64_t first = pages * cpu / ncpu, n = pages * (cpu + 1) / ncpu - first;
 	volatile uint64_t *base = (volatile uint64_t *)(mv_ram() + first * MV_PAGE_SIZE);
+	volatile uint64_t *last = NULL; /* --verify: what each page should hold */
+	uint64_t mismatches = 0;
 
+	if (verify) {
+		uint64_t table = (n * 8 + MV_PAGE_SIZE - 1) / MV_PAGE_SIZE;
+
+		if (n <= table) {
+			mv_printf("touch: --verify needs more than %lu pages a vCPU\n", table);
+			return 2;
+		}
+		n -= table;
+		last = base + n * (MV_PAGE_SIZE / 8);
+	}
 	pat_init(&pat, kind, rd, n, passes, mv_opt_u64(argc, argv, "seed", 1), cpu);
 	uint64_t sum = 0, check = 0, touches = 0, t0 = mv_ns();
 
 	while (pat_next(&pat, &t)) {
 		volatile uint64_t *w = base + t.page * (MV_PAGE_SIZE / 8);
 
-		if (t.write)
+		if (last && *w != last[t.page] && mismatches++ < 4)
+			mv_printf("touch: vCPU %u: page %lu holds %lu, not the %lu last written\n", cpu,
+				  t.page, *w, last[t.page]);
+		if (t.write) {
 			*w = t.i + 1;
-		else
+			if (last)
+				last[t.page] = t.i + 1;
+		} else {
 			sum += *w;
+		}
 		if (want_sum)
 			check = pat_sum(check, &t);
 		touches++;
@@ -69,6 +92,8 @@ int main(int argc, char **argv)
 	mv_report("pages_per_s", rate);
 	if (want_sum)
 		mv_report("checksum", check);
+	if (last)
+		mv_report("mismatches", mismatches);
 	(void)sum;
 	return 0;
 }
