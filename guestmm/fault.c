@@ -370,11 +370,18 @@ static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t 
 		mm->fs.spurious++; /* mapped since the event was queued */
 		return GMM_FAULT_SPURIOUS;
 	}
-	if (ept_present(*e) || *e == GMM_EPT_PENDING) {
-		/* installed since the event was queued, or being installed by
-		 * another fault thread, whose install wakes this vCPU too */
-		mm->fs.spurious++;
+	if (ept_present(*e)) {
+		mm->fs.spurious++; /* installed since the event was queued */
 		return GMM_FAULT_SPURIOUS;
+	}
+	if (*e == GMM_EPT_PENDING) {
+		/* another fault thread is putting the page in, our lock dropped
+		 * around its ioctls: wait for it to record what it did, then look
+		 * again. Its ioctl wakes a vCPU that faulted before it, but not
+		 * one that faults after it and before the record: a write to a
+		 * zero page just mapped, protected and woken (zeropage.c) */
+		pthread_cond_wait(&mm->wb_done, &mm->lock);
+		return GMM_FAULT_AGAIN;
 	}
 	if (gmm_ept_armed(*e))
 		return gmm_fault_armed(mm, gpa, e);

@@ -680,7 +680,7 @@ Test(guest, discard_waits_for_all_of_a_fault_around_window)
 struct partial_install {
 	struct gmm_mm *mm;
 	gpa_t fault;
-	bool started, spurious_seen, woke;
+	bool started, fault_seen, woke;
 	pthread_t t;
 	volatile char *touch;
 	int copy_err;
@@ -694,9 +694,9 @@ static void *partial_install_touch(void *arg)
 	return NULL;
 }
 
-/* Page 8 of the block is touched while the block is pending (the fault
- * thread answers it as spurious, waiting for the install's wake), then page
- * 4 is filled behind the fault's back: the install stops there. */
+/* Page 8 of the block is touched while the block is pending (a fault
+ * thread takes the fault and waits for the install to be recorded), then
+ * page 4 is filled behind the fault's back: the install stops there. */
 static void install_stops_at_page_4(struct gmm_pool *p, enum gmm_test_point pt, struct gmm_mm *mm,
 				    gpa_t gpa, void *arg)
 {
@@ -708,17 +708,17 @@ static void install_stops_at_page_4(struct gmm_pool *p, enum gmm_test_point pt, 
 		return;
 	c->started = true;
 	pthread_mutex_lock(&mm->lock);
-	before = mm->fs.spurious;
+	before = mm->fs.faults;
 	pthread_mutex_unlock(&mm->lock);
 	c->touch = (volatile char *)(uintptr_t)(hva + 8 * PAGE_SIZE);
 	cr_assert_eq(pthread_create(&c->t, NULL, partial_install_touch, c), 0);
 	for (int i = 0; i < 2000 && now <= before; i++) {
 		usleep(1000);
 		pthread_mutex_lock(&mm->lock);
-		now = mm->fs.spurious;
+		now = mm->fs.faults;
 		pthread_mutex_unlock(&mm->lock);
 	}
-	c->spurious_seen = now > before;
+	c->fault_seen = now > before;
 	struct uffdio_copy cp = { hva + 4 * PAGE_SIZE, (uintptr_t)page, PAGE_SIZE, 0, 0 };
 
 	c->copy_err = ioctl(p->uffd, UFFDIO_COPY, &cp) ? errno : 0;
@@ -769,7 +769,7 @@ Test(guest, an_install_that_stops_partway_wakes_the_rest)
 
 	run_spec(&o, &r);
 	cr_assert(c.started, "the fault installed nothing from 0x%llx", (unsigned long long)c.fault);
-	cr_assert(c.spurious_seen, "the touch of a pending page was not answered as spurious");
+	cr_assert(c.fault_seen, "the touch of a pending page never reached a fault thread");
 	cr_assert_eq(c.copy_err, 0, "filling page 4: %s", strerror(c.copy_err));
 	cr_assert(c.woke, "a thread waiting on a page the install did not reach was never woken");
 	cr_assert_eq(o.status, 0, "%s\n%s", o.reason, o.console);

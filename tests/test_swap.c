@@ -171,6 +171,31 @@ Test(swap, two_vcpus_writing_the_same_zero_pages_never_hang, .timeout = 400)
 	}
 }
 
+/* Two vCPUs each read a fresh page, then write it, in random order: a
+ * write to a page of a zero-page window that another fault thread has
+ * mapped and woken, but not yet recorded, faults while its entry is still
+ * pending. That fault must wait for the record and look again; answered as
+ * spurious, its vCPU slept forever (before: every run hung after ~170
+ * faults). --verify checks every word read is the last one written. */
+Test(swap, a_write_to_a_zero_page_window_not_yet_recorded_is_served)
+{
+	struct outcome o;
+	char *argv[] = { "--pattern=random", "--verify" };
+	struct run_spec r = { .path = BUILTIN("touch"), .mem = 64 * MIB, .vcpus = 2,
+			      .pool = 16 * MIB, .swap_size = 64 * MIB, .argc = 2, .argv = argv,
+			      .timeout_ns = 30ULL * 1000000000ULL };
+	uint64_t v;
+
+	run_spec(&o, &r);
+	cr_assert_eq(o.status, 0, "status %d: %s", o.status, o.reason);
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert(report_value(&o, i, "mismatches", &v));
+		cr_assert_eq(v, 0, "vCPU %u: %llu pages did not hold what was written", i,
+			     (unsigned long long)v);
+	}
+	cr_assert_gt(o.fs.zero_mapped, 0);
+}
+
 struct zero_race {
 	int left;
 	uint64_t written;
