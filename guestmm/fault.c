@@ -287,7 +287,6 @@ static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages
 	done = gmm_uffd_install(mm, gpa, pfn, npages, zeroed, &c);
 	pthread_mutex_lock(&mm->lock);
 	mm->charging -= npages;
-	mm->fs.ns_populate += c.ns_populate * fault_weight;
 	mm->fs.ns_install += c.ns_install * fault_weight;
 	mm->fs.install_calls += c.calls;
 	mm->fs.retries += c.retries;

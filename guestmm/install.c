@@ -165,9 +165,13 @@ int gmm_uffd_wake(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 }
 
 /*
- * Put npages frames from pfn at gpa and wake whoever waits there. With MOVE
- * the pool slots are populated (zeroed pages) and their pages moved; with
- * COPY the kernel copies the pool's zero buffer into new pages. Called
+ * Put npages frames from pfn at gpa and wake whoever waits there. Frames
+ * the pre-zeroing thread made ready (zeroed) have their pages in their
+ * slots: with MOVE those pages move. Any other frame's slot is empty: the
+ * kernel copies the pool's zero buffer into new pages (COPY), which leaves
+ * the slot empty just as a move would, and costs less than populating the
+ * slot and moving its page out (one ioctl, and no TLB shootdown for the
+ * slot's mapping). Without MOVE, every install copies. Called
  * without the mm lock (the ioctl may take a while): costs go to *cost for
  * the caller to add up under the lock. Returns pages installed (maybe fewer
  * than asked) or -errno. The clocks are read only for a timed fault
@@ -178,19 +182,14 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 {
 	uint64_t dst = (uintptr_t)mm->cfg.ram_hva + gpa, len = npages << PAGE_SHIFT;
 	struct gmm_pool *p = mm->pool;
-	uint64_t src = p->use_move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
-	uint64_t t0 = cost->timed ? mv_thread_ns() : 0, calls = 0;
+	bool move = p->use_move && zeroed;
+	uint64_t src = move ? (uintptr_t)gmm_pool_slot(p, pfn) : (uintptr_t)p->zero;
+	uint64_t t1 = cost->timed ? mv_thread_ns() : 0, calls = 0;
 	int64_t done;
 
-	if (p->use_move && !zeroed) {
-		int ret = gmm_pool_populate(p, pfn, npages);
-
-		if (ret)
-			return ret;
-	}
-	uint64_t t1 = cost->timed ? mv_thread_ns() : 0;
-
-	done = uffd_op(p, p->use_move, dst, src, len, &calls);
+	done = uffd_op(p, move, dst, src, len, &calls);
+	if (!move && !zeroed && done > 0)
+		__atomic_add_fetch(&p->populated_pages, (uint64_t)done >> PAGE_SHIFT, __ATOMIC_RELAXED);
 	cost->calls += calls;
 	cost->retries += calls - 1;
 	/* COPY leaves a pre-zeroed slot full (the allocator hands those out
@@ -201,7 +200,6 @@ int64_t gmm_uffd_install(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npage
 			strerror(errno));
 		__atomic_add_fetch(&p->frames_lost, npages, __ATOMIC_RELAXED);
 	}
-	cost->ns_populate += t1 - t0;
 	if (cost->timed)
 		cost->ns_install += mv_thread_ns() - t1;
 	return done < 0 ? done : done >> PAGE_SHIFT;

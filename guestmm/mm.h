@@ -112,8 +112,8 @@ struct gmm_fault_stats {
 	uint64_t wss_stride;     /* RAM pages per sample */
 	uint64_t wss_arms;       /* samples the sampler armed (one move each) */
 	uint64_t wss_faults;     /* of which the guest touched: its extra minor faults */
-	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, slot pages, ioctl */
-	uint64_t ns_lookup, ns_alloc, ns_populate, ns_install, ns_handler;
+	/* handler CPU time by stage, summed (ns): find VMA + EPT, frames, the install ioctl */
+	uint64_t ns_lookup, ns_alloc, ns_install, ns_handler;
 };
 
 /* A sequential stream of faults (one per vCPU walking its slice, say): where
@@ -263,7 +263,7 @@ int gmm_uffd_register(struct gmm_mm *mm, char *err, size_t errlen);
 void gmm_uffd_unregister(struct gmm_mm *mm);
 /* install.c */
 struct gmm_install_cost {
-	uint64_t ns_populate, ns_install, calls, retries;
+	uint64_t ns_install, calls, retries;
 	bool timed;              /* read the clocks: a sampled fault (fault.c) */
 };
 /* UFFDIO_MOVE of len bytes from src to dst (page aligned, dst registered),

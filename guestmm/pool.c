@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The frame pool. Slots are plain anonymous memory that memvisor owns; a
- * slot is populated (the kernel hands it a zeroed page) just before its frame
- * is installed, and its page is then moved, not copied, into the guest. When
- * the guest lets the page go (exit, later reclaim) the page is dropped and
- * the slot stays empty until the frame is used again: a frame is therefore
- * always zero when another guest first sees it. Where UFFDIO_MOVE is missing,
- * UFFDIO_COPY copies from a zero buffer instead and the slots stay empty:
- * frames are then units of accounting, the kernel's pages the memory.
+ * The frame pool. Slots are plain anonymous memory that memvisor owns. A
+ * frame the pre-zeroing thread made ready has a zeroed page in its slot,
+ * which is moved, not copied, into the guest; any other frame's slot is
+ * empty, and its page is the kernel's copy of a zero buffer, made in the
+ * guest by the install (install.c). When the guest lets the page go (exit,
+ * later reclaim) the page is dropped and the slot stays empty until the
+ * frame is used again: a frame is therefore always zero when another guest
+ * first sees it. Where UFFDIO_MOVE is missing every install copies: frames
+ * are then units of accounting, the kernel's pages the memory.
  *
  * Watermarks follow Linux's in spirit: min is about 1/128 of the pool (at
  * least 16 frames), low = 2 * min, high = 3 * min.
@@ -228,14 +229,6 @@ int gmm_pool_release(struct gmm_pool *p, pfn_t pfn, uint64_t n)
 	}
 	for (uint64_t i = 0; i < n; i++)
 		gmm_pool_free(p, pfn + i, 0);
-	return 0;
-}
-
-int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n)
-{
-	if (madvise(gmm_pool_slot(p, pfn), n << PAGE_SHIFT, MADV_POPULATE_WRITE))
-		return -errno;
-	__atomic_add_fetch(&p->populated_pages, n, __ATOMIC_RELAXED);
 	return 0;
 }
 

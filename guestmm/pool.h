@@ -84,7 +84,7 @@ struct gmm_pool {
 	/* written under the lock, read without it (atomic): free frames of every
 	 * kind (buddy + ready + zeroing), as Linux's NR_FREE_PAGES */
 	uint64_t nr_free_pages;
-	uint64_t populated_pages; /* pages populated on the fault path (atomic) */
+	uint64_t populated_pages; /* pages zero-filled on the fault path, not pre-zeroed (atomic) */
 	uint64_t committed;       /* frames of guest RAM the pool backs, all guests (atomic) */
 	uint64_t frames_lost;     /* frames that could not be emptied, never reused (atomic) */
 
@@ -155,13 +155,11 @@ void gmm_pool_free(struct gmm_pool *p, pfn_t pfn, unsigned order);
 void gmm_pool_free_many(struct gmm_pool *p, const pfn_t *pfn, unsigned n);
 /* Empty the slots of n frames from pfn (their pages, a guest's data, are
  * dropped), then free them: for frames whose pages are in their slots
- * (armed, or populated and never installed). If the slots cannot be
+ * (armed, or pre-zeroed and never installed). If the slots cannot be
  * emptied the frames are never reused (frames_lost) and -errno returned. */
 int gmm_pool_release(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 /* Publish the free count for lock-free readers. Pool lock held. */
 void gmm_pool_sync_free(struct gmm_pool *p);
-/* Make sure the slots of [pfn, pfn + n) hold zeroed pages (one madvise). */
-int gmm_pool_populate(struct gmm_pool *p, pfn_t pfn, uint64_t n);
 
 /* kswapd.c: attach a swap device and start kswapd; -errno with err set */
 int gmm_pool_set_swap(struct gmm_pool *p, struct swapd *swap, int kswapd_cpu, char *err,

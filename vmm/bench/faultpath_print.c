@@ -63,7 +63,6 @@ static void fp_fault_figures(const struct fp_sample *smp, unsigned runs, struct 
 		res->fs.ns_handler += fs->ns_handler;
 		res->fs.ns_lookup += fs->ns_lookup;
 		res->fs.ns_alloc += fs->ns_alloc;
-		res->fs.ns_populate += fs->ns_populate;
 		res->fs.ns_install += fs->ns_install;
 	}
 	res->ratio = fp_stat_of(v, runs, 1);
@@ -122,10 +121,10 @@ void fp_print_text(const struct fp_opts *o, const struct fp_result *res)
 	       "fault thread CPU %.2f [%.2f-%.2f]\n", fp_mode_name[res->floor], res->ratio.med,
 	       res->ratio.lo, res->ratio.hi, res->cpu_ratio_floor.med, res->cpu_ratio_floor.lo,
 	       res->cpu_ratio_floor.hi);
-	printf("  memvisor handler CPU per fault %.2f us: find %.2f, frames %.2f, populate %.2f, "
+	printf("  memvisor handler CPU per fault %.2f us: find %.2f, frames %.2f, "
 	       "install %.2f; %.2f pages per fault\n", fp_per(fs->ns_handler, fs->faults),
 	       fp_per(fs->ns_lookup, fs->faults), fp_per(fs->ns_alloc, fs->faults),
-	       fp_per(fs->ns_populate, fs->faults), fp_per(fs->ns_install, fs->faults),
+	       fp_per(fs->ns_install, fs->faults),
 	       fs->faults ? (double)fs->installed / fs->faults : 0);
 	printf("  reclaim (RAM 2x the pool, swap in %s%s), raw write in batches of %u:\n", o->dir,
 	       res->direct ? "" : ", NOT O_DIRECT", res->batch);
@@ -170,7 +169,6 @@ void fp_print_json(const struct fp_opts *o, const struct fp_result *res)
 	json_f64(&j, "handler_us_per_fault", fp_per(fs->ns_handler, fs->faults));
 	json_f64(&j, "find_us_per_fault", fp_per(fs->ns_lookup, fs->faults));
 	json_f64(&j, "frames_us_per_fault", fp_per(fs->ns_alloc, fs->faults));
-	json_f64(&j, "populate_us_per_fault", fp_per(fs->ns_populate, fs->faults));
 	json_f64(&j, "install_us_per_fault", fp_per(fs->ns_install, fs->faults));
 	json_bool(&j, "swap_o_direct", res->direct);
 	json_u64(&j, "raw_write_batch", res->batch);

@@ -116,10 +116,10 @@ static void paging_print_text(const struct paging_opts *o, const struct paging_s
 	printf("  a/b %.2f (goal %s), a/c %.2f; memvisor cost per page is %.2fx the kernel's\n",
 	       a / b, o->random ? "cost <= 4x the kernel's" : ">= 1.0", a / c, b / a);
 	printf("  memvisor per fault: %.1f pages installed, %.1f us of handler CPU "
-	       "(find %.1f, frames %.1f, populate %.1f, install %.1f), %.1f us of guest time\n",
+	       "(find %.1f, frames %.1f, install %.1f), %.1f us of guest time\n",
 	       fs->faults ? (double)fs->installed / fs->faults : 0, us_per(fs->ns_handler, fs->faults),
 	       us_per(fs->ns_lookup, fs->faults), us_per(fs->ns_alloc, fs->faults),
-	       us_per(fs->ns_populate, fs->faults), us_per(fs->ns_install, fs->faults), guest_us);
+	       us_per(fs->ns_install, fs->faults), guest_us);
 	printf("  the rest of the guest time per fault (%.1f us) is the round trip (exit, wake-ups of the\n"
 	       "  fault thread and the vCPU) and the guest's own touches of the pages installed\n",
 	       guest_us - us_per(fs->ns_handler, fs->faults));
@@ -150,7 +150,6 @@ static void paging_print_json(const struct paging_opts *o, const struct paging_s
 	json_f64(&j, "handler_us_per_fault", us_per(fs->ns_handler, fs->faults));
 	json_f64(&j, "find_us_per_fault", us_per(fs->ns_lookup, fs->faults));
 	json_f64(&j, "frames_us_per_fault", us_per(fs->ns_alloc, fs->faults));
-	json_f64(&j, "populate_us_per_fault", us_per(fs->ns_populate, fs->faults));
 	json_f64(&j, "install_us_per_fault", us_per(fs->ns_install, fs->faults));
 	json_f64(&j, "guest_us_per_fault", us_per(med[MODE_MEMVISOR].ns, fs->faults));
 	json_end(&j, '}');
