@@ -250,10 +250,10 @@ bool gmm_zero_read(const struct gmm_mm *mm, bool write);
 unsigned gmm_fault_zeromap(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t gpa);
 int gmm_unzero_range(struct gmm_mm *mm, gpa_t gpa, gpa_t end);
 /* swapin.c: faults on armed and swapped-out pages; mm lock held (may be dropped) */
-/* swapin.c: reclaim's verdict on a page read ahead: used or not. mm lock held. */
-void gmm_swapin_ra_judged(struct gmm_mm *mm, bool used);
 unsigned gmm_fault_armed(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
 unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e);
+/* swapin.c: reclaim's verdict on a page read ahead: used or not. mm lock held. */
+void gmm_swapin_ra_judged(struct gmm_mm *mm, bool used);
 /* 2^order frames whose slots are empty, for pages that will not come from
  * the slots (owned by mm); GMM_NO_FRAME if none. mm lock held. */
 pfn_t gmm_alloc_empty_frames(struct gmm_mm *mm, unsigned order);

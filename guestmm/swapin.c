@@ -193,6 +193,13 @@ static void swapin_readahead(struct gmm_mm *mm, uint64_t s, unsigned window, str
 	}
 }
 
+/* Can reclaim tell whether a page read ahead was used (the VMM reads the
+ * guest PTE's accessed bit)? Without that, read-ahead is not sized by use. */
+static bool swapin_ra_measured(const struct gmm_mm *mm)
+{
+	return mm->cfg.ops->young_clear && mm->cfg.ops->young_test;
+}
+
 /* A read-ahead page that could not be put in: a bet that did not come
  * off, not the guest's loss. The page stays on disk for a demand read,
  * which reports any error. mm lock held. */
@@ -217,7 +224,7 @@ static void swapin_ra_mapped(struct gmm_mm *mm, struct swapin_batch *b, unsigned
 	pthread_mutex_lock(&p->lock);
 	gmm_lru_add(p, b->pfn[i], GMM_LRU_INACTIVE);
 	/* reclaim asks its guest PTE whether it was used (swapin_ra_run cleared it) */
-	if (mm->cfg.ops->young_test)
+	if (swapin_ra_measured(mm))
 		f->flags |= GMM_PG_AHEAD;
 	pthread_mutex_unlock(&p->lock);
 	mm->swap_ents--;
@@ -249,7 +256,7 @@ static void swapin_ra_run(struct gmm_mm *mm, struct swapin_batch *b, unsigned i,
 	if (mm->cfg.ops->dirty_clear)
 		mm->cfg.ops->dirty_clear(mm->cfg.guest, b->gpa[i], n);
 	/* not mapped yet: the guest's first touch of each will set it again */
-	if (mm->cfg.ops->young_clear && mm->cfg.ops->young_test)
+	if (swapin_ra_measured(mm))
 		mm->cfg.ops->young_clear(mm->cfg.guest, b->gpa[i], n);
 	done = gmm_uffd_copy(p, (uintptr_t)mm->cfg.ram_hva + b->gpa[i], (uintptr_t)b->io[i].buf,
 			     (uint64_t)n << PAGE_SHIFT);
@@ -382,7 +389,7 @@ unsigned gmm_fault_swapin(struct gmm_mm *mm, gpa_t gpa, uint64_t *e)
 	b.gpa[0] = gpa;
 	if (stream)
 		swapin_readahead_gpa(mm, gpa, window, &b);
-	swapin_readahead(mm, s, stream || window > 1 || !mm->cfg.ops->young_test ? window :
+	swapin_readahead(mm, s, stream || window > 1 || !swapin_ra_measured(mm) ? window :
 			 swapin_cluster(mm), &b);
 	*e = gmm_ept_mk(GMM_EPT_WB, pfn); /* other faults on it wait for the read */
 	mm->charging += b.n;
