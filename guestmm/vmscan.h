@@ -44,6 +44,11 @@ struct reclaim_ctl {
  * not dying. Returns frames scanned (each may have come free). */
 unsigned gmm_vmscan_batch(struct reclaim_ctl *rc, struct gmm_mm *mm, unsigned max);
 
+/* release.c: drop the slot pages of the batch's freed frames (rc->release)
+ * and give the frames back, each leaving its guest's rss as it enters the
+ * pool. reclaim_lock held, no mm lock (it takes each guest's). */
+void gmm_reclaim_release(struct reclaim_ctl *rc);
+
 /* shrink.c: reclaim up to nr frames, from every guest (target NULL: global reclaim,
  * which respects limit.min and limit.low) or from one guest for its own
  * limit; mms_lock held for reading (lock order, pool.h). Counts the scan as
