@@ -26,7 +26,6 @@
 #include "memvisor/time.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 /* pages around a non-sequential fault: frames are plentiful unless the pool
@@ -193,21 +192,6 @@ int gmm_fault_record(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_t npages)
 	return 0;
 }
 
-/*
- * Install up to npages at gpa as one buddy block (smaller if the pool has
- * no block that big). Returns pages installed, 0 if no frame, -errno.
- * Called with the mm lock held; drops it around the ioctl.
- */
-/* Frames the guest may still take under its limit.max. mm lock held. */
-uint64_t gmm_mm_headroom(const struct gmm_mm *mm)
-{
-	uint64_t max = mm->cfg.limits.max, held = mm->rss + mm->charging;
-
-	if (!max)
-		return UINT64_MAX;
-	return max > held ? max - held : 0;
-}
-
 /* A block of up to npages frames (a power of two), the largest the pool
  * has; GMM_NO_FRAME if none. Charged to the guest until recorded. mm lock held. */
 static pfn_t fault_alloc_block(struct gmm_mm *mm, uint64_t npages, unsigned *order, bool *zeroed)
@@ -256,6 +240,11 @@ static void fault_install_short(struct gmm_mm *mm, gpa_t gpa, pfn_t pfn, uint64_
 	pthread_cond_broadcast(&mm->wb_done);
 }
 
+/*
+ * Install up to npages at gpa as one buddy block (smaller if the pool has
+ * no block that big). Returns pages installed, 0 if no frame, -errno.
+ * Called with the mm lock held; drops it around the ioctl.
+ */
 static int64_t fault_install_block(struct gmm_mm *mm, gpa_t gpa, uint64_t npages)
 {
 	uint64_t room = gmm_mm_headroom(mm);
@@ -394,71 +383,6 @@ static unsigned fault_entry(struct gmm_mm *mm, const struct gmm_vma *vma, gpa_t 
 	return GMM_FAULT_SIGBUS;
 }
 
-/*
- * The guest is at its limit.max: it reclaims its own pages, as a memcg at
- * memory.max does, and tries again; when several rounds free nothing (no
- * swap, or nothing of its own left to take) it is out of memory. Returns 0
- * to try again, or the outcome. mm lock held (dropped around the reclaim).
- */
-static unsigned fault_over_max(struct gmm_mm *mm, unsigned *stuck)
-{
-	uint64_t freed;
-
-	__atomic_add_fetch(&mm->events.max, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&mm->lock);
-	freed = gmm_reclaim_mm(mm->pool, mm, SWAP_CLUSTER_MAX);
-	pthread_mutex_lock(&mm->lock);
-	if (freed || gmm_mm_headroom(mm)) {
-		*stuck = 0;
-		return 0;
-	}
-	if (++*stuck < 4)
-		return 0;
-	__atomic_add_fetch(&mm->events.oom, 1, __ATOMIC_RELAXED);
-	return GMM_FAULT_OOM | GMM_FAULT_LIMIT;
-}
-
-/*
- * Neither the pool nor reclaim has a frame for this fault: the OOM killer
- * chooses a guest. If another, its memory is back now and the fault tries
- * again (0); if this one, or none may be chosen, the fault fails as out of
- * memory. mm lock held (dropped around the killer, which takes guests' locks).
- */
-static unsigned fault_oom(struct gmm_mm *mm)
-{
-	struct gmm_mm *victim;
-
-	pthread_mutex_unlock(&mm->lock);
-	victim = gmm_oom_kill(mm->pool, mm, mm->pool->swap ? "no frame could be freed, and swap is "
-			      "full" : "no free frame in the pool");
-	if (!victim && gmm_oom_reaping(mm->pool) &&
-	    !__atomic_load_n(&mm->oom_victim, __ATOMIC_RELAXED)) {
-		sched_yield(); /* another fault thread's victim: its memory is coming back */
-		pthread_mutex_lock(&mm->lock);
-		return 0;
-	}
-	pthread_mutex_lock(&mm->lock);
-	return victim && victim != mm ? 0 : GMM_FAULT_OOM;
-}
-
-/*
- * Over limit.high after a fault: the guest reclaims its own excess in its
- * fault path, which is what slows it (memory.high's throttling). The page it
- * faulted for is already in. mm lock held (dropped around the reclaim).
- */
-static void fault_over_high(struct gmm_mm *mm)
-{
-	uint64_t high = mm->cfg.limits.high, excess;
-
-	if (!high || mm->rss <= high || !mm->pool->swap)
-		return;
-	__atomic_add_fetch(&mm->events.high, 1, __ATOMIC_RELAXED);
-	excess = mm->rss - high;
-	pthread_mutex_unlock(&mm->lock);
-	gmm_reclaim_mm(mm->pool, mm, excess + SWAP_CLUSTER_MAX);
-	pthread_mutex_lock(&mm->lock);
-}
-
 /* What a fault did, for the fault_exit probe, from its counters before
  * (installed, refaults, swapins): 3 swap-in, 2 refault, 1 new pages, 0 none. */
 static unsigned fault_kind(const struct gmm_mm *mm, const uint64_t seen[3])
@@ -507,7 +431,7 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa, bool write)
 		if (ret & GMM_FAULT_AGAIN)
 			continue; /* an I/O on the page ended: look again */
 		if (ret & GMM_FAULT_LIMIT) {
-			ret = fault_over_max(mm, &stuck);
+			ret = gmm_fault_over_max(mm, &stuck);
 			if (ret)
 				break;
 			continue;
@@ -523,13 +447,13 @@ unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa, bool write)
 			if (freed || tries < 8)
 				continue;
 		}
-		ret = fault_oom(mm);
+		ret = gmm_fault_oom(mm);
 		if (ret)
 			break;
 		tries = 0; /* another guest's memory came back: try again */
 	}
 	if (ret & GMM_FAULT_NOPAGE)
-		fault_over_high(mm);
+		gmm_fault_over_high(mm);
 	if (mm->fs.wss_faults == wss0)
 		mm->fs.ns_handler += (fault_clock() - t0) * fault_weight;
 	else /* the working-set sampler's fault: its cost (wss_faults), not the guest's */

@@ -234,8 +234,14 @@ void gmm_ept_describe(uint64_t e, char *buf, size_t len);
 
 /* fault.c (mms_lock held for reading, as a fault thread holds it) */
 unsigned gmm_handle_fault(struct gmm_mm *mm, gpa_t gpa, bool write);
-/* Frames the guest may still take under its limit.max. mm lock held. */
+/* limits.c: frames the guest may still take under its limit.max (mm lock
+ * held); a fault at limit.max (0: try again, or the outcome), with no
+ * frame anywhere (the OOM killer; 0: try again), over limit.high after it
+ * (reclaim the excess). mm lock held, dropped around reclaim. */
 uint64_t gmm_mm_headroom(const struct gmm_mm *mm);
+unsigned gmm_fault_over_max(struct gmm_mm *mm, unsigned *stuck);
+unsigned gmm_fault_oom(struct gmm_mm *mm);
+void gmm_fault_over_high(struct gmm_mm *mm);
 /* fault.c's parts that zeropage.c shares (mm lock held): the pages from gpa
  * (not beyond end) whose entries are empty, in a row; every entry of
  * [gpa, +npages) set to val; a fault on an empty page, with fault-around */
