@@ -229,6 +229,19 @@ Test(guest, guest_rejects_unknown_argument)
 	cr_assert(strstr(o.console, "unknown guest argument '--bogus'"), "%s", o.console);
 }
 
+/* A flag given a value (--verify=yes) was accepted and then ignored: the
+ * run went on without the check asked for. */
+Test(guest, guest_refuses_a_value_for_a_flag)
+{
+	struct outcome o;
+	char *argv[] = { "--verify=yes" };
+
+	run_guest(&o, BUILTIN("touch"), 16 << 20, 1, 0, 1, argv);
+	cr_assert_eq(o.status, 2, "status %d", o.status);
+	cr_assert(strstr(o.console, "guest argument '--verify=yes': --verify takes no value"), "%s",
+		  o.console);
+}
+
 Test(guest, too_many_arguments_refused)
 {
 	struct vmm_kvm kvm;

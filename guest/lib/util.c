@@ -80,6 +80,11 @@ void mv_opts_check(int argc, char **argv, const char *const *known)
 
 			if (!rest || (*rest && *rest != '='))
 				continue;
+			if (**k == '!' && *rest == '=') {
+				/* mv_flag would not see it: the run would go on without it */
+				mv_printf("guest argument '%s': --%s takes no value\n", argv[i], *k + 1);
+				mv_done(2);
+			}
 			ok = true;
 			/* names without '!' take a value: skip it when it is separate */
 			if (**k != '!' && *rest == '\0')
